@@ -1,0 +1,124 @@
+#include "kernel/sys.h"
+
+#include <linux/futex.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstring>
+#include <optional>
+#include <string>
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+namespace stubfuzz::kernel {
+
+Result<Fd> pidfd_open(pid_t pid) {
+  long fd = syscall(SYS_pidfd_open, pid, 0);
+  if (fd < 0) return Error::from_errno("pidfd_open(pid " + std::to_string(pid) + ")");
+  return Fd(static_cast<int>(fd));
+}
+
+Result<Fd> pidfd_getfd(int pidfd, int fd, pid_t pid) {
+  long got = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+  if (got < 0)
+    return Error::from_errno("pidfd_getfd(pid " + std::to_string(pid) + ", fd " +
+                             std::to_string(fd) + ")");
+  return Fd(static_cast<int>(got));
+}
+
+Status pidfd_send_signal(int pidfd, int sig) {
+  if (syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) < 0)
+    return Error::from_errno("pidfd_send_signal(" + std::to_string(sig) + ")");
+  return {};
+}
+
+bool Exit::killed_by(int sig) const {
+  return (code == CLD_KILLED || code == CLD_DUMPED) && status == sig;
+}
+
+std::string describe(const Exit& e) {
+  switch (e.code) {
+    case CLD_EXITED:
+      return "exited with " + std::to_string(e.status);
+    case CLD_KILLED:
+    case CLD_DUMPED:
+      if (const char* name = sigabbrev_np(e.status)) return std::string("killed by SIG") + name;
+      return "killed by signal " + std::to_string(e.status);
+    default:
+      return "ended (code " + std::to_string(e.code) + ")";
+  }
+}
+
+Result<std::optional<Exit>> try_reap(int pidfd) {
+  siginfo_t si{};
+  if (waitid(static_cast<idtype_t>(P_PIDFD), pidfd, &si, WEXITED | WNOHANG) < 0)
+    return Error::from_errno("waitid(P_PIDFD)");
+  if (si.si_pid == 0) return std::optional<Exit>{};
+  return std::optional<Exit>{Exit{si.si_code, si.si_status}};
+}
+
+Result<std::optional<Exit>> reap(int pidfd, std::chrono::nanoseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  for (;;) {
+    auto r = try_reap(pidfd);
+    if (!r || r->has_value()) return r;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - Clock::now());
+    if (left.count() <= 0) return std::optional<Exit>{};
+    pollfd p{pidfd, POLLIN, 0};
+    // A pidfd turns readable when the process exits.
+    if (poll(&p, 1, static_cast<int>(left.count()) + 1) < 0 && errno != EINTR)
+      return Error::from_errno("poll(pidfd)");
+  }
+}
+
+FutexWait futex_wait(uint32_t* word, uint32_t expected,
+                     std::chrono::nanoseconds timeout) {
+  if (timeout.count() <= 0) return FutexWait::kTimedOut;
+  timespec ts{static_cast<time_t>(timeout.count() / 1000000000),
+              static_cast<long>(timeout.count() % 1000000000)};
+  if (syscall(SYS_futex, word, FUTEX_WAIT, expected, &ts, nullptr, 0) == 0)
+    return FutexWait::kWoken;
+  switch (errno) {
+    case EAGAIN:
+      return FutexWait::kValueChanged;
+    case ETIMEDOUT:
+      return FutexWait::kTimedOut;
+    default:
+      return FutexWait::kInterrupted;
+  }
+}
+
+void futex_wake(uint32_t* word, int count) {
+  syscall(SYS_futex, word, FUTEX_WAKE, count, nullptr, nullptr, 0);
+}
+
+Result<Fd> memfd_create(const char* name, unsigned flags) {
+  int fd = ::memfd_create(name, flags);
+  if (fd < 0) return Error::from_errno(std::string("memfd_create(") + name + ")");
+  return Fd(fd);
+}
+
+Result<long> seccomp_set_mode_filter(unsigned flags,
+                                     std::span<const sock_filter> prog) {
+  sock_fprog fprog{static_cast<unsigned short>(prog.size()),
+                   const_cast<sock_filter*>(prog.data())};
+  long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fprog);
+  if (r < 0) return Error::from_errno("seccomp(SECCOMP_SET_MODE_FILTER)");
+  return r;
+}
+
+Status seccomp_action_available(uint32_t action) {
+  if (syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) < 0)
+    return Error::from_errno("seccomp(SECCOMP_GET_ACTION_AVAIL)");
+  return {};
+}
+
+}  // namespace stubfuzz::kernel

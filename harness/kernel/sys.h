@@ -1,0 +1,53 @@
+// Thin wrappers over the raw syscalls glibc does not wrap (pidfd, futex,
+// seccomp). Errors are values; nothing here knows about stubs.
+#pragma once
+
+#include <linux/filter.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "base/fd.h"
+#include "base/result.h"
+
+namespace stubfuzz::kernel {
+
+using Clock = std::chrono::steady_clock;
+
+Result<Fd> pidfd_open(pid_t pid);
+// Duplicates `fd` of the process behind `pidfd` into this process.
+Result<Fd> pidfd_getfd(int pidfd, int fd, pid_t pid_for_errors);
+Status pidfd_send_signal(int pidfd, int sig);
+
+// How a process ended, from waitid().
+struct Exit {
+  int code = 0;    // CLD_EXITED, CLD_KILLED, CLD_DUMPED
+  int status = 0;  // exit status or signal number
+  bool killed_by(int sig) const;
+  bool exited_with(int st) const { return code == 1 && status == st; }
+};
+std::string describe(const Exit& e);
+
+// Reaps the process behind `pidfd` if it has ended, without blocking.
+Result<std::optional<Exit>> try_reap(int pidfd);
+// Waits for the process to end, polling its pidfd, at most `timeout`.
+Result<std::optional<Exit>> reap(int pidfd, std::chrono::nanoseconds timeout);
+
+// Shared (not private) futexes: the stub and the monitor map the same memfd.
+enum class FutexWait { kWoken, kValueChanged, kTimedOut, kInterrupted };
+FutexWait futex_wait(uint32_t* word, uint32_t expected,
+                     std::chrono::nanoseconds timeout);
+void futex_wake(uint32_t* word, int count);
+
+Result<Fd> memfd_create(const char* name, unsigned flags);
+
+// seccomp(2) operations on the calling process.
+Result<long> seccomp_set_mode_filter(unsigned flags,
+                                     std::span<const sock_filter> prog);
+Status seccomp_action_available(uint32_t action);
+
+}  // namespace stubfuzz::kernel

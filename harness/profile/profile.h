@@ -1,0 +1,44 @@
+// A profile: what is tested. A filter program, its install flags, and the
+// claims it makes, with the known findings it documents.
+#pragma once
+
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "filter/program.h"
+#include "profile/claim.h"
+#include "stub/stub.h"
+
+namespace stubfuzz {
+
+// A documented deviation from a claim: reported, but it does not fail a run.
+struct KnownFinding {
+  std::string id;       // "close-listener-from-stub-page"
+  ClaimId claim;        // the claim it breaks
+  std::string summary;  // one line
+  std::string reproducer;  // the program, as text
+};
+
+struct Profile {
+  std::string name;
+  std::string summary;
+  uint64_t seccomp_flags = 0;
+  std::function<filter::Program(const StubLayout&)> make_filter;
+  std::vector<ClaimId> claims;
+  std::vector<KnownFinding> known_findings;
+
+  bool wants_listener() const;
+  bool makes(ClaimId c) const;
+  StubConfig stub_config(const StubLayout& layout = {}) const;
+};
+
+std::span<const Profile> builtin_profiles();
+// An unknown name is an error that lists the known ones.
+Result<const Profile*> find_profile(std::string_view name);
+inline constexpr std::string_view kDefaultProfile = "listener";
+
+}  // namespace stubfuzz

@@ -1,0 +1,327 @@
+#include "stub/stub.h"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstring>
+
+#include "stub/stub_image.h"
+
+namespace stubfuzz {
+
+namespace {
+
+using kernel::Clock;
+
+// Robust-futex bits (linux/futex.h); the kernel sets OWNER_DIED when the
+// stub exits holding the word.
+constexpr uint32_t kFutexWaiters = 0x80000000u;
+constexpr uint32_t kOwnerDied = 0x40000000u;
+// A tid-shaped value no task has (pid_max is at most 2^22).
+constexpr uint32_t kSyncBooting = 0x3fffffffu;
+// How often a wait on a silent stub checks whether it is still there.
+constexpr milliseconds kLivenessSlice{50};
+constexpr milliseconds kReapTimeout{5000};
+
+struct ChildArgs {
+  int image_fd;
+  int sock_fd;
+  int data_fd;
+  int failed_errno;
+};
+
+// Runs in the clone(CLONE_VM|CLONE_VFORK) child on a borrowed stack while the
+// monitor is suspended: raw syscalls only, no allocation, no sanitizer.
+__attribute__((no_sanitize("address", "undefined"))) int spawn_child(void* p) {
+  auto* a = static_cast<ChildArgs*>(p);
+  static const char* const argv[] = {"stubfuzz-stub", nullptr};
+  static const char* const envp[] = {nullptr};
+  const rlimit no_core{0, 0};
+  long sock = syscall(SYS_fcntl, a->sock_fd, F_DUPFD_CLOEXEC, 3);
+  long data = syscall(SYS_fcntl, a->data_fd, F_DUPFD_CLOEXEC, 3);
+  if (sock < 0 || data < 0 || syscall(SYS_dup3, sock, STUB_SOCKET_FD, 0) < 0 ||
+      syscall(SYS_dup3, data, STUB_DATA_FD, 0) < 0 ||
+      syscall(SYS_close_range, 2, ~0U, CLOSE_RANGE_CLOEXEC) < 0 ||
+      syscall(SYS_prlimit64, 0, RLIMIT_CORE, &no_core, nullptr) < 0) {
+    a->failed_errno = errno;
+    syscall(SYS_exit, 127);
+  }
+  syscall(SYS_execveat, a->image_fd, "", argv, envp, AT_EMPTY_PATH);
+  a->failed_errno = errno;
+  syscall(SYS_exit, 127);
+  return 127;
+}
+
+Status send_all(int fd, const void* buf, size_t len) {
+  auto* p = static_cast<const char*>(buf);
+  while (len) {
+    ssize_t n = ::send(fd, p, len, MSG_NOSIGNAL);
+    if (n < 0) return Error::from_errno("send(stub init data)");
+    p += n;
+    len -= static_cast<size_t>(n);
+  }
+  return {};
+}
+
+const char* init_error_name(int e) {
+  switch (e) {
+    case STUB_INIT_READ: return "reading init data";
+    case STUB_INIT_BAD_MAGIC: return "bad init data";
+    case STUB_INIT_MAP_DATA: return "mapping the data pages";
+    case STUB_INIT_MAP_CODE: return "mapping the stub page";
+    case STUB_INIT_MAP_ARENA: return "mapping a guest arena";
+    case STUB_INIT_CLOSE_RANGE: return "close_range";
+    case STUB_INIT_SIGACTION: return "installing the SIGSYS handler";
+    case STUB_INIT_PRCTL: return "prctl";
+    case STUB_INIT_ROBUST: return "set_robust_list";
+    case STUB_INIT_SECCOMP: return "seccomp(SECCOMP_SET_MODE_FILTER)";
+    default: return "unknown step";
+  }
+}
+
+}  // namespace
+
+uint64_t StubLayout::scratch() const {
+  return data_start() + offsetof(stub_data, scratch);
+}
+
+const char* to_string(BatchEnd e) {
+  switch (e) {
+    case BatchEnd::kCompleted: return "completed";
+    case BatchEnd::kStubDied: return "stub died";
+    case BatchEnd::kTimedOut: return "timed out";
+  }
+  return "?";
+}
+
+Result<Stub> Stub::spawn(const StubConfig& config) {
+  if (config.filter.size() > STUB_MAX_FILTER_LEN)
+    return Error{"filter has " + std::to_string(config.filter.size()) +
+                     " instructions; the kernel takes at most 4096",
+                 EINVAL};
+  auto image = stub_image_fd();
+  if (!image) return image.error();
+
+  Stub stub;
+  stub.layout_ = config.layout;
+
+  auto data_fd = kernel::memfd_create("stubfuzz-data", MFD_CLOEXEC);
+  if (!data_fd) return data_fd.error();
+  if (ftruncate(data_fd->get(), STUB_DATA_PAGES * STUB_PAGE_SIZE) < 0)
+    return Error::from_errno("ftruncate(stub data memfd)");
+  void* data = mmap(nullptr, STUB_DATA_PAGES * STUB_PAGE_SIZE, PROT_READ | PROT_WRITE,
+                    MAP_SHARED, data_fd->get(), 0);
+  if (data == MAP_FAILED) return Error::from_errno("mmap(stub data memfd)");
+  stub.data_ = static_cast<stub_data*>(data);
+  stub.data_->sync = kSyncBooting;
+
+  int socks[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, socks) < 0)
+    return Error::from_errno("socketpair(AF_UNIX)");
+  stub.sock_.reset(socks[0]);
+  Fd stub_sock(socks[1]);
+
+  const StubLayout& l = config.layout;
+  stub_init_data init{};
+  init.magic = STUB_INIT_MAGIC;
+  init.filter_len = static_cast<uint32_t>(config.filter.size());
+  init.stub_start = l.stub_start;
+  init.seccomp_flags = config.seccomp_flags;
+  init.install_filter = config.install_filter ? 1 : 0;
+  init.narenas = 3;
+  init.arenas[0] = {l.page_below(), STUB_PAGE_SIZE};
+  init.arenas[1] = {l.page_above(), STUB_PAGE_SIZE};
+  init.arenas[2] = {l.alias_page(), STUB_PAGE_SIZE};
+  // The socket buffer holds all of it until the stub reads.
+  if (auto s = send_all(stub.sock_.get(), &init, sizeof(init)); !s) return s.error();
+  if (auto s = send_all(stub.sock_.get(), config.filter.data(),
+                        config.filter.size() * sizeof(sock_filter));
+      !s)
+    return s.error();
+
+  ChildArgs args{*image, stub_sock.get(), data_fd->get(), 0};
+  alignas(16) char child_stack[16384];
+  int flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
+  int pidfd = -1;
+  if (config.spawn == SpawnMethod::kClonePidfd) flags |= CLONE_PIDFD;
+  stub.pid_ = clone(spawn_child, child_stack + sizeof(child_stack), flags, &args, &pidfd);
+  if (stub.pid_ < 0) return Error::from_errno("clone(CLONE_VM|CLONE_VFORK)");
+  if (config.spawn == SpawnMethod::kClonePidfd) {
+    stub.pidfd_.reset(pidfd);
+  } else {
+    auto p = kernel::pidfd_open(stub.pid_);
+    if (!p) return p.error();  // the child is reaped by ~Stub only with a pidfd
+    stub.pidfd_ = std::move(*p);
+  }
+  if (args.failed_errno) {
+    (void)stub.wait_exit(kReapTimeout);
+    return Error::from_errno("execveat(stub memfd)", args.failed_errno);
+  }
+
+  switch (stub.wait_sync(config.ready_timeout)) {
+    case SyncWait::kIdle:
+      break;
+    case SyncWait::kDied: {
+      (void)stub.wait_exit(kReapTimeout);
+      const int step = stub.data_->init_error;
+      if (step == STUB_INIT_SECCOMP) {
+        int e = static_cast<int>(-stub.data_->seccomp_ret);
+        return Error{std::string("stub init: seccomp(SECCOMP_SET_MODE_FILTER): ") +
+                         errno_name(e),
+                     e};
+      }
+      return Error{std::string("stub init failed: ") + init_error_name(step) + " (" +
+                       (stub.exit_ ? kernel::describe(*stub.exit_) : "not reaped") + ")",
+                   0};
+    }
+    case SyncWait::kTimedOut:
+      return Error{"stub pid " + std::to_string(stub.pid_) + " not ready within " +
+                       std::to_string(config.ready_timeout.count()) + " ms",
+                   ETIMEDOUT};
+  }
+
+  if (config.install_filter && (config.seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) &&
+      config.pull_listener) {
+    // The stub reports the number; the seed assumes it. Both must agree.
+    if (stub.seccomp_ret() != kStubListenerFd)
+      return Error{"stub reports its listener at fd " + std::to_string(stub.seccomp_ret()) +
+                       ", the seed expects fd 1",
+                   0};
+    auto fd = kernel::pidfd_getfd(stub.pidfd_.get(), kStubListenerFd, stub.pid_);
+    if (!fd) return fd.error();
+    auto listener = kernel::Listener::adopt(std::move(*fd));
+    if (!listener) return listener.error();
+    stub.listener_.emplace(std::move(*listener));
+  }
+  return stub;
+}
+
+Stub::Stub(Stub&& o) noexcept { *this = std::move(o); }
+
+Stub& Stub::operator=(Stub&& o) noexcept {
+  if (this == &o) return *this;
+  release();
+  pid_ = std::exchange(o.pid_, -1);
+  pidfd_ = std::move(o.pidfd_);
+  sock_ = std::move(o.sock_);
+  data_ = std::exchange(o.data_, nullptr);
+  layout_ = o.layout_;
+  listener_ = std::move(o.listener_);
+  o.listener_.reset();
+  exit_ = std::exchange(o.exit_, std::nullopt);
+  return *this;
+}
+
+Stub::~Stub() { release(); }
+
+void Stub::release() {
+  if (pidfd_.valid() && !exit_) (void)kill();
+  if (data_) munmap(data_, STUB_DATA_PAGES * STUB_PAGE_SIZE);
+  data_ = nullptr;
+  listener_.reset();
+  pidfd_.reset();
+  sock_.reset();
+}
+
+std::optional<kernel::Listener> Stub::take_listener() {
+  return std::exchange(listener_, std::nullopt);
+}
+
+bool Stub::alive_word_ok() const {
+  return data_ && !(__atomic_load_n(&data_->alive, __ATOMIC_ACQUIRE) & kOwnerDied);
+}
+
+Stub::SyncWait Stub::wait_sync(milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    const uint32_t v = __atomic_load_n(&data_->sync, __ATOMIC_ACQUIRE);
+    if (v == 0) return SyncWait::kIdle;
+    if (v & kOwnerDied) return SyncWait::kDied;
+    const auto left = deadline - Clock::now();
+    if (left <= Clock::duration::zero()) return SyncWait::kTimedOut;
+    const auto slice = std::min<Clock::duration>(left, kLivenessSlice);
+    if (kernel::futex_wait(&data_->sync, v, slice) == kernel::FutexWait::kTimedOut) {
+      // The kernel wakes us when a registered stub dies; this catches a stub
+      // that died before it registered, or while idle.
+      auto r = kernel::try_reap(pidfd_.get());
+      if (r && r->has_value()) {
+        exit_ = **r;
+        return SyncWait::kDied;
+      }
+    }
+  }
+}
+
+Result<BatchOutcome> Stub::run(std::span<const stub_record> records, milliseconds timeout) {
+  if (records.size() > STUB_MAX_RECORDS)
+    return Error{"batch of " + std::to_string(records.size()) + " records; at most " +
+                     std::to_string(STUB_MAX_RECORDS),
+                 EINVAL};
+  if (exit_ || !alive_word_ok()) {
+    (void)wait_exit(kLivenessSlice);
+    return Error{"stub pid " + std::to_string(pid_) + " has ended" +
+                     (exit_ ? ": " + kernel::describe(*exit_) : ""),
+                 ESRCH};
+  }
+  const auto n = static_cast<uint32_t>(records.size());
+  std::memcpy(data_->records, records.data(), records.size_bytes());
+  std::memset(data_->results, 0, n * sizeof(stub_result));
+  data_->nrecords = n;
+  __atomic_store_n(&data_->sync, data_->stub_tid | kFutexWaiters, __ATOMIC_RELEASE);
+  kernel::futex_wake(&data_->sync, INT_MAX);
+
+  BatchOutcome out;
+  switch (wait_sync(timeout)) {
+    case SyncWait::kIdle:
+      out.end = BatchEnd::kCompleted;
+      break;
+    case SyncWait::kDied:
+      out.end = BatchEnd::kStubDied;
+      if (auto r = wait_exit(kReapTimeout); !r) return r.error();
+      break;
+    case SyncWait::kTimedOut:
+      out.end = BatchEnd::kTimedOut;
+      if (auto r = kill(); !r) return r.error();
+      break;
+  }
+  out.exit = exit_;
+  out.count = n;
+  std::memcpy(out.results.data(), data_->results, n * sizeof(stub_result));
+  return out;
+}
+
+std::string Stub::fd_target(int fd) const {
+  char target[256] = {};
+  const std::string path = "/proc/" + std::to_string(pid_) + "/fd/" + std::to_string(fd);
+  ssize_t n = readlink(path.c_str(), target, sizeof(target) - 1);
+  return n > 0 ? std::string(target, static_cast<size_t>(n)) : std::string();
+}
+
+Result<kernel::Exit> Stub::kill() {
+  if (exit_) return *exit_;
+  if (!pidfd_.valid()) return Error{"stub has no pidfd", EBADF};
+  if (auto s = kernel::pidfd_send_signal(pidfd_.get(), SIGKILL); !s && s.error().err != ESRCH)
+    return s.error();
+  auto r = wait_exit(kReapTimeout);
+  if (!r) return r.error();
+  if (!*r) return Error{"stub pid " + std::to_string(pid_) + " survived SIGKILL", ETIMEDOUT};
+  return **r;
+}
+
+Result<std::optional<kernel::Exit>> Stub::wait_exit(milliseconds timeout) {
+  if (exit_) return exit_;
+  auto r = kernel::reap(pidfd_.get(), timeout);
+  if (r && r->has_value()) exit_ = **r;
+  return r;
+}
+
+}  // namespace stubfuzz

@@ -1,0 +1,120 @@
+// A live stub and everything the monitor owns of it: the process (by pidfd),
+// the control socket, the shared data pages and the listener pulled from it.
+// The handle kills, reaps and closes all of it on every path.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "base/fd.h"
+#include "base/result.h"
+#include "filter/program.h"
+#include "kernel/listener.h"
+#include "kernel/sys.h"
+#include "stub_abi.h"
+
+namespace stubfuzz {
+
+using std::chrono::milliseconds;
+
+// The seed: close_range() leaves only fd 0, so seccomp() returns fd 1.
+inline constexpr int kStubListenerFd = 1;
+
+// Where the stub and its guest-code arenas live.
+struct StubLayout {
+  uint64_t stub_start = 0x7e0010000000;
+  uint64_t page_below() const { return stub_start - STUB_PAGE_SIZE; }
+  uint64_t page_above() const { return stub_start + STUB_REGION_SIZE; }
+  // Differs from the stub page only in the upper 32 bits.
+  uint64_t alias_page() const { return stub_start + (uint64_t{1} << 32); }
+  uint64_t data_start() const { return stub_start + STUB_PAGE_SIZE; }
+  uint64_t scratch() const;  // the data page's scratch buffer, in the stub
+};
+
+enum class SpawnMethod {
+  kUmlClone,     // clone(CLONE_VM|CLONE_VFORK) + pidfd_open, as UML and the seed
+  kClonePidfd,   // the same clone with CLONE_PIDFD: no pidfd_open
+};
+
+struct StubConfig {
+  filter::Program filter;
+  uint64_t seccomp_flags = 0;
+  bool install_filter = true;
+  // Pull fd 1 with pidfd_getfd when the flags ask for a listener.
+  bool pull_listener = true;
+  StubLayout layout;
+  SpawnMethod spawn = SpawnMethod::kUmlClone;
+  milliseconds ready_timeout{2000};
+};
+
+enum class BatchEnd {
+  kCompleted,  // every record returned
+  kStubDied,   // the stub ended while a record ran (see exit)
+  kTimedOut,   // a record blocked past the bound: the stub was killed
+};
+const char* to_string(BatchEnd e);
+
+struct BatchOutcome {
+  BatchEnd end = BatchEnd::kCompleted;
+  std::optional<kernel::Exit> exit;
+  uint32_t count = 0;
+  std::array<stub_result, STUB_MAX_RECORDS> results{};
+  std::span<const stub_result> view() const { return {results.data(), count}; }
+};
+
+class Stub {
+ public:
+  static Result<Stub> spawn(const StubConfig& config);
+
+  Stub(Stub&& o) noexcept;
+  Stub& operator=(Stub&& o) noexcept;
+  Stub(const Stub&) = delete;
+  Stub& operator=(const Stub&) = delete;
+  ~Stub();
+
+  pid_t pid() const { return pid_; }
+  int pidfd() const { return pidfd_.get(); }
+  const StubLayout& layout() const { return layout_; }
+  // seccomp()'s return value in the stub: the listener fd, 0, or -errno.
+  int64_t seccomp_ret() const { return data_->seccomp_ret; }
+  kernel::Listener* listener() { return listener_ ? &*listener_ : nullptr; }
+  std::optional<kernel::Listener> take_listener();
+  const stub_data& data() const { return *data_; }
+
+  // Runs `records` in the stub; every wait is bounded by `timeout`.
+  Result<BatchOutcome> run(std::span<const stub_record> records,
+                           milliseconds timeout = milliseconds(1000));
+  bool usable() const { return !exit_ && alive_word_ok(); }
+
+  // What fd `fd` of the stub is, as /proc/<pid>/fd names it ("" if closed).
+  std::string fd_target(int fd) const;
+
+  // Kills (SIGKILL through the pidfd) and reaps; idempotent.
+  Result<kernel::Exit> kill();
+  // Reaps a stub that is ending by itself, at most `timeout`.
+  Result<std::optional<kernel::Exit>> wait_exit(milliseconds timeout);
+  const std::optional<kernel::Exit>& exit() const { return exit_; }
+
+ private:
+  Stub() = default;
+  enum class SyncWait { kIdle, kDied, kTimedOut };
+  SyncWait wait_sync(milliseconds timeout);
+  bool alive_word_ok() const;
+  void release();
+
+  pid_t pid_ = -1;
+  Fd pidfd_;
+  Fd sock_;
+  stub_data* data_ = nullptr;
+  StubLayout layout_;
+  std::optional<kernel::Listener> listener_;
+  std::optional<kernel::Exit> exit_;
+};
+
+}  // namespace stubfuzz

@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The stub's init, outside the stub page: read the init data from fd 0, map
+ * the data pages, the code page and the guest arenas, drop every fd but 0,
+ * install the filter, and jump into the stub page's command loop. Faithful to
+ * UML's arch/um/kernel/skas/stub_exe.c with the seed patch applied.
+ */
+#include <asm/unistd.h>
+#include <linux/fcntl.h>
+#include <linux/filter.h>
+#include <linux/futex.h>
+#include <linux/mman.h>
+#include <linux/prctl.h>
+#include <linux/seccomp.h>
+#include <linux/signal.h>
+
+#include "stub_internal.h"
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+static long sys6(long nr, long a, long b, long c, long d, long e, long f)
+{
+	long ret;
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	register long r9 __asm__("r9") = f;
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8),
+			   "r"(r9)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
+#define sys1(n, a) sys6(n, (long)(a), 0, 0, 0, 0, 0)
+#define sys2(n, a, b) sys6(n, (long)(a), (long)(b), 0, 0, 0, 0)
+#define sys3(n, a, b, c) sys6(n, (long)(a), (long)(b), (long)(c), 0, 0, 0)
+#define sys4(n, a, b, c, d) \
+	sys6(n, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+
+static __attribute__((noreturn)) void die(struct stub_data *d, int error)
+{
+	if (d) {
+		d->init_error = error;
+		d->state = STUB_STATE_INIT_FAILED;
+	}
+	for (;;)
+		sys1(__NR_exit_group, error);
+}
+
+static int read_all(void *buf, unsigned long len)
+{
+	char *p = buf;
+
+	while (len) {
+		long n = sys3(__NR_read, STUB_SOCKET_FD, p, len);
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (unsigned long)n;
+	}
+	return 0;
+}
+
+static void copy_bytes(void *dst, const void *src, unsigned long n)
+{
+	volatile char *d = dst;
+	const char *s = src;
+
+	while (n--)
+		*d++ = *s++;
+}
+
+static void *map_fixed(uint64_t addr, uint64_t len, int prot, int flags, int fd)
+{
+	long r = sys6(__NR_mmap, (long)addr, (long)len, prot,
+		      flags | MAP_FIXED_NOREPLACE, fd, 0);
+	return r == (long)addr ? (void *)addr : 0;
+}
+
+/* The kernel's struct sigaction with SA_RESTORER, for rt_sigaction. */
+struct k_sigaction {
+	void *handler;
+	unsigned long flags;
+	void *restorer;
+	uint64_t mask;
+};
+
+/* Where a stub-page symbol lies once the page is copied to stub_start. */
+static uint64_t in_page(uint64_t stub_start, const void *sym)
+{
+	return stub_start + (uint64_t)((const char *)sym - __start_stub_page);
+}
+
+/* 32 KiB: BPF_MAXINSNS instructions. In .bss, so no stack probing. */
+static struct sock_filter filter_buf[STUB_MAX_FILTER_LEN];
+
+void stub_main(void) __attribute__((noreturn, used));
+void stub_main(void)
+{
+	struct stub_init_data init;
+	struct stub_data *d;
+	long r;
+
+	if (read_all(&init, sizeof(init)))
+		die(0, STUB_INIT_READ);
+	if (init.magic != STUB_INIT_MAGIC ||
+	    init.filter_len > STUB_MAX_FILTER_LEN ||
+	    init.narenas > STUB_MAX_ARENAS || (init.stub_start & 4095))
+		die(0, STUB_INIT_BAD_MAGIC);
+	if (read_all(filter_buf, init.filter_len * sizeof(filter_buf[0])))
+		die(0, STUB_INIT_READ);
+
+	d = map_fixed(init.stub_start + STUB_PAGE_SIZE,
+		      STUB_DATA_PAGES * STUB_PAGE_SIZE, PROT_READ | PROT_WRITE,
+		      MAP_SHARED, STUB_DATA_FD);
+	if (!d)
+		die(0, STUB_INIT_MAP_DATA);
+
+	/* From here on the kernel wakes the monitor if the stub dies. */
+	d->stub_tid = (uint32_t)sys1(__NR_gettid, 0);
+	d->robust_head.list.next = (uint64_t)&d->sync_entry;
+	d->sync_entry.next = (uint64_t)&d->alive_entry;
+	d->alive_entry.next = (uint64_t)&d->robust_head.list;
+	d->robust_head.futex_offset = 8;
+	d->robust_head.list_op_pending = 0;
+	__atomic_store_n(&d->alive, d->stub_tid | STUB_FUTEX_WAITERS,
+			 __ATOMIC_SEQ_CST);
+	__atomic_store_n(&d->sync, d->stub_tid | STUB_FUTEX_WAITERS,
+			 __ATOMIC_SEQ_CST);
+	if (sys2(__NR_set_robust_list, &d->robust_head,
+		 sizeof(d->robust_head)))
+		die(d, STUB_INIT_ROBUST);
+
+	/* The code page: a copy of section stub_page, then read+exec. */
+	uint64_t page_len = (uint64_t)(__stop_stub_page - __start_stub_page);
+	if (page_len > STUB_PAGE_SIZE ||
+	    !map_fixed(init.stub_start, STUB_PAGE_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1))
+		die(d, STUB_INIT_MAP_CODE);
+	copy_bytes((void *)init.stub_start, __start_stub_page, page_len);
+	if (sys3(__NR_mprotect, init.stub_start, STUB_PAGE_SIZE,
+		 PROT_READ | PROT_EXEC))
+		die(d, STUB_INIT_MAP_CODE);
+
+	/* Guest-code arenas: executable, writable, filled with int3. */
+	for (uint32_t i = 0; i < init.narenas; i++) {
+		const struct stub_arena *a = &init.arenas[i];
+		char *p = map_fixed(a->addr, a->len,
+				    PROT_READ | PROT_WRITE | PROT_EXEC,
+				    MAP_PRIVATE | MAP_ANONYMOUS, -1);
+		if (!p)
+			die(d, STUB_INIT_MAP_ARENA);
+		for (uint64_t j = 0; j < a->len; j++)
+			((volatile char *)p)[j] = (char)0xcc;
+		d->arenas[i] = *a;
+	}
+	d->narenas = init.narenas;
+	d->outside_gate[STUB_ABI_X86_64] = (uint64_t)outside_gate_x86_64;
+	d->outside_gate[STUB_ABI_I386] = (uint64_t)outside_gate_i386;
+
+	/* As UML: only the socket to the monitor stays open, non-blocking. */
+	if (sys3(__NR_close_range, 1, ~0U, 0))
+		die(d, STUB_INIT_CLOSE_RANGE);
+	sys3(__NR_fcntl, STUB_SOCKET_FD, F_SETFL, O_NONBLOCK);
+
+	if (sys2(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL) ||
+	    sys6(__NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0))
+		die(d, STUB_INIT_PRCTL);
+
+	struct k_sigaction sa = {
+		.handler = (void *)in_page(init.stub_start, stub_sigsys),
+		.flags = SA_SIGINFO | SA_RESTORER | SA_NODEFER,
+		.restorer = (void *)in_page(init.stub_start, stub_restorer),
+		.mask = ~0ULL,
+	};
+	if (sys4(__NR_rt_sigaction, SIGSYS, &sa, 0, sizeof(sa.mask)))
+		die(d, STUB_INIT_SIGACTION);
+
+	if (init.install_filter) {
+		struct sock_fprog prog = {
+			.len = (unsigned short)init.filter_len,
+			.filter = filter_buf,
+		};
+		/* The seed: the return value is the listener fd (or 0). */
+		r = sys3(__NR_seccomp, SECCOMP_SET_MODE_FILTER,
+			 init.seccomp_flags, &prog);
+		d->seccomp_ret = r;
+		if (r < 0)
+			die(d, STUB_INIT_SECCOMP);
+	}
+
+	/* Every syscall from here on is made from the stub page. */
+	void (*serve)(struct stub_data *) =
+		(void (*)(struct stub_data *))in_page(init.stub_start, stub_serve);
+	serve(d);
+	__builtin_unreachable();
+}

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The ABI between the stub and its monitor: init data, data-page layout,
+ * command and result records. This is the only file the stub and the harness
+ * share; it must stay valid C (the stub) and C++ (the harness), freestanding.
+ */
+#ifndef STUBFUZZ_STUB_ABI_H
+#define STUBFUZZ_STUB_ABI_H
+
+#include <stdint.h>
+
+#define STUB_PAGE_SIZE 4096u
+/* Data pages follow the code page directly, as in UML. */
+#define STUB_DATA_PAGES 4u
+#define STUB_REGION_SIZE (STUB_PAGE_SIZE * (1u + STUB_DATA_PAGES))
+
+/* Where a fresh stub finds its pieces before it closes them (close_range). */
+#define STUB_SOCKET_FD 0 /* unix stream socket to the monitor; stays open */
+#define STUB_DATA_FD 1   /* memfd backing the data pages; closed after mmap */
+
+#define STUB_INIT_MAGIC 0x53465a31u /* "SFZ1" */
+#define STUB_MAX_FILTER_LEN 4096u   /* BPF_MAXINSNS */
+#define STUB_MAX_ARENAS 4u
+
+/* Executable pages (RWX) the stub maps before its filter: "guest code". */
+struct stub_arena {
+	uint64_t addr;
+	uint64_t len;
+};
+
+/*
+ * Sent by the monitor over fd 0, followed by filter_len struct sock_filter
+ * records.
+ */
+struct stub_init_data {
+	uint32_t magic;
+	uint32_t filter_len;
+	uint64_t stub_start; /* page-aligned address of the code page */
+	uint64_t seccomp_flags;
+	uint32_t install_filter; /* 0: run unfiltered (floors, benchmarks) */
+	uint32_t narenas;
+	struct stub_arena arenas[STUB_MAX_ARENAS];
+};
+
+/* Where a record's syscall instruction lies. */
+enum stub_origin {
+	STUB_ORIGIN_STUB = 0,    /* the stub page's own syscall instruction */
+	STUB_ORIGIN_OUTSIDE = 1, /* guest code in the stub binary's .text */
+	STUB_ORIGIN_ADDRESS = 2, /* an instruction written at record.addr */
+	STUB_ORIGIN_COUNT
+};
+
+enum stub_abi_kind {
+	STUB_ABI_X86_64 = 0, /* syscall */
+	STUB_ABI_I386 = 1,   /* int $0x80 */
+	STUB_ABI_COUNT
+};
+
+struct stub_record {
+	uint8_t origin; /* enum stub_origin */
+	uint8_t abi;    /* enum stub_abi_kind */
+	uint16_t reserved;
+	uint32_t nr;
+	/* STUB_ORIGIN_ADDRESS: where the syscall instruction is written. It
+	 * needs 3 bytes (insn + ret) inside an arena, or must end exactly at
+	 * stub_start, whose first byte is a ret. */
+	uint64_t addr;
+	uint64_t args[6];
+};
+
+enum stub_result_status {
+	STUB_RESULT_PENDING = 0, /* never started: an earlier record ended it */
+	STUB_RESULT_RUNNING = 1, /* started, did not return: the stub died */
+	STUB_RESULT_DONE = 2,
+	STUB_RESULT_BAD_RECORD = 3, /* origin, abi or addr the stub refuses */
+};
+
+struct stub_result {
+	uint32_t status; /* enum stub_result_status */
+	uint32_t trapped; /* a SIGSYS arrived while the record ran */
+	int64_t ret;      /* rax after the instruction */
+	/* The SIGSYS record, as the kernel filled it in. */
+	uint64_t trap_call_addr; /* address after the syscall instruction */
+	int32_t trap_syscall;
+	uint32_t trap_arch;
+	int32_t trap_errno; /* SECCOMP_RET_DATA of the trapping filter */
+	uint32_t trap_count;
+};
+
+#define STUB_MAX_RECORDS 64u
+#define STUB_SCRATCH_SIZE 4096u
+
+/*
+ * Futex protocol on `sync` (a robust futex the stub registers, so that the
+ * kernel itself wakes the monitor when the stub dies):
+ *   monitor: write records, sync = stub_tid | FUTEX_WAITERS, wake, wait;
+ *   stub:    run the batch, sync = 0, wake.
+ * `alive` holds stub_tid | FUTEX_WAITERS for the stub's whole life, so a death
+ * while idle is visible too (FUTEX_OWNER_DIED).
+ */
+enum stub_state {
+	STUB_STATE_BOOTING = 0,
+	STUB_STATE_READY = 1,     /* filter installed, serving commands */
+	STUB_STATE_INIT_FAILED = 2, /* see init_error; the stub exits */
+};
+
+/* Why init failed; the stub's exit code is the same number. */
+enum stub_init_error {
+	STUB_INIT_OK = 0,
+	STUB_INIT_READ = 10,
+	STUB_INIT_BAD_MAGIC = 11,
+	STUB_INIT_MAP_DATA = 12,
+	STUB_INIT_MAP_CODE = 13,
+	STUB_INIT_MAP_ARENA = 14,
+	STUB_INIT_CLOSE_RANGE = 15,
+	STUB_INIT_SIGACTION = 16,
+	STUB_INIT_PRCTL = 17,
+	STUB_INIT_ROBUST = 18,
+	STUB_INIT_SECCOMP = 21, /* as UML */
+};
+
+/* Robust-list entries the kernel walks at the stub's exit. */
+struct stub_robust_entry {
+	uint64_t next;
+};
+struct stub_robust_head {
+	struct stub_robust_entry list;
+	int64_t futex_offset;
+	uint64_t list_op_pending;
+};
+
+struct stub_data {
+	/* Written by the stub during init, read-only afterwards. */
+	uint32_t state; /* enum stub_state */
+	int32_t init_error;
+	int64_t seccomp_ret; /* seccomp()'s return: the listener fd or -errno */
+	uint32_t stub_tid;   /* in the stub's own pid namespace */
+	uint32_t reserved0;
+	uint64_t outside_gate[STUB_ABI_COUNT]; /* addresses in the stub binary */
+
+	/* Robust futex words; each sits right after its list entry. */
+	struct stub_robust_head robust_head;
+	struct stub_robust_entry sync_entry;
+	uint32_t sync;
+	uint32_t pad1;
+	struct stub_robust_entry alive_entry;
+	uint32_t alive;
+	uint32_t pad2;
+
+	/* Guest-code arenas, as mapped. */
+	uint32_t narenas;
+	uint32_t pad3;
+	struct stub_arena arenas[STUB_MAX_ARENAS];
+
+	/* Command. */
+	uint32_t nrecords;
+	uint32_t current; /* index of the record running now */
+	uint64_t batches; /* batches completed */
+	struct stub_record records[STUB_MAX_RECORDS];
+	struct stub_result results[STUB_MAX_RECORDS];
+	uint8_t scratch[STUB_SCRATCH_SIZE] __attribute__((aligned(64)));
+};
+
+#ifdef __cplusplus
+static_assert(sizeof(struct stub_data) <= STUB_DATA_PAGES * STUB_PAGE_SIZE,
+	      "stub_data must fit in the data pages");
+#else
+_Static_assert(sizeof(struct stub_data) <= STUB_DATA_PAGES * STUB_PAGE_SIZE,
+	       "stub_data must fit in the data pages");
+#endif
+
+#endif /* STUBFUZZ_STUB_ABI_H */

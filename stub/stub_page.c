@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The stub page: the command loop and the SIGSYS handler. This file is
+ * compiled position-independent and copied to stub_start; it must not call
+ * or reference anything outside section "stub_page" (no libc, no .rodata,
+ * no jump tables).
+ */
+#include <linux/futex.h>
+#include <asm/unistd.h>
+
+#include "stub_internal.h"
+
+/* The page's own address at run time, wherever it was copied. */
+static inline __attribute__((always_inline)) char *page_base(void)
+{
+	char *p;
+	__asm__("lea stub_page_base(%%rip), %0" : "=r"(p));
+	return p;
+}
+
+static inline __attribute__((always_inline)) struct stub_data *page_data(void)
+{
+	return (struct stub_data *)(page_base() + STUB_PAGE_SIZE);
+}
+
+static inline __attribute__((always_inline)) long
+page_futex(uint32_t *word, int op, uint32_t val)
+{
+	uint64_t args[6] = {(uint64_t)word, (uint64_t)op, val, 0, 0, 0};
+	char *gate;
+	__asm__("lea stub_gate_x86_64(%%rip), %0" : "=r"(gate));
+	return stub_call((uint64_t)gate, STUB_ABI_X86_64, __NR_futex, args);
+}
+
+static inline __attribute__((always_inline)) uint64_t
+record_target(struct stub_data *d, const struct stub_record *r)
+{
+	char *base = page_base();
+	char *gate;
+
+	if (r->abi >= STUB_ABI_COUNT)
+		return 0;
+	switch (r->origin) {
+	case STUB_ORIGIN_STUB:
+		if (r->abi == STUB_ABI_X86_64)
+			__asm__("lea stub_gate_x86_64(%%rip), %0" : "=r"(gate));
+		else
+			__asm__("lea stub_gate_i386(%%rip), %0" : "=r"(gate));
+		return (uint64_t)gate;
+	case STUB_ORIGIN_OUTSIDE:
+		return d->outside_gate[r->abi];
+	case STUB_ORIGIN_ADDRESS:
+		break;
+	default:
+		return 0;
+	}
+
+	/* Write "syscall; ret" (or "int $0x80; ret") at the chosen address.
+	 * An instruction ending exactly at the stub page returns through the
+	 * ret at its offset 0. */
+	uint8_t *at = (uint8_t *)r->addr;
+	int fits = r->addr + 2 == (uint64_t)base;
+	for (uint32_t i = 0; i < d->narenas && i < STUB_MAX_ARENAS; i++) {
+		const struct stub_arena *a = &d->arenas[i];
+		if (r->addr >= a->addr && r->addr + 3 <= a->addr + a->len &&
+		    r->addr + 3 > r->addr)
+			fits = 2;
+	}
+	if (!fits)
+		return 0;
+	at[0] = r->abi == STUB_ABI_X86_64 ? 0x0f : 0xcd;
+	at[1] = r->abi == STUB_ABI_X86_64 ? 0x05 : 0x80;
+	if (fits == 2)
+		at[2] = 0xc3;
+	return r->addr;
+}
+
+static inline __attribute__((always_inline)) void run_batch(struct stub_data *d)
+{
+	uint32_t n = d->nrecords;
+
+	if (n > STUB_MAX_RECORDS)
+		n = STUB_MAX_RECORDS;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct stub_record *r = &d->records[i];
+		struct stub_result *res = &d->results[i];
+		uint64_t target;
+
+		d->current = i;
+		res->trapped = 0;
+		res->trap_count = 0;
+		target = record_target(d, r);
+		if (!target) {
+			res->status = STUB_RESULT_BAD_RECORD;
+			continue;
+		}
+		res->status = STUB_RESULT_RUNNING;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		res->ret = stub_call(target, r->abi, r->nr, r->args);
+		res->status = STUB_RESULT_DONE;
+	}
+}
+
+STUB_PAGE void stub_serve(struct stub_data *d)
+{
+	d->state = STUB_STATE_READY;
+	for (;;) {
+		__atomic_store_n(&d->sync, 0, __ATOMIC_RELEASE);
+		page_futex(&d->sync, FUTEX_WAKE, 0x7fffffff);
+		while (__atomic_load_n(&d->sync, __ATOMIC_ACQUIRE) == 0)
+			page_futex(&d->sync, FUTEX_WAIT, 0);
+		run_batch(d);
+		d->batches++;
+	}
+}
+
+STUB_PAGE void stub_sigsys(int sig, struct k_siginfo *si, void *uc)
+{
+	struct stub_data *d = page_data();
+	struct stub_result *res = &d->results[d->current % STUB_MAX_RECORDS];
+
+	(void)sig;
+	(void)uc;
+	if (!res->trapped) {
+		res->trapped = 1;
+		res->trap_call_addr = si->call_addr;
+		res->trap_syscall = si->syscall;
+		res->trap_arch = si->arch;
+		res->trap_errno = si->si_errno;
+	}
+	res->trap_count++;
+}
