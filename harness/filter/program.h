@@ -24,7 +24,7 @@ class Builder {
   Builder& raw(sock_filter insn);
 
   size_t size() const { return prog_.size(); }
-  Program build() && { return std::move(prog_); }
+  Program build() { return std::move(prog_); }
 
  private:
   Program prog_;

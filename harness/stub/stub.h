@@ -8,6 +8,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <span>
 #include <string>
@@ -90,6 +91,10 @@ class Stub {
   // Runs `records` in the stub; every wait is bounded by `timeout`.
   Result<BatchOutcome> run(std::span<const stub_record> records,
                            milliseconds timeout = milliseconds(1000));
+  Result<BatchOutcome> run(std::initializer_list<stub_record> records,
+                           milliseconds timeout = milliseconds(1000)) {
+    return run(std::span<const stub_record>(records.begin(), records.size()), timeout);
+  }
   bool usable() const { return !exit_ && alive_word_ok(); }
 
   // What fd `fd` of the stub is, as /proc/<pid>/fd names it ("" if closed).

@@ -1,0 +1,128 @@
+#include "check/check.h"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#include "check/lab.h"
+#include "check/probes.h"
+#include "stub/stub_image.h"
+
+namespace stubfuzz {
+
+const char* to_string(Verdict v) {
+  switch (v) {
+    case Verdict::kPass: return "PASS";
+    case Verdict::kFail: return "FAIL";
+    case Verdict::kFinding: return "FINDING";
+    case Verdict::kGone: return "GONE";
+    case Verdict::kNoProbe: return "NO PROBE";
+  }
+  return "?";
+}
+
+bool CheckReport::ok() const {
+  for (const auto& r : rows)
+    if (r.verdict == Verdict::kFail || r.verdict == Verdict::kGone) return false;
+  return true;
+}
+
+ResourceCount count_resources() {
+  ResourceCount c;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (readdir(d)) c.fds++;
+    closedir(d);
+  }
+  // Children of every thread of this process.
+  if (DIR* d = opendir("/proc/self/task")) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      std::ifstream in(std::string("/proc/self/task/") + e->d_name + "/children");
+      std::string pid;
+      while (in >> pid) c.children++;
+    }
+    closedir(d);
+  }
+  return c;
+}
+
+namespace {
+
+std::string evidence_of(const Lab& lab, const std::string& shown) {
+  if (!lab.failures().empty()) {
+    std::string e = lab.failures().front();
+    if (lab.failures().size() > 1) e += " (+" + std::to_string(lab.failures().size() - 1) + " more)";
+    return e;
+  }
+  return shown;
+}
+
+}  // namespace
+
+CheckReport run_checks(const Profile& profile) {
+  CheckReport report{profile.name, {}};
+  // The stub image's memfd lives as long as the process; open it first.
+  (void)stub_image_fd();
+  const ResourceCount before = count_resources();
+  for (ClaimId id : profile.claims) {
+    CheckRow row{std::string(claim_info(id).name)};
+    Probe probe = probe_for(id);
+    if (!probe) {
+      row.verdict = Verdict::kNoProbe;
+      row.evidence = "covered by fuzzing only";
+      report.rows.push_back(row);
+      continue;
+    }
+    Lab lab(profile);
+    probe(lab);
+    row.verdict = lab.failures().empty() ? Verdict::kPass : Verdict::kFail;
+    row.stubs = lab.stubs();
+    row.syscalls = lab.syscalls();
+    row.evidence = evidence_of(lab, std::string(claim_info(id).meaning));
+    report.rows.push_back(row);
+  }
+  for (const KnownFinding& f : profile.known_findings) {
+    Lab lab(profile);
+    const bool reproduced = reproduce_finding(f.id, lab);
+    CheckRow row{f.id};
+    row.verdict = reproduced ? Verdict::kFinding : Verdict::kGone;
+    row.stubs = lab.stubs();
+    row.syscalls = lab.syscalls();
+    row.evidence = evidence_of(lab, "breaks " + std::string(claim_info(f.claim).name) + ": " +
+                                        f.reproducer);
+    report.rows.push_back(row);
+  }
+  const ResourceCount after = count_resources();
+  CheckRow clean{"harness-left-nothing"};
+  clean.verdict = after == before ? Verdict::kPass : Verdict::kFail;
+  clean.evidence = "fds " + std::to_string(before.fds) + " -> " + std::to_string(after.fds) +
+                   ", child processes " + std::to_string(before.children) + " -> " +
+                   std::to_string(after.children);
+  report.rows.push_back(clean);
+  return report;
+}
+
+void print_report(const CheckReport& report, std::ostream& out) {
+  size_t width = 5;
+  for (const auto& r : report.rows) width = std::max(width, r.name.size());
+  out << "profile " << report.profile << "\n\n";
+  out << std::left << std::setw(static_cast<int>(width) + 2) << "claim" << std::setw(10)
+      << "verdict" << std::setw(8) << "stubs" << std::setw(10) << "syscalls"
+      << "evidence\n";
+  for (const auto& r : report.rows) {
+    out << std::left << std::setw(static_cast<int>(width) + 2) << r.name << std::setw(10)
+        << to_string(r.verdict) << std::setw(8) << r.stubs << std::setw(10) << r.syscalls
+        << r.evidence << "\n";
+  }
+  int stubs = 0, syscalls = 0;
+  for (const auto& r : report.rows) stubs += r.stubs, syscalls += r.syscalls;
+  out << "\n" << stubs << " stubs, " << syscalls << " syscalls: "
+      << (report.ok() ? "every claim holds (FINDING rows are documented deviations)"
+                      : "a claim is broken")
+      << "\n";
+}
+
+}  // namespace stubfuzz

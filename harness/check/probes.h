@@ -1,0 +1,20 @@
+// Directed probes: for each claim, the syscalls that would break it, run in
+// real stubs. A probe records every broken expectation in the Lab.
+#pragma once
+
+#include <string_view>
+
+#include "check/lab.h"
+#include "profile/claim.h"
+
+namespace stubfuzz {
+
+using Probe = void (*)(Lab&);
+// The probe of a claim, or nullptr if no directed probe exists for it yet.
+Probe probe_for(ClaimId claim);
+
+// Runs the reproducer of a known finding; true if it still reproduces.
+// Unknown ids are reported as not reproducing, with a failure in the lab.
+bool reproduce_finding(std::string_view id, Lab& lab);
+
+}  // namespace stubfuzz
