@@ -101,7 +101,12 @@ TEST_P(ListenerIoctl, FromOutsideTrapsWithoutExecutingAndTheMonitorsListenerWork
 
 INSTANTIATE_TEST_SUITE_P(RecvSendIdValid, ListenerIoctl,
                          testing::Values(SECCOMP_IOCTL_NOTIF_RECV, SECCOMP_IOCTL_NOTIF_SEND,
-                                         SECCOMP_IOCTL_NOTIF_ID_VALID));
+                                         SECCOMP_IOCTL_NOTIF_ID_VALID),
+                         [](const testing::TestParamInfo<unsigned long>& i) {
+                           return std::string(i.param == SECCOMP_IOCTL_NOTIF_RECV   ? "NotifRecv"
+                                              : i.param == SECCOMP_IOCTL_NOTIF_SEND ? "NotifSend"
+                                                                                    : "NotifIdValid");
+                         });
 
 TEST(OutsideTraps, FdAttacksFromOutsideTrapAndFd1StaysTheListener) {
   Stub s = spawn_listener_stub();

@@ -68,7 +68,8 @@ CheckReport run_checks(const Profile& profile) {
   (void)stub_image_fd();
   const ResourceCount before = count_resources();
   for (ClaimId id : profile.claims) {
-    CheckRow row{std::string(claim_info(id).name)};
+    CheckRow row;
+    row.name = std::string(claim_info(id).name);
     Probe probe = probe_for(id);
     if (!probe) {
       row.verdict = Verdict::kNoProbe;
@@ -87,7 +88,8 @@ CheckReport run_checks(const Profile& profile) {
   for (const KnownFinding& f : profile.known_findings) {
     Lab lab(profile);
     const bool reproduced = reproduce_finding(f.id, lab);
-    CheckRow row{f.id};
+    CheckRow row;
+    row.name = f.id;
     row.verdict = reproduced ? Verdict::kFinding : Verdict::kGone;
     row.stubs = lab.stubs();
     row.syscalls = lab.syscalls();
@@ -96,7 +98,8 @@ CheckReport run_checks(const Profile& profile) {
     report.rows.push_back(row);
   }
   const ResourceCount after = count_resources();
-  CheckRow clean{"harness-left-nothing"};
+  CheckRow clean;
+  clean.name = "harness-left-nothing";
   clean.verdict = after == before ? Verdict::kPass : Verdict::kFail;
   clean.evidence = "fds " + std::to_string(before.fds) + " -> " + std::to_string(after.fds) +
                    ", child processes " + std::to_string(before.children) + " -> " +
