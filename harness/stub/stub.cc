@@ -113,6 +113,10 @@ Result<Stub> Stub::spawn(const StubConfig& config) {
 
   Stub stub;
   stub.layout_ = config.layout;
+  const auto t0 = Clock::now();
+  auto mark = [&](int64_t SpawnPhases::*field) {
+    if (config.phases) config.phases->*field = (Clock::now() - t0).count();
+  };
 
   auto data_fd = kernel::memfd_create("stubfuzz-data", MFD_CLOEXEC);
   if (!data_fd) return data_fd.error();
@@ -148,6 +152,7 @@ Result<Stub> Stub::spawn(const StubConfig& config) {
       !s)
     return s.error();
 
+  mark(&SpawnPhases::setup_done);
   ChildArgs args{*image, stub_sock.get(), data_fd->get(), 0};
   alignas(16) char child_stack[16384];
   int flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
@@ -155,6 +160,7 @@ Result<Stub> Stub::spawn(const StubConfig& config) {
   if (config.spawn == SpawnMethod::kClonePidfd) flags |= CLONE_PIDFD;
   stub.pid_ = clone(spawn_child, child_stack + sizeof(child_stack), flags, &args, &pidfd);
   if (stub.pid_ < 0) return Error::from_errno("clone(CLONE_VM|CLONE_VFORK)");
+  mark(&SpawnPhases::clone_returned);
   if (config.spawn == SpawnMethod::kClonePidfd) {
     stub.pidfd_.reset(pidfd);
   } else {
@@ -162,6 +168,7 @@ Result<Stub> Stub::spawn(const StubConfig& config) {
     if (!p) return p.error();  // the child is reaped by ~Stub only with a pidfd
     stub.pidfd_ = std::move(*p);
   }
+  mark(&SpawnPhases::pidfd_opened);
   if (args.failed_errno) {
     (void)stub.wait_exit(kReapTimeout);
     return Error::from_errno("execveat(stub memfd)", args.failed_errno);
@@ -189,6 +196,7 @@ Result<Stub> Stub::spawn(const StubConfig& config) {
                    ETIMEDOUT};
   }
 
+  mark(&SpawnPhases::stub_ready);
   if (config.install_filter && (config.seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) &&
       config.pull_listener) {
     // The stub reports the number; the seed assumes it. Both must agree.
@@ -202,6 +210,7 @@ Result<Stub> Stub::spawn(const StubConfig& config) {
     if (!listener) return listener.error();
     stub.listener_.emplace(std::move(*listener));
   }
+  mark(&SpawnPhases::listener_pulled);
   return stub;
 }
 

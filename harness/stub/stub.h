@@ -43,6 +43,15 @@ enum class SpawnMethod {
   kClonePidfd,   // the same clone with CLONE_PIDFD: no pidfd_open
 };
 
+// Where spawn's time goes, for the benchmarks (nanoseconds since spawn began).
+struct SpawnPhases {
+  int64_t setup_done = 0;     // memfd, socket, init data written
+  int64_t clone_returned = 0; // the child has exec'd (CLONE_VFORK)
+  int64_t pidfd_opened = 0;
+  int64_t stub_ready = 0;     // filter installed, command loop running
+  int64_t listener_pulled = 0;
+};
+
 struct StubConfig {
   filter::Program filter;
   uint64_t seccomp_flags = 0;
@@ -52,6 +61,7 @@ struct StubConfig {
   StubLayout layout;
   SpawnMethod spawn = SpawnMethod::kUmlClone;
   milliseconds ready_timeout{2000};
+  SpawnPhases* phases = nullptr;  // filled in when set
 };
 
 enum class BatchEnd {
