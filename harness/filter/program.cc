@@ -35,4 +35,11 @@ bool operator==(const sock_filter& a, const sock_filter& b) {
   return a.code == b.code && a.jt == b.jt && a.jf == b.jf && a.k == b.k;
 }
 
+bool same_program(const Program& a, const Program& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); i++)
+    if (!(a[i] == b[i])) return false;
+  return true;
+}
+
 }  // namespace stubfuzz::filter

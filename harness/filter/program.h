@@ -31,5 +31,7 @@ class Builder {
 };
 
 bool operator==(const sock_filter& a, const sock_filter& b);
+// Whole programs; std's == cannot find the operator above for ::sock_filter.
+bool same_program(const Program& a, const Program& b);
 
 }  // namespace stubfuzz::filter

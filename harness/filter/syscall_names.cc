@@ -92,8 +92,11 @@ std::string syscall_name(Arch a, int nr) {
 }
 
 std::optional<int> syscall_number(Arch a, std::string_view name) {
+  // The table first: libseccomp resolves some i386 names (socket, ...) to
+  // negative socketcall pseudo-numbers although a direct syscall exists.
+  for (const Syscall& s : syscalls(a))
+    if (s.name == name) return s.nr;
   int nr = seccomp_syscall_resolve_name_arch(audit_arch(a), std::string(name).c_str());
-  // libseccomp answers negative pseudo-numbers for calls the arch lacks.
   if (nr < 0) return std::nullopt;
   return nr;
 }
