@@ -160,6 +160,8 @@ void stub_main(void)
 	d->narenas = init.narenas;
 	d->outside_gate[STUB_ABI_X86_64] = (uint64_t)outside_gate_x86_64;
 	d->outside_gate[STUB_ABI_I386] = (uint64_t)outside_gate_i386;
+	d->stub_gate[STUB_ABI_X86_64] = in_page(init.stub_start, stub_gate_x86_64);
+	d->stub_gate[STUB_ABI_I386] = in_page(init.stub_start, stub_gate_i386);
 
 	/* As UML: only the socket to the monitor stays open, non-blocking. */
 	if (sys3(__NR_close_range, 1, ~0U, 0))

@@ -137,6 +137,7 @@ struct stub_data {
 	uint32_t stub_tid;   /* in the stub's own pid namespace */
 	uint32_t reserved0;
 	uint64_t outside_gate[STUB_ABI_COUNT]; /* addresses in the stub binary */
+	uint64_t stub_gate[STUB_ABI_COUNT];    /* the stub page's own, copied */
 
 	/* Robust futex words; each sits right after its list entry. */
 	struct stub_robust_head robust_head;

@@ -2,6 +2,7 @@
 
 #include <linux/seccomp.h>
 
+#include "filter/filter_file.h"
 #include "filter/uml_filter.h"
 
 namespace stubfuzz {
@@ -75,6 +76,21 @@ Result<const Profile*> find_profile(std::string_view name) {
     known += (known.empty() ? "" : ", ") + p.name;
   }
   return Error{"unknown profile '" + std::string(name) + "' (built-in: " + known + ")", EINVAL};
+}
+
+Result<Profile> profile_from_filter_file(const std::string& path, std::string_view claims_of) {
+  auto base = find_profile(claims_of);
+  if (!base) return base.error();
+  Profile p = **base;
+  filter::FilterFileOptions options;
+  options.stub_start = StubLayout{}.stub_start;
+  auto prog = filter::load_filter_file(path, options);
+  if (!prog) return prog.error();
+  p.name = path + " (claims of " + p.name + ")";
+  p.summary = "a user filter from " + path;
+  p.make_filter = [prog = *prog](const StubLayout&) { return prog; };
+  p.known_findings.clear();
+  return p;
 }
 
 }  // namespace stubfuzz

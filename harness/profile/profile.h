@@ -41,4 +41,9 @@ std::span<const Profile> builtin_profiles();
 Result<const Profile*> find_profile(std::string_view name);
 inline constexpr std::string_view kDefaultProfile = "listener";
 
+// A user's filter file, judged by the monitor rules and claims of the
+// built-in `claims_of`. The known findings of that profile do not carry
+// over: a user's filter documents none.
+Result<Profile> profile_from_filter_file(const std::string& path, std::string_view claims_of);
+
 }  // namespace stubfuzz

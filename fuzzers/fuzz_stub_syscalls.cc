@@ -1,0 +1,63 @@
+// The hijacked stub: each input decodes into a program of syscall records,
+// run in a real stub of the chosen profile; a broken claim aborts.
+//   STUBFUZZ_PROFILE=NAME  a built-in profile (default: listener)
+//   STUBFUZZ_FILTER=FILE   a filter file (binary or text), judged by the
+//   STUBFUZZ_CLAIMS=NAME   monitor rules and claims of that profile
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+
+#include "feedback.h"
+#include "fuzz/executor.h"
+#include "fuzz/oracle.h"
+#include "profile/profile.h"
+
+using namespace stubfuzz;
+
+namespace {
+
+std::unique_ptr<Profile> g_profile;
+std::unique_ptr<fuzz::Executor> g_executor;
+
+[[noreturn]] void die(const std::string& message) {
+  std::fprintf(stderr, "fuzz_stub_syscalls: %s\n", message.c_str());
+  std::exit(2);
+}
+
+Profile choose_profile() {
+  const char* name = std::getenv("STUBFUZZ_PROFILE");
+  const char* filter_path = std::getenv("STUBFUZZ_FILTER");
+  const char* claims = std::getenv("STUBFUZZ_CLAIMS");
+  if (filter_path) {
+    auto p = profile_from_filter_file(filter_path, claims ? claims : kDefaultProfile);
+    if (!p) die(p.error().message);
+    return *p;
+  }
+  auto p = find_profile(name ? name : kDefaultProfile);
+  if (!p) die(p.error().message);
+  return **p;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  g_profile = std::make_unique<Profile>(choose_profile());
+  g_executor = std::make_unique<fuzz::Executor>(*g_profile);
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const fuzz::Program program = fuzz::decode({data, size});
+  if (program.records.empty()) return 0;
+  auto ex = g_executor->run(program);
+  if (!ex) die(ex.error().message);  // the harness itself failed: not a finding
+  const auto j = fuzz::judge(*g_profile, g_executor->filter(), program, *ex);
+  fuzz::report_feedback(program, *ex, j);
+  if (const auto* b = j.first_violation()) {
+    std::fprintf(stderr, "stubfuzz: claim %s broken by record %zu: %s (%s)\n%s", b->claim.c_str(),
+                 b->record, fuzz::to_text(program.records[b->record]).c_str(), b->detail.c_str(),
+                 fuzz::describe(program, *ex, j).c_str());
+    __builtin_trap();
+  }
+  return 0;
+}

@@ -1,0 +1,79 @@
+#include "fuzz/executor.h"
+
+#include <signal.h>
+
+namespace stubfuzz::fuzz {
+
+const char* to_string(Observed o) {
+  switch (o) {
+    case Observed::kNotRun: return "not run";
+    case Observed::kRefused: return "refused";
+    case Observed::kReturned: return "returned";
+    case Observed::kTrapped: return "SIGSYS";
+    case Observed::kKilled: return "killed";
+    case Observed::kBlocked: return "blocked";
+  }
+  return "?";
+}
+
+Executor::Executor(const Profile& profile, std::chrono::milliseconds record_bound)
+    : profile_(profile), config_(profile.stub_config()), record_bound_(record_bound) {}
+
+Result<Stub*> Executor::ready_stub() {
+  if (stub_ && stub_->usable() && !stub_dirty_) return &*stub_;
+  stub_.reset();
+  auto s = Stub::spawn(config_);
+  if (!s) return s.error();
+  spawned_++;
+  stub_.emplace(std::move(*s));
+  stub_dirty_ = false;
+  return &*stub_;
+}
+
+Result<Execution> Executor::run(const Program& p) {
+  auto stub = ready_stub();
+  if (!stub) return stub.error();
+  Stub& s = **stub;
+  Execution ex;
+  ex.layout = s.layout();
+  std::vector<stub_record> batch;
+  for (const Record& r : p.records) {
+    Observation o;
+    o.resolved = resolve(r, ex.layout, /*pending_id=*/0);
+    const int abi = r.i386 ? STUB_ABI_I386 : STUB_ABI_X86_64;
+    o.insn_addr = r.site.kind == SiteKind::kStub      ? s.data().stub_gate[abi]
+                  : r.site.kind == SiteKind::kOutside ? s.data().outside_gate[abi]
+                                                      : o.resolved.addr;
+    batch.push_back(o.resolved);
+    ex.records.push_back(o);
+  }
+  auto out = s.run(batch, record_bound_ * static_cast<int>(std::max<size_t>(1, batch.size())));
+  if (!out) return out.error();
+  for (size_t i = 0; i < ex.records.size(); i++) {
+    Observation& o = ex.records[i];
+    const stub_result& r = out->results[i];
+    o.ret = r.ret;
+    o.trap_errno = r.trap_errno;
+    switch (r.status) {
+      case STUB_RESULT_PENDING: o.kind = Observed::kNotRun; break;
+      case STUB_RESULT_BAD_RECORD: o.kind = Observed::kRefused; break;
+      case STUB_RESULT_DONE:
+        o.kind = r.trapped ? Observed::kTrapped : Observed::kReturned;
+        if (!r.trapped) stub_dirty_ = true;
+        break;
+      case STUB_RESULT_RUNNING:
+        o.kind = out->end == BatchEnd::kTimedOut ? Observed::kBlocked : Observed::kKilled;
+        o.exit = out->exit;
+        break;
+    }
+  }
+  ex.stub_survived = out->end == BatchEnd::kCompleted;
+  if (ex.stub_survived && s.listener()) {
+    auto valid = s.listener()->id_valid(0x5eed);
+    auto ev = s.listener()->wait(std::chrono::milliseconds(0));
+    ex.listener_ok = valid.ok() && !*valid && ev.ok() && *ev == kernel::ListenerEvent::kNone;
+  }
+  return ex;
+}
+
+}  // namespace stubfuzz::fuzz

@@ -1,0 +1,66 @@
+// Runs a fuzz program in a real stub of a profile and observes, per record,
+// what the kernel did. A stub is reused while programs only trap; anything
+// that may have changed its state (an executed call, a death) costs a fresh
+// one, so a program's outcome never depends on the programs before it.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <vector>
+
+#include "fuzz/program.h"
+#include "profile/profile.h"
+#include "stub/stub.h"
+
+namespace stubfuzz::fuzz {
+
+enum class Observed {
+  kNotRun,    // an earlier record ended the stub
+  kRefused,   // the stub refused the record (no such site)
+  kReturned,  // returned without SIGSYS: executed, or denied with an errno
+  kTrapped,   // SIGSYS, not executed
+  kKilled,    // the stub died in this record
+  kBlocked,   // did not return within the bound; the stub was killed
+};
+const char* to_string(Observed o);
+
+struct Observation {
+  Observed kind = Observed::kNotRun;
+  stub_record resolved{};    // as run, symbols resolved
+  uint64_t insn_addr = 0;    // the real address of the syscall instruction
+  int64_t ret = 0;
+  int32_t trap_errno = 0;    // RET_DATA of a trap
+  std::optional<kernel::Exit> exit;  // for kKilled
+};
+
+struct Execution {
+  StubLayout layout;
+  std::vector<Observation> records;
+  bool stub_survived = false;
+  // listener-survives: the monitor's copy answered and had not hung up
+  // while the stub lived.
+  bool listener_ok = true;
+};
+
+class Executor {
+ public:
+  explicit Executor(const Profile& profile,
+                    std::chrono::milliseconds record_bound = std::chrono::milliseconds(100));
+  Result<Execution> run(const Program& p);
+
+  const filter::Program& filter() const { return config_.filter; }
+  const StubLayout& layout() const { return config_.layout; }
+  uint64_t stubs_spawned() const { return spawned_; }
+
+ private:
+  Result<Stub*> ready_stub();
+
+  const Profile& profile_;
+  StubConfig config_;
+  std::chrono::milliseconds record_bound_;
+  std::optional<Stub> stub_;
+  bool stub_dirty_ = false;
+  uint64_t spawned_ = 0;
+};
+
+}  // namespace stubfuzz::fuzz

@@ -1,0 +1,148 @@
+#include "fuzz/oracle.h"
+
+#include <linux/audit.h>
+#include <signal.h>
+#include <sys/syscall.h>
+
+#include <algorithm>
+
+#include "filter/syscall_names.h"
+#include "filter/uml_filter.h"
+
+namespace stubfuzz::fuzz {
+
+namespace {
+
+constexpr uint32_t kI386Ioctl = 54;
+constexpr uint32_t kI386Close = 6;
+
+seccomp_data data_for(const Observation& o) {
+  seccomp_data d{};
+  const bool i386 = o.resolved.abi == STUB_ABI_I386;
+  d.nr = static_cast<int>(o.resolved.nr);
+  d.arch = i386 ? AUDIT_ARCH_I386 : AUDIT_ARCH_X86_64;
+  // The kernel reports the address after the instruction.
+  d.instruction_pointer = o.insn_addr + 2;
+  for (int i = 0; i < 6; i++)
+    d.args[i] = i386 ? static_cast<uint32_t>(o.resolved.args[i]) : o.resolved.args[i];
+  return d;
+}
+
+bool executed(const Observation& o) {
+  return o.kind == Observed::kReturned || o.kind == Observed::kBlocked;
+}
+
+// Whether what the kernel did is what the model's action means.
+bool matches(const filter::Evaluation& m, const Observation& o) {
+  using filter::Action;
+  switch (m.action()) {
+    case Action::kAllow:
+    case Action::kLog: return executed(o);
+    case Action::kErrno:
+      return o.kind == Observed::kReturned && o.ret == -static_cast<int64_t>(m.data());
+    case Action::kTrap: return o.kind == Observed::kTrapped && o.trap_errno == m.data();
+    case Action::kKillProcess:
+    case Action::kKillThread:
+      return o.kind == Observed::kKilled && o.exit && o.exit->killed_by(SIGSYS);
+    case Action::kUserNotif: return o.kind == Observed::kBlocked;  // nobody answers yet
+    case Action::kTrace: return o.kind == Observed::kReturned && o.ret == -ENOSYS;
+  }
+  return false;
+}
+
+bool in_stub_page(uint64_t addr, const StubLayout& l) {
+  return addr >= l.stub_start && addr < l.stub_start + STUB_PAGE_SIZE;
+}
+
+bool documented(const Profile& p, const std::string& id) {
+  return std::any_of(p.known_findings.begin(), p.known_findings.end(),
+                     [&](const KnownFinding& f) { return f.id == id; });
+}
+
+}  // namespace
+
+bool Judgement::violated() const { return first_violation() != nullptr; }
+
+const Breach* Judgement::first_violation() const {
+  for (const auto& b : breaches)
+    if (b.finding.empty()) return &b;
+  return nullptr;
+}
+
+Judgement judge(const Profile& profile, const filter::Program& filter, const Program& program,
+                const Execution& ex) {
+  Judgement j;
+  const auto allowlist = filter::uml_stub_allowlist();
+  auto breach = [&](ClaimId claim, const char* finding, size_t i, std::string detail) {
+    const std::string name(claim_info(claim).name);
+    const bool known = finding && documented(profile, finding);
+    if (!profile.makes(claim) && !known) return;
+    j.breaches.push_back({name, known ? finding : "", i, std::move(detail)});
+  };
+
+  for (size_t i = 0; i < ex.records.size(); i++) {
+    const Observation& o = ex.records[i];
+    RecordVerdict v;
+    v.data = data_for(o);
+    if (o.kind == Observed::kNotRun || o.kind == Observed::kRefused) {
+      j.records.push_back(v);
+      continue;
+    }
+    v.model = filter::evaluate(filter, v.data);
+    v.agrees = matches(v.model, o);
+    if (!v.agrees)
+      j.breaches.push_back({"model-agrees", "", i,
+                            std::string("model ") + filter::action_name(v.model.ret) +
+                                ", kernel " + to_string(o.kind)});
+    j.records.push_back(v);
+
+    const bool i386 = o.resolved.abi == STUB_ABI_I386;
+    const uint32_t nr = o.resolved.nr;
+    const uint64_t fd = i386 ? static_cast<uint32_t>(o.resolved.args[0]) : o.resolved.args[0];
+    const bool inside = in_stub_page(o.insn_addr, ex.layout);
+
+    if (executed(o) && fd == kStubListenerFd && nr == (i386 ? kI386Ioctl : SYS_ioctl))
+      breach(ClaimId::kNoListenerIoctl, nullptr, i, "ioctl on the listener executed");
+    if (!inside && o.kind != Observed::kTrapped) {
+      const bool edge = program.records[i].site.kind == SiteKind::kBelowEdge;
+      breach(ClaimId::kOutsideTraps, edge ? "syscall-just-below-stub-page" : nullptr, i,
+             std::string("instruction outside the stub page: ") + to_string(o.kind));
+    }
+    const bool allowed =
+        !i386 && std::find(allowlist.begin(), allowlist.end(), nr) != allowlist.end();
+    if (inside && !allowed && o.kind != Observed::kKilled)
+      breach(ClaimId::kStubAllowlist, nullptr, i,
+             std::string("not on the allowlist, yet ") + to_string(o.kind));
+    if (executed(o) && fd <= 1 && nr == (i386 ? kI386Close : SYS_close))
+      breach(ClaimId::kNoSelfClose, fd == 1 && inside ? "close-listener-from-stub-page" : nullptr,
+             i, "close(" + std::to_string(fd) + ") executed");
+  }
+  if (!ex.listener_ok)
+    breach(ClaimId::kListenerSurvives, nullptr, ex.records.size() ? ex.records.size() - 1 : 0,
+           "the monitor's listener stopped working while the stub lived");
+  return j;
+}
+
+std::string describe(const Program& program, const Execution& ex, const Judgement& j) {
+  std::string out;
+  for (size_t i = 0; i < program.records.size() && i < ex.records.size(); i++) {
+    const Observation& o = ex.records[i];
+    std::string line = "  " + std::to_string(i) + ": " + to_text(program.records[i]);
+    line.resize(std::max<size_t>(line.size(), 60), ' ');
+    line += " model ";
+    line += i < j.records.size() && o.kind != Observed::kNotRun && o.kind != Observed::kRefused
+                ? filter::action_name(j.records[i].model.ret)
+                : std::string("-");
+    line += ", kernel ";
+    line += to_string(o.kind);
+    if (o.kind == Observed::kReturned) line += " " + std::to_string(o.ret);
+    if (o.kind == Observed::kKilled && o.exit) line += " (" + kernel::describe(*o.exit) + ")";
+    for (const auto& b : j.breaches)
+      if (b.record == i)
+        line += b.finding.empty() ? "  <- BREAKS " + b.claim : "  <- known finding " + b.finding;
+    out += line + "\n";
+  }
+  return out;
+}
+
+}  // namespace stubfuzz::fuzz

@@ -1,0 +1,43 @@
+// The oracle: for every record, the model's prediction (the evaluator on the
+// seccomp_data the kernel saw) against what the kernel did (model-agrees),
+// and every claim of the profile judged on the truth the harness knows: the
+// real instruction address and the real (arch, syscall).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "filter/evaluator.h"
+#include "fuzz/executor.h"
+#include "fuzz/program.h"
+#include "profile/profile.h"
+
+namespace stubfuzz::fuzz {
+
+struct RecordVerdict {
+  seccomp_data data{};        // what the filter saw
+  filter::Evaluation model;   // its prediction
+  bool agrees = true;
+};
+
+struct Breach {
+  std::string claim;       // claim name, or "model-agrees"
+  std::string finding;     // known-finding id when documented, else ""
+  size_t record = 0;
+  std::string detail;
+};
+
+struct Judgement {
+  std::vector<RecordVerdict> records;
+  std::vector<Breach> breaches;  // violations and known findings
+  bool violated() const;         // a breach that is not a known finding
+  const Breach* first_violation() const;
+};
+
+Judgement judge(const Profile& profile, const filter::Program& filter, const Program& program,
+                const Execution& ex);
+
+// One line per record: text, model prediction, observation.
+std::string describe(const Program& program, const Execution& ex, const Judgement& j);
+
+}  // namespace stubfuzz::fuzz

@@ -1,0 +1,131 @@
+#include "fuzz/program.h"
+
+#include <cstring>
+
+namespace stubfuzz::fuzz {
+
+namespace {
+
+// Binary form of a record:
+//   u8  head: bits 0-2 site kind, bit 3 i386, bits 4-7 ignored
+//   u16 site offset (little endian; only for sites that take one)
+//   u16 nr
+//   6 x arg: u8 kind (mod kCount) then, for literal/scratch/stub, a value:
+//            u8 width (0: 1 byte, 1: 2, 2: 4, 3: 8) and that many bytes
+// Missing bytes read as zero, so every string decodes.
+class Reader {
+ public:
+  explicit Reader(std::span<const uint8_t> b) : b_(b) {}
+  bool done() const { return pos_ >= b_.size(); }
+  uint64_t take(size_t n) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+      const uint64_t byte = pos_ < b_.size() ? b_[pos_] : 0;
+      pos_++;
+      v |= byte << (8 * i);
+    }
+    return v;
+  }
+
+ private:
+  std::span<const uint8_t> b_;
+  size_t pos_ = 0;
+};
+
+bool site_has_offset(SiteKind k) {
+  return k == SiteKind::kBelow || k == SiteKind::kAbove || k == SiteKind::kAlias;
+}
+bool arg_has_value(ArgKind k) {
+  return k == ArgKind::kLiteral || k == ArgKind::kScratch || k == ArgKind::kStub;
+}
+
+// Offsets keep the 3-byte gadget inside its page.
+uint16_t clamp_offset(uint64_t v) { return static_cast<uint16_t>(v % (STUB_PAGE_SIZE - 2)); }
+
+void put(std::vector<uint8_t>& out, uint64_t v, size_t n) {
+  for (size_t i = 0; i < n; i++) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+
+}  // namespace
+
+Program decode(std::span<const uint8_t> bytes) {
+  Program p;
+  Reader in(bytes);
+  while (!in.done() && p.records.size() < kMaxRecords) {
+    Record r;
+    const auto head = static_cast<uint8_t>(in.take(1));
+    r.site.kind = static_cast<SiteKind>((head & 7) % static_cast<uint8_t>(SiteKind::kCount));
+    r.i386 = head & 8;
+    if (site_has_offset(r.site.kind)) r.site.offset = clamp_offset(in.take(2));
+    r.nr = static_cast<uint16_t>(in.take(2));
+    for (Arg& a : r.args) {
+      a.kind = static_cast<ArgKind>(in.take(1) % static_cast<uint8_t>(ArgKind::kCount));
+      if (arg_has_value(a.kind)) {
+        const auto width = size_t{1} << (in.take(1) & 3);
+        a.value = in.take(width);
+      }
+    }
+    p.records.push_back(r);
+  }
+  return p;
+}
+
+std::vector<uint8_t> encode(const Program& p) {
+  std::vector<uint8_t> out;
+  for (size_t i = 0; i < p.records.size() && i < kMaxRecords; i++) {
+    const Record& r = p.records[i];
+    out.push_back(static_cast<uint8_t>(static_cast<uint8_t>(r.site.kind) | (r.i386 ? 8 : 0)));
+    if (site_has_offset(r.site.kind)) put(out, clamp_offset(r.site.offset), 2);
+    put(out, r.nr, 2);
+    for (const Arg& a : r.args) {
+      out.push_back(static_cast<uint8_t>(a.kind));
+      if (!arg_has_value(a.kind)) continue;
+      uint8_t width = 0;
+      while (width < 3 && (a.value >> (8 * (size_t{1} << width))) != 0) width++;
+      out.push_back(width);
+      put(out, a.value, size_t{1} << width);
+    }
+  }
+  return out;
+}
+
+uint64_t site_address(const Site& site, const StubLayout& layout, uint64_t outside_gate) {
+  switch (site.kind) {
+    case SiteKind::kStub: return layout.stub_start;  // the page; the gate is inside
+    case SiteKind::kOutside: return outside_gate;
+    case SiteKind::kBelowEdge: return layout.stub_start - 2;
+    case SiteKind::kBelow: return layout.page_below() + clamp_offset(site.offset);
+    case SiteKind::kAbove: return layout.page_above() + clamp_offset(site.offset);
+    case SiteKind::kAlias: return layout.alias_page() + clamp_offset(site.offset);
+    case SiteKind::kCount: break;
+  }
+  return 0;
+}
+
+stub_record resolve(const Record& r, const StubLayout& layout, uint64_t pending_id) {
+  stub_record out{};
+  out.abi = r.i386 ? STUB_ABI_I386 : STUB_ABI_X86_64;
+  out.nr = r.nr;
+  switch (r.site.kind) {
+    case SiteKind::kStub: out.origin = STUB_ORIGIN_STUB; break;
+    case SiteKind::kOutside: out.origin = STUB_ORIGIN_OUTSIDE; break;
+    default:
+      out.origin = STUB_ORIGIN_ADDRESS;
+      out.addr = site_address(r.site, layout, 0);
+  }
+  for (int i = 0; i < 6; i++) {
+    const Arg& a = r.args[i];
+    switch (a.kind) {
+      case ArgKind::kLiteral: out.args[i] = a.value; break;
+      case ArgKind::kListener: out.args[i] = kStubListenerFd; break;
+      case ArgKind::kSocket: out.args[i] = STUB_SOCKET_FD; break;
+      case ArgKind::kScratch: out.args[i] = layout.scratch() + a.value % STUB_SCRATCH_SIZE; break;
+      case ArgKind::kStub: out.args[i] = layout.stub_start + a.value; break;
+      case ArgKind::kPending: out.args[i] = pending_id; break;
+      case ArgKind::kCount: break;
+    }
+  }
+  return out;
+}
+
+}  // namespace stubfuzz::fuzz

@@ -1,0 +1,82 @@
+// A fuzz program: a short list of syscall records a hijacked stub runs. Three
+// forms, as syzkaller's: this value, a compact binary form that any byte
+// string decodes into (the fuzzers' input), and a text form, one record a
+// line (program_text.cc).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "stub/stub.h"
+
+namespace stubfuzz::fuzz {
+
+// Where the syscall instruction lies.
+enum class SiteKind : uint8_t {
+  kStub,       // the stub page's own syscall instruction
+  kOutside,    // guest code in the stub binary's .text
+  kBelowEdge,  // the last 2 bytes before the stub page (reported ip == STUB)
+  kBelow,      // the page below the stub page, at an offset
+  kAbove,      // the page just above the stub region, at an offset
+  kAlias,      // the page that differs from the stub's only in the upper 32 bits
+  kCount
+};
+
+struct Site {
+  SiteKind kind = SiteKind::kStub;
+  uint16_t offset = 0;  // into the page, for kBelow, kAbove, kAlias
+  bool operator==(const Site&) const = default;
+};
+
+// An argument: a literal, or a symbol the executor resolves at run time.
+enum class ArgKind : uint8_t {
+  kLiteral,
+  kListener,  // the listener's fd in the stub (1)
+  kSocket,    // the control socket's fd in the stub (0)
+  kScratch,   // pointer into the data page's scratch buffer, + value
+  kStub,      // the stub page's address, + value
+  kPending,   // the id of the notification pending in the monitor (0 if none)
+  kCount
+};
+
+struct Arg {
+  ArgKind kind = ArgKind::kLiteral;
+  uint64_t value = 0;
+  bool operator==(const Arg&) const = default;
+};
+
+struct Record {
+  Site site;
+  bool i386 = false;  // int $0x80 instead of syscall
+  uint16_t nr = 0;
+  Arg args[6];
+  bool operator==(const Record&) const = default;
+};
+
+inline constexpr size_t kMaxRecords = 16;
+
+struct Program {
+  std::vector<Record> records;
+  bool operator==(const Program&) const = default;
+};
+
+// Any bytes decode; at most kMaxRecords records, the rest is ignored.
+Program decode(std::span<const uint8_t> bytes);
+// The canonical binary form: decode(encode(p)) == p.
+std::vector<uint8_t> encode(const Program& p);
+
+// The address of the record's syscall instruction in a stub of `layout`.
+uint64_t site_address(const Site& site, const StubLayout& layout, uint64_t outside_gate);
+// The record as the stub ABI takes it, symbols resolved.
+stub_record resolve(const Record& r, const StubLayout& layout, uint64_t pending_id);
+
+// Text form (program_text.cc).
+std::string to_text(const Record& r);
+std::string to_text(const Program& p);
+// Errors name the line: "line 3: unknown syscall 'foo' for i386".
+Result<Program> parse_text(std::string_view text);
+
+}  // namespace stubfuzz::fuzz

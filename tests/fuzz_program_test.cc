@@ -1,0 +1,148 @@
+// Fuzz programs: the binary form, the text form, and the oracle's verdicts on
+// real stubs — including verdicts that must break.
+#include <gtest/gtest.h>
+#include <sys/syscall.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "filter/uml_filter.h"
+#include "fuzz/executor.h"
+#include "fuzz/oracle.h"
+#include "fuzz/program.h"
+#include "fuzz/replay.h"
+#include "profile/profile.h"
+
+namespace stubfuzz::fuzz {
+namespace {
+
+const Profile& listener() { return **find_profile("listener"); }
+
+Program parse(std::string_view text) {
+  auto p = parse_text(text);
+  EXPECT_TRUE(p.ok()) << p.error().message;
+  return p.ok() ? *p : Program{};
+}
+
+TEST(ProgramCodec, AnyBytesDecodeAndBinaryTextBinaryIsStable) {
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 2000; i++) {
+    std::vector<uint8_t> bytes(rng() % 300);
+    for (auto& b : bytes) b = static_cast<uint8_t>(rng());
+    const Program p = decode(bytes);
+    const auto canonical = encode(p);
+    ASSERT_EQ(decode(canonical), p);
+    auto back = parse_text(to_text(p));
+    ASSERT_TRUE(back.ok()) << back.error().message << "\n" << to_text(p);
+    ASSERT_EQ(encode(*back), canonical) << to_text(p);
+  }
+}
+
+TEST(ProgramText, ReadsTheSymbolsAPersonWrites) {
+  const Program p = parse(
+      "stub ioctl(LISTENER, SECCOMP_IOCTL_NOTIF_SEND, &scratch+64)  # self-approval\n"
+      "at(STUB-2) i386 syscall_91(STUB+0x10, -1)\n");
+  ASSERT_EQ(p.records.size(), 2u);
+  EXPECT_EQ(p.records[0].nr, SYS_ioctl);
+  EXPECT_EQ(p.records[0].args[0].kind, ArgKind::kListener);
+  EXPECT_EQ(p.records[0].args[2].kind, ArgKind::kScratch);
+  EXPECT_EQ(p.records[0].args[2].value, 64u);
+  EXPECT_TRUE(p.records[1].i386);
+  EXPECT_EQ(p.records[1].site.kind, SiteKind::kBelowEdge);
+  EXPECT_EQ(p.records[1].args[1].value, ~0ull);
+  EXPECT_EQ(to_text(p.records[1]), "at(STUB-2) i386 munmap(STUB+16, 0xffffffffffffffff)")
+      << "i386 91 is munmap: names come from libseccomp per arch";
+}
+
+TEST(ProgramText, MalformedLinesAreOneErrorNamingTheLine) {
+  for (const char* bad : {"stub nosuchcall()", "inside close(1)", "stub close(1", "stub close(BOGUS)",
+                          "at(BELOW+5000) getpid()", "stub close(1,2,3,4,5,6,7)"}) {
+    auto p = parse_text(std::string("stub getpid()\n") + bad + "\n");
+    ASSERT_FALSE(p.ok()) << bad;
+    EXPECT_EQ(p.error().message.rfind("line 2: ", 0), 0u) << p.error().message;
+    EXPECT_EQ(p.error().message.find('\n'), std::string::npos);
+  }
+}
+
+TEST(Oracle, ListenerProgramsHoldEveryClaimAndTheModelAgreesWithTheKernel) {
+  Executor ex(listener());
+  const Program p = parse(
+      "outside ioctl(LISTENER, SECCOMP_IOCTL_NOTIF_RECV, &scratch)\n"
+      "at(ALIAS+8) close(LISTENER)\n"
+      "at(BELOW+100) getpid()\n"
+      "stub mmap(0, 4096, 3, 34, -1, 0)\n"
+      "stub futex(&scratch, 1, 1)\n"
+      "stub ioctl(LISTENER, SECCOMP_IOCTL_NOTIF_SEND, &scratch)\n");
+  auto r = replay(ex, listener(), p);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_FALSE(r->judgement.violated()) << describe(p, r->execution, r->judgement);
+  for (const auto& v : r->judgement.records) EXPECT_TRUE(v.agrees);
+  EXPECT_EQ(r->execution.records[5].kind, Observed::kKilled);
+}
+
+TEST(OracleCanFail, IoctlOnTheAllowlistIsANoListenerIoctlViolation) {
+  Profile holed = listener();
+  holed.make_filter = [](const StubLayout& l) {
+    auto allow = filter::uml_stub_allowlist();
+    allow.push_back(SYS_ioctl);
+    return filter::uml_stub_filter(l.stub_start, allow);
+  };
+  Executor ex(holed);
+  const Program p = parse("stub ioctl(LISTENER, SECCOMP_IOCTL_NOTIF_ID_VALID, &scratch)\n");
+  auto r = replay(ex, holed, p);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->judgement.violated());
+  EXPECT_EQ(r->judgement.first_violation()->claim, "no-listener-ioctl");
+}
+
+TEST(OracleCanFail, AModelThatDisagreesWithTheKernelIsAModelAgreesViolation) {
+  // Judge with a filter that differs from the one the stub runs.
+  Executor ex(listener());
+  const Program p = parse("outside getpid()\n");
+  auto r = ex.run(p);
+  ASSERT_TRUE(r.ok());
+  const auto allow_all = filter::Builder().ret(SECCOMP_RET_ALLOW).build();
+  const Judgement j = judge(listener(), allow_all, p, *r);
+  ASSERT_TRUE(j.violated());
+  EXPECT_EQ(j.first_violation()->claim, "model-agrees");
+}
+
+// corpus/regressions/ holds every finding ever made: fixed ones must stay
+// fixed, known ones must still reproduce as documented.
+TEST(Regressions, EveryCorpusProgramReplaysAsRecorded) {
+  const std::string root = STUBFUZZ_SOURCE_DIR "/corpus/";
+  auto files = expand_inputs({root + "regressions", root + "fuzz_stub_syscalls"});
+  ASSERT_TRUE(files.ok()) << files.error().message;
+  ASSERT_GE(files->size(), 3u);
+  Executor ex(listener());
+  for (const auto& f : *files) {
+    auto p = load_program(f);
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    auto r = replay(ex, listener(), *p);
+    ASSERT_TRUE(r.ok()) << f << ": " << r.error().message;
+    EXPECT_FALSE(r->judgement.violated()) << f << "\n" << describe(*p, r->execution, r->judgement);
+    const std::string name = std::filesystem::path(f).filename().string();
+    if (name.rfind("known-", 0) == 0) {
+      const std::string id = name.substr(6, name.size() - 6 - 4);
+      bool seen = false;
+      for (const auto& b : r->judgement.breaches) seen |= b.finding == id;
+      EXPECT_TRUE(seen) << f << ": known finding " << id << " no longer reproduces";
+    }
+  }
+}
+
+TEST(ReplayInput, EmptyAndRecordlessFilesAreErrorsNamingTheFile) {
+  const std::string dir = testing::TempDir();
+  const std::string empty = dir + "/empty", comment = dir + "/comment.txt";
+  { std::ofstream(empty).flush(); }
+  { std::ofstream(comment) << "# nothing\n"; }
+  for (const auto& f : {empty, comment, dir + "/missing"}) {
+    auto p = load_program(f);
+    ASSERT_FALSE(p.ok()) << f;
+    EXPECT_EQ(p.error().message.rfind(f, 0), 0u) << p.error().message;
+  }
+}
+
+}  // namespace
+}  // namespace stubfuzz::fuzz
