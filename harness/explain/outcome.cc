@@ -1,0 +1,71 @@
+#include "explain/outcome.h"
+
+#include <errno.h>
+#include <signal.h>
+
+#include "filter/evaluator.h"
+
+namespace stubfuzz::explain {
+
+namespace {
+constexpr int64_t kMaxErrno = 4095;
+}
+
+filter::Arch arch_of(const stub_record& r) {
+  return r.abi == STUB_ABI_I386 ? filter::Arch::kI386 : filter::Arch::kX86_64;
+}
+
+uint64_t record_ip(const stub_record& r, const stub_data& data, uint64_t stub_start) {
+  const unsigned abi = r.abi == STUB_ABI_I386 ? 1 : 0;
+  switch (r.origin) {
+    case STUB_ORIGIN_STUB: return stub_start + kStubGateIpOffset[abi];
+    case STUB_ORIGIN_OUTSIDE: return data.outside_gate[abi] + 2;
+    default: return r.addr + 2;
+  }
+}
+
+seccomp_data record_data(const stub_record& r, uint64_t ip) {
+  std::array<uint64_t, 6> args{};
+  for (int i = 0; i < 6; i++)
+    args[i] = r.abi == STUB_ABI_I386 ? static_cast<uint32_t>(r.args[i]) : r.args[i];
+  return filter::make_seccomp_data(static_cast<int>(r.nr), filter::audit_arch(arch_of(r)), ip,
+                                   args);
+}
+
+std::string predicted_outcome(uint32_t ret) {
+  const uint16_t data = filter::ret_data(ret);
+  switch (filter::action_of(ret)) {
+    case filter::Action::kAllow:
+    case filter::Action::kLog:
+      return "ALLOW";
+    case filter::Action::kErrno:
+      return "ERRNO(" + std::to_string(std::min<int64_t>(data, kMaxErrno)) + ")";
+    case filter::Action::kTrap:
+      return "TRAP(" + std::to_string(data) + ")";
+    case filter::Action::kTrace:
+    case filter::Action::kUserNotif:
+      return "ERRNO(" + std::to_string(ENOSYS) + ")";
+    case filter::Action::kKillThread:
+    case filter::Action::kKillProcess:
+      return "KILL";
+  }
+  return "?";
+}
+
+std::string observed_outcome(const stub_result& r, const BatchOutcome& batch) {
+  if (r.status == STUB_RESULT_DONE) {
+    if (r.trapped) return "TRAP(" + std::to_string(r.trap_errno) + ")";
+    if (r.ret < 0 && r.ret >= -kMaxErrno) return "ERRNO(" + std::to_string(-r.ret) + ")";
+    return "ALLOW";
+  }
+  if (r.status == STUB_RESULT_RUNNING && batch.end == BatchEnd::kStubDied && batch.exit &&
+      batch.exit->killed_by(SIGSYS))
+    return "KILL";
+  if (r.status == STUB_RESULT_RUNNING)
+    return std::string("stub ") + to_string(batch.end) +
+           (batch.exit ? " (" + kernel::describe(*batch.exit) + ")" : "");
+  if (r.status == STUB_RESULT_BAD_RECORD) return "bad record";
+  return "not run";
+}
+
+}  // namespace stubfuzz::explain

@@ -1,0 +1,35 @@
+// One syscall record as the model sees it (its seccomp_data) and as the
+// kernel answered it in a stub, both reduced to one comparable word:
+// "ALLOW", "ERRNO(13)", "TRAP(5)" or "KILL".
+#pragma once
+
+#include <linux/seccomp.h>
+
+#include <cstdint>
+#include <string>
+
+#include "filter/syscall_names.h"
+#include "stub/record.h"
+#include "stub/stub.h"
+
+namespace stubfuzz::explain {
+
+// Where the stub page's own syscall instructions end (stub/stub_page_asm.S:
+// a ret at offset 0, then "syscall; ret", then "int $0x80; ret").
+inline constexpr uint64_t kStubGateIpOffset[2] = {3, 6};
+
+filter::Arch arch_of(const stub_record& r);
+// The address after the record's syscall instruction: what the kernel
+// reports as instruction_pointer.
+uint64_t record_ip(const stub_record& r, const stub_data& data, uint64_t stub_start);
+// The kernel's seccomp_data for the record: i386 (int $0x80) sees the low
+// 32 bits of each register only.
+seccomp_data record_data(const stub_record& r, uint64_t ip);
+
+// What the kernel will do with a filter return, in observable terms. TRACE
+// without a tracer and USER_NOTIF without a listener fail with ENOSYS.
+std::string predicted_outcome(uint32_t ret);
+// What the record did: from its result and how the batch ended.
+std::string observed_outcome(const stub_result& r, const BatchOutcome& batch);
+
+}  // namespace stubfuzz::explain
