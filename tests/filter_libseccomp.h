@@ -105,7 +105,7 @@ inline std::vector<NamedFilter> libseccomp_filters() {
                                              SCMP_A1(SCMP_CMP_EQ, 9));
                           }),
        {SCMP_SYS(close), SCMP_SYS(dup), SCMP_SYS(lseek), SCMP_SYS(pread64), SCMP_SYS(fcntl),
-        SCMP_SYS(ioctl), SCMP_SYS(getuid)},
+        SCMP_SYS(ioctl), SCMP_SYS(tkill), SCMP_SYS(getuid)},
        {5, 7, 3, 4096, 0x30, 0xf0, 100, 200, 9}});
   out.push_back(
       {"wide_arguments",
