@@ -47,7 +47,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const fuzz::Program program = fuzz::decode({data, size});
+  const fuzz::Program program = fuzz::program_from_bytes({data, size});
   if (program.records.empty()) return 0;
   auto ex = g_executor->run(program);
   if (!ex) die(ex.error().message);  // the harness itself failed: not a finding

@@ -121,6 +121,9 @@ STUB_PAGE void stub_sigsys(int sig, struct k_siginfo *si, void *uc)
 
 	(void)sig;
 	(void)uc;
+	/* Only the filter's SIGSYS is a trap; kill(self, SIGSYS) is not. */
+	if (si->si_code != 1 /* SYS_SECCOMP */)
+		return;
 	if (!res->trapped) {
 		res->trapped = 1;
 		res->trap_call_addr = si->call_addr;

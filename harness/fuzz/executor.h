@@ -55,7 +55,6 @@ class Executor {
  private:
   Result<Stub*> ready_stub();
 
-  const Profile& profile_;
   StubConfig config_;
   std::chrono::milliseconds record_bound_;
   std::optional<Stub> stub_;

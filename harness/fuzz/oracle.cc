@@ -28,8 +28,15 @@ seccomp_data data_for(const Observation& o) {
   return d;
 }
 
+bool killed_by_filter(const Observation& o) {
+  return o.kind == Observed::kKilled && o.exit && o.exit->killed_by(SIGSYS);
+}
+
+// Returned, blocked, or ran and then brought the stub down (rt_sigreturn with
+// garbage, munmap of its own stack): a death by any signal but SIGSYS.
 bool executed(const Observation& o) {
-  return o.kind == Observed::kReturned || o.kind == Observed::kBlocked;
+  return o.kind == Observed::kReturned || o.kind == Observed::kBlocked ||
+         (o.kind == Observed::kKilled && !killed_by_filter(o));
 }
 
 // Whether what the kernel did is what the model's action means.
@@ -43,7 +50,7 @@ bool matches(const filter::Evaluation& m, const Observation& o) {
     case Action::kTrap: return o.kind == Observed::kTrapped && o.trap_errno == m.data();
     case Action::kKillProcess:
     case Action::kKillThread:
-      return o.kind == Observed::kKilled && o.exit && o.exit->killed_by(SIGSYS);
+      return killed_by_filter(o);
     case Action::kUserNotif: return o.kind == Observed::kBlocked;  // nobody answers yet
     case Action::kTrace: return o.kind == Observed::kReturned && o.ret == -ENOSYS;
   }
@@ -110,7 +117,7 @@ Judgement judge(const Profile& profile, const filter::Program& filter, const Pro
     }
     const bool allowed =
         !i386 && std::find(allowlist.begin(), allowlist.end(), nr) != allowlist.end();
-    if (inside && !allowed && o.kind != Observed::kKilled)
+    if (inside && !allowed && !killed_by_filter(o))
       breach(ClaimId::kStubAllowlist, nullptr, i,
              std::string("not on the allowlist, yet ") + to_string(o.kind));
     if (executed(o) && fd <= 1 && nr == (i386 ? kI386Close : SYS_close))

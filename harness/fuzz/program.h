@@ -73,6 +73,11 @@ uint64_t site_address(const Site& site, const StubLayout& layout, uint64_t outsi
 // The record as the stub ABI takes it, symbols resolved.
 stub_record resolve(const Record& r, const StubLayout& layout, uint64_t pending_id);
 
+// A fuzzer's or a user's input: the text form when the bytes are printable
+// and parse as a program, else the binary form.
+Program program_from_bytes(std::span<const uint8_t> bytes);
+bool looks_like_text(std::span<const uint8_t> bytes);
+
 // Text form (program_text.cc).
 std::string to_text(const Record& r);
 std::string to_text(const Program& p);

@@ -7,6 +7,7 @@
 #include <linux/seccomp.h>
 #include <sys/ioctl.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <sstream>
@@ -214,6 +215,20 @@ Result<Program> parse_text(std::string_view text) {
     p.records.push_back(*r);
   }
   return p;
+}
+
+bool looks_like_text(std::span<const uint8_t> bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](uint8_t c) {
+    return c == '\n' || c == '\t' || c == '\r' || (c >= 0x20 && c < 0x7f);
+  });
+}
+
+Program program_from_bytes(std::span<const uint8_t> bytes) {
+  if (!bytes.empty() && looks_like_text(bytes)) {
+    auto p = parse_text({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
+    if (p) return *p;
+  }
+  return decode(bytes);
 }
 
 }  // namespace stubfuzz::fuzz

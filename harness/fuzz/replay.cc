@@ -15,17 +15,17 @@ Result<Program> load_program(const std::string& path) {
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) return Error::from_errno(path + ": cannot read");
   if (bytes.empty()) return Error{path + ": empty file", EINVAL};
-  // Text programs are printable; the binary form almost never is.
-  const bool printable = std::all_of(bytes.begin(), bytes.end(), [](unsigned char c) {
-    return c == '\n' || c == '\t' || c == '\r' || (c >= 0x20 && c < 0x7f);
-  });
-  if (printable) {
+  const std::span<const uint8_t> raw(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                     bytes.size());
+  // Text programs are printable; the binary form almost never is. A printable
+  // file that does not parse is reported, not decoded as binary.
+  if (looks_like_text(raw)) {
     auto p = parse_text(bytes);
     if (!p) return Error{path + ": " + p.error().message, EINVAL};
     if (p->records.empty()) return Error{path + ": no records", EINVAL};
     return p;
   }
-  Program p = decode({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
+  Program p = decode(raw);
   if (p.records.empty()) return Error{path + ": no records", EINVAL};
   return p;
 }
