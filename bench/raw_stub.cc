@@ -1,0 +1,257 @@
+#include "raw_stub.h"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "plain.h"
+#include "raw_stub_child.h"
+#include "stub/stub_image.h"
+#include "zygote.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+namespace stubfuzz::bench {
+
+namespace {
+
+constexpr uint32_t kOwnerDied = 0x40000000u;
+constexpr uint32_t kSyncBooting = 0x3fffffffu;  // as the harness: no task has this tid
+
+std::string errno_text(const char* call, int e = errno) {
+  return std::string(call) + ": " + strerror(e);
+}
+
+bool send_all(int fd, const void* buf, size_t len) {
+  auto* p = static_cast<const char*>(buf);
+  while (len) {
+    ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+    if (n < 0) return false;
+    p += n;
+    len -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+std::string send_init(int sock, const RawConfig& c) {
+  const StubLayout& l = c.layout;
+  stub_init_data init{};
+  init.magic = STUB_INIT_MAGIC;
+  init.filter_len = static_cast<uint32_t>(c.filter.size());
+  init.stub_start = l.stub_start;
+  init.seccomp_flags = c.seccomp_flags;
+  init.install_filter = c.install_filter ? 1 : 0;
+  // The harness's three arenas, so the stub does the same work.
+  init.narenas = 3;
+  init.arenas[0] = {l.page_below(), STUB_PAGE_SIZE};
+  init.arenas[1] = {l.page_above(), STUB_PAGE_SIZE};
+  init.arenas[2] = {l.alias_page(), STUB_PAGE_SIZE};
+  if (!send_all(sock, &init, sizeof(init)) ||
+      !send_all(sock, c.filter.data(), c.filter.size() * sizeof(sock_filter)))
+    return errno_text("send(init data)");
+  return "";
+}
+
+std::string launch(Strategy s, ChildArgs* args, pid_t* pid, int* pidfd) {
+  alignas(16) static char stack[16384];
+  switch (s) {
+    case Strategy::kCloneVfork:
+    case Strategy::kClonePidfd: {
+      int flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
+      if (s == Strategy::kClonePidfd) flags |= CLONE_PIDFD;
+      *pid = clone(exec_stub_child, stack + sizeof(stack), flags, args, pidfd);
+      if (*pid < 0) return errno_text("clone");
+      break;
+    }
+    case Strategy::kForkExecve:
+    case Strategy::kForkExecveat:
+      args->by_path = s == Strategy::kForkExecve;
+      *pid = fork();
+      if (*pid < 0) return errno_text("fork");
+      if (*pid == 0) exec_stub_child(args);
+      break;
+    case Strategy::kPosixSpawn: {
+      posix_spawn_file_actions_t fa;
+      posix_spawn_file_actions_init(&fa);
+      posix_spawn_file_actions_adddup2(&fa, args->sock_fd, STUB_SOCKET_FD);
+      posix_spawn_file_actions_adddup2(&fa, args->data_fd, STUB_DATA_FD);
+      // Everything else is O_CLOEXEC; fd 2 stays until the stub's close_range.
+      char path[64];
+      snprintf(path, sizeof(path), "/proc/self/fd/%d", args->image_fd);
+      static char* const argv[] = {const_cast<char*>("stubfuzz-stub"), nullptr};
+      static char* const envp[] = {nullptr};
+      int e = posix_spawn(pid, path, &fa, nullptr, argv, envp);
+      posix_spawn_file_actions_destroy(&fa);
+      if (e) return errno_text("posix_spawn", e);
+      break;
+    }
+    case Strategy::kZygote:
+      return zygote_spawn(args->sock_fd, args->data_fd, pid, pidfd);
+  }
+  return "";
+}
+
+std::string wait_ready(RawStub* st) {
+  const auto deadline = Clock::now() + std::chrono::seconds(2);
+  for (;;) {
+    const uint32_t v = __atomic_load_n(&st->data->sync, __ATOMIC_ACQUIRE);
+    if (v == 0) return "";
+    if (v & kOwnerDied)
+      return "stub died during init (step " + std::to_string(st->data->init_error) + ")";
+    if (Clock::now() > deadline) return "stub not ready within 2 s";
+    timespec ts{0, 50'000'000};
+    if (syscall(SYS_futex, &st->data->sync, FUTEX_WAIT, v, &ts, nullptr, 0) < 0 &&
+        errno == ETIMEDOUT) {
+      siginfo_t si{};
+      if (waitid(static_cast<idtype_t>(P_PIDFD), st->pidfd, &si, WEXITED | WNOHANG) == 0 &&
+          si.si_pid != 0) {
+        close(st->pidfd);
+        st->pidfd = -1;
+        return "stub exited during init (status " + std::to_string(si.si_status) + ")";
+      }
+    }
+  }
+}
+
+}  // namespace
+
+RawStub& RawStub::operator=(RawStub&& o) noexcept {
+  if (this == &o) return *this;
+  end();
+  pid = std::exchange(o.pid, -1);
+  pidfd = std::exchange(o.pidfd, -1);
+  sock = std::exchange(o.sock, -1);
+  listener = std::exchange(o.listener, -1);
+  data = std::exchange(o.data, nullptr);
+  return *this;
+}
+
+void RawStub::end() {
+  if (pidfd >= 0) {
+    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+    siginfo_t si{};
+    while (waitid(static_cast<idtype_t>(P_PIDFD), pidfd, &si, WEXITED) < 0 && errno == EINTR) {
+    }
+    close(pidfd);
+  }
+  if (listener >= 0) close(listener);
+  if (sock >= 0) close(sock);
+  if (data) munmap(data, STUB_DATA_PAGES * STUB_PAGE_SIZE);
+  pidfd = sock = listener = -1;
+  data = nullptr;
+}
+
+std::string spawn_raw(Strategy s, const RawConfig& c, RawStub* out, SpawnPhases* ph) {
+  auto image = stub_image_fd();
+  if (!image) return image.error().message;
+  RawStub st;
+  const auto t0 = Clock::now();
+  auto mark = [&](int64_t SpawnPhases::*field) {
+    if (ph) ph->*field = since_ns(t0);
+  };
+
+  int data_fd = memfd_create("stubfuzz-data", MFD_CLOEXEC);
+  if (data_fd < 0) return errno_text("memfd_create");
+  if (ftruncate(data_fd, STUB_DATA_PAGES * STUB_PAGE_SIZE) < 0) {
+    close(data_fd);
+    return errno_text("ftruncate");
+  }
+  void* mem = mmap(nullptr, STUB_DATA_PAGES * STUB_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+                   data_fd, 0);
+  if (mem == MAP_FAILED) {
+    close(data_fd);
+    return errno_text("mmap(data)");
+  }
+  st.data = static_cast<stub_data*>(mem);
+  st.data->sync = kSyncBooting;
+  int socks[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, socks) < 0) {
+    close(data_fd);
+    return errno_text("socketpair");
+  }
+  st.sock = socks[0];
+  std::string err = send_init(st.sock, c);
+  mark(&SpawnPhases::setup_done);
+
+  ChildArgs args{*image, socks[1], data_fd, 0, false};
+  if (err.empty()) err = launch(s, &args, &st.pid, &st.pidfd);
+  mark(&SpawnPhases::clone_returned);
+  close(socks[1]);
+  close(data_fd);
+  if (!err.empty()) return err;
+  if (st.pidfd < 0) {
+    st.pidfd = static_cast<int>(syscall(SYS_pidfd_open, st.pid, 0));
+    if (st.pidfd < 0) {
+      ::kill(st.pid, SIGKILL);
+      waitpid(st.pid, nullptr, 0);
+      return errno_text("pidfd_open");
+    }
+  }
+  mark(&SpawnPhases::pidfd_opened);
+  if (args.failed_errno) return errno_text("execveat(stub)", args.failed_errno);
+  if (err = wait_ready(&st); !err.empty()) return err;
+  mark(&SpawnPhases::stub_ready);
+
+  if (c.install_filter && c.handover != Handover::kNone) {
+    const int fd = c.handover == Handover::kAssumeFd1 ? kStubListenerFd
+                                                      : static_cast<int>(st.data->seccomp_ret);
+    st.listener = static_cast<int>(syscall(SYS_pidfd_getfd, st.pidfd, fd, 0));
+    if (st.listener < 0) return errno_text("pidfd_getfd");
+  }
+  mark(&SpawnPhases::listener_pulled);
+  *out = std::move(st);
+  return "";
+}
+
+}  // namespace stubfuzz::bench
+
+namespace stubfuzz::bench {
+
+__attribute__((no_sanitize("address", "undefined"))) int exec_stub_child(void* p) {
+  auto* a = static_cast<ChildArgs*>(p);
+  static const char* const argv[] = {"stubfuzz-stub", nullptr};
+  static const char* const envp[] = {nullptr};
+  const rlimit no_core{0, 0};
+  long sock = syscall(SYS_fcntl, a->sock_fd, F_DUPFD_CLOEXEC, 3);
+  long data = syscall(SYS_fcntl, a->data_fd, F_DUPFD_CLOEXEC, 3);
+  if (sock < 0 || data < 0 || syscall(SYS_dup3, sock, STUB_SOCKET_FD, 0) < 0 ||
+      syscall(SYS_dup3, data, STUB_DATA_FD, 0) < 0 ||
+      syscall(SYS_close_range, 2, ~0U, CLOSE_RANGE_CLOEXEC) < 0 ||
+      syscall(SYS_prlimit64, 0, RLIMIT_CORE, &no_core, nullptr) < 0) {
+    a->failed_errno = errno;
+    syscall(SYS_exit, 127);
+  }
+  if (a->by_path) {
+    // Built by hand: no snprintf in a vfork'd child.
+    char path[32] = "/proc/self/fd/";
+    char digits[12];
+    int n = 0;
+    for (int v = a->image_fd; v > 0 || n == 0; v /= 10)
+      digits[n++] = static_cast<char>('0' + v % 10);
+    int at = 14;
+    while (n) path[at++] = digits[--n];
+    path[at] = 0;
+    syscall(SYS_execve, path, argv, envp);
+  } else {
+    syscall(SYS_execveat, a->image_fd, "", argv, envp, AT_EMPTY_PATH);
+  }
+  a->failed_errno = errno;
+  syscall(SYS_exit, 127);
+  return 127;
+}
+
+}  // namespace stubfuzz::bench

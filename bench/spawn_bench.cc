@@ -1,0 +1,99 @@
+// Spawn → listener in hand: the harness's Stub::spawn (both methods), the
+// same kernel operations written plainly against stub_abi.h (the floors),
+// and the other ways to start a stub. Kill and reap run outside the timing.
+#include "plain.h"
+#include "profile/profile.h"
+#include "raw_stub.h"
+#include "stub/stub.h"
+
+namespace stubfuzz::bench {
+
+namespace {
+
+const Profile& profile(const char* name) { return **find_profile(name); }
+
+void harness_spawn(benchmark::State& s, SpawnMethod method, const char* profile_name) {
+  StubConfig c = profile(profile_name).stub_config();
+  c.spawn = method;
+  SpawnPhases ph;
+  c.phases = &ph;
+  PhaseSums sums;
+  Samples samples(s);
+  for (auto _ : s) {
+    const auto t0 = Clock::now();
+    auto stub = Stub::spawn(c);
+    const int64_t ns = since_ns(t0);
+    if (!stub) {
+      s.SkipWithError(stub.error().message.c_str());
+      break;
+    }
+    s.SetIterationTime(static_cast<double>(ns) * 1e-9);
+    samples.add(ns);
+    sums.add(ph);
+    (void)stub->kill();
+  }
+  sums.report(s);
+  samples.report(s);
+}
+
+void raw_spawn(benchmark::State& s, Strategy strategy, const char* profile_name) {
+  const Profile& p = profile(profile_name);
+  RawConfig c;
+  c.filter = p.make_filter(c.layout);
+  c.seccomp_flags = p.seccomp_flags;
+  c.handover = p.wants_listener() ? Handover::kAssumeFd1 : Handover::kNone;
+  SpawnPhases ph;
+  PhaseSums sums;
+  Samples samples(s);
+  for (auto _ : s) {
+    RawStub stub;
+    const auto t0 = Clock::now();
+    const std::string err = spawn_raw(strategy, c, &stub, &ph);
+    const int64_t ns = since_ns(t0);
+    if (!err.empty()) {
+      s.SkipWithError(err.c_str());
+      break;
+    }
+    s.SetIterationTime(static_cast<double>(ns) * 1e-9);
+    samples.add(ns);
+    sums.add(ph);
+    stub.end();
+  }
+  sums.report(s);
+  samples.report(s);
+}
+
+}  // namespace
+
+void register_spawn_benchmarks() {
+  const char* seed = "listener";
+  reg("BM_Spawn/harness_uml_clone", Timing::kManual,
+      [=](benchmark::State& s) { harness_spawn(s, SpawnMethod::kUmlClone, seed); });
+  reg("BM_Spawn/harness_clone_pidfd", Timing::kManual,
+      [=](benchmark::State& s) { harness_spawn(s, SpawnMethod::kClonePidfd, seed); });
+  const struct {
+    const char* name;
+    Strategy strategy;
+  } raw[] = {
+      {"BM_Spawn/floor_uml_clone", Strategy::kCloneVfork},
+      {"BM_Spawn/floor_clone_pidfd", Strategy::kClonePidfd},
+      {"BM_Spawn/alt_fork_execve", Strategy::kForkExecve},
+      {"BM_Spawn/alt_fork_execveat", Strategy::kForkExecveat},
+      {"BM_Spawn/alt_posix_spawn", Strategy::kPosixSpawn},
+      {"BM_Spawn/alt_zygote", Strategy::kZygote},
+  };
+  for (const auto& r : raw)
+    reg(r.name, Timing::kManual, [=](benchmark::State& s) { raw_spawn(s, r.strategy, seed); });
+
+  // What NEW_LISTENER (and pulling the listener) adds to a spawn.
+  reg("BM_ListenerCost/harness_listener", Timing::kManual,
+      [](benchmark::State& s) { harness_spawn(s, SpawnMethod::kUmlClone, "listener"); });
+  reg("BM_ListenerCost/harness_mainline", Timing::kManual,
+      [](benchmark::State& s) { harness_spawn(s, SpawnMethod::kUmlClone, "mainline"); });
+  reg("BM_ListenerCost/floor_listener", Timing::kManual,
+      [](benchmark::State& s) { raw_spawn(s, Strategy::kCloneVfork, "listener"); });
+  reg("BM_ListenerCost/floor_mainline", Timing::kManual,
+      [](benchmark::State& s) { raw_spawn(s, Strategy::kCloneVfork, "mainline"); });
+}
+
+}  // namespace stubfuzz::bench
