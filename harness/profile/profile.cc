@@ -89,7 +89,6 @@ Result<Profile> profile_from_filter_file(const std::string& path, std::string_vi
   p.name = path + " (claims of " + p.name + ")";
   p.summary = "a user filter from " + path;
   p.make_filter = [prog = *prog](const StubLayout&) { return prog; };
-  p.known_findings.clear();
   return p;
 }
 

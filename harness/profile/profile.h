@@ -41,9 +41,9 @@ std::span<const Profile> builtin_profiles();
 Result<const Profile*> find_profile(std::string_view name);
 inline constexpr std::string_view kDefaultProfile = "listener";
 
-// A user's filter file, judged by the monitor rules and claims of the
-// built-in `claims_of`. The known findings of that profile do not carry
-// over: a user's filter documents none.
+// A user's filter file, judged by the monitor rules, claims and known
+// findings of the built-in `claims_of` (a user's filter is most often an
+// edit of a built-in, and its documented deviations still apply).
 Result<Profile> profile_from_filter_file(const std::string& path, std::string_view claims_of);
 
 }  // namespace stubfuzz
