@@ -1,0 +1,294 @@
+#!/usr/bin/env python3
+"""Turns a stubfuzz_bench JSON file into report.md and SVG plots, or compares
+two such files (--compare A.json B.json). Standard library only."""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+
+GOALS_SPAWN = 1.10
+GOALS_NOTIFY = 1.20
+GOALS_SCALE = 1.20
+GOALS_KIB = 100.0
+PHASES = ["setup_ns", "clone_exec_ns", "pidfd_open_ns", "ready_ns", "getfd_ns"]
+PHASE_LABELS = ["setup", "clone/exec", "pidfd_open", "ready (filter installed)", "pidfd_getfd"]
+COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f"]
+
+
+def short(name):
+    for suffix in ("/manual_time", "/real_time", "/iterations:1"):
+        name = name.replace(suffix, "")
+    return name
+
+
+def load(path):
+    """{name: {"median": us, "p90": us, "mean": us, "counters": {...}}}"""
+    with open(path) as f:
+        doc = json.load(f)
+    out = {}
+    for b in doc.get("benchmarks", []):
+        if b.get("error_occurred"):
+            out.setdefault(short(b.get("run_name", b["name"])), {})["error"] = b.get("error_message", "")
+            continue
+        name = short(b.get("run_name", b["name"]))
+        agg = b.get("aggregate_name", "")
+        if b.get("run_type") == "iteration":
+            agg = "median"  # a run without repetitions: one value
+        if agg not in ("median", "p90", "mean"):
+            continue
+        scale = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}[b.get("time_unit", "ns")]
+        e = out.setdefault(name, {"counters": {}})
+        e[agg] = b["real_time"] * scale
+        if agg == "median":
+            skip = {"name", "run_name", "run_type", "repetitions", "repetition_index", "threads",
+                    "aggregate_name", "aggregate_unit", "iterations", "real_time", "cpu_time",
+                    "time_unit", "family_index", "per_family_instance_index", "error_occurred",
+                    "error_message"}
+            e["counters"] = {k: v for k, v in b.items() if k not in skip and isinstance(v, (int, float))}
+            e["iterations"] = b.get("iterations")
+    return doc.get("context", {}), out
+
+
+def floor_of(name, results):
+    """BM_X/harness_Y pairs with BM_X/floor_Y; BM_X/harness/arg with BM_X/floor/arg."""
+    parts = name.split("/")
+    if len(parts) < 2 or not parts[1].startswith("harness"):
+        return None
+    cand = "/".join([parts[0], parts[1].replace("harness", "floor", 1)] + parts[2:])
+    return cand if cand in results else None
+
+
+def machine():
+    model, nproc = "?", str(os.cpu_count())
+    try:
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+        nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip() or nproc
+    except OSError:
+        pass
+    return model, nproc, platform.release()
+
+
+def fmt(v, unit="us"):
+    if v is None:
+        return "–"
+    return f"{v:.1f}" if v >= 10 else f"{v:.2f}"
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def table(results, names):
+    rows = ["| benchmark | median µs | p90 µs (reps) | per-iter p50 µs | per-iter p90 µs | floor | harness/floor |",
+            "|---|---:|---:|---:|---:|---|---:|"]
+    for n in names:
+        e = results[n]
+        if "error" in e and "median" not in e:
+            rows.append(f"| {n} | error: {e['error']} | | | | | |")
+            continue
+        c = e.get("counters", {})
+        f = floor_of(n, results)
+        r = ratio(e.get("median"), results[f].get("median")) if f else None
+        p50 = c.get("p50_ns")
+        p90 = c.get("p90_ns")
+        rows.append(f"| {n} | {fmt(e.get('median'))} | {fmt(e.get('p90'))} | "
+                    f"{fmt(p50 / 1e3) if p50 else '–'} | {fmt(p90 / 1e3) if p90 else '–'} | "
+                    f"{f.split('/', 1)[1] if f else ''} | {f'{r:.2f}x' if r else ''} |")
+    return "\n".join(rows)
+
+
+def phase_table(results, names):
+    rows = ["| benchmark | " + " | ".join(PHASE_LABELS) + " | total µs |",
+            "|---|" + "---:|" * (len(PHASES) + 1)]
+    for n in names:
+        c = results[n].get("counters", {})
+        if "setup_ns" not in c:
+            continue
+        rows.append(f"| {n} | " + " | ".join(fmt(c[p] / 1e3) for p in PHASES) +
+                    f" | {fmt(results[n].get('median'))} |")
+    return "\n".join(rows)
+
+
+def svg_stacked(results, names, path, title):
+    names = [n for n in names if "setup_ns" in results[n].get("counters", {})]
+    if not names:
+        return False
+    w, bar, left, top = 900, 22, 300, 40
+    maxv = max(sum(results[n]["counters"][p] for p in PHASES) for n in names) / 1e3 or 1
+    h = top + len(names) * (bar + 8) + 60
+    s = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">',
+         f'<text x="10" y="20" font-size="14">{title}</text>']
+    for i, n in enumerate(names):
+        y = top + i * (bar + 8)
+        s.append(f'<text x="{left - 6}" y="{y + bar - 6}" text-anchor="end">{n.split("/", 1)[1]}</text>')
+        x = left
+        for p, col in zip(PHASES, COLORS):
+            v = results[n]["counters"][p] / 1e3
+            bw = v / maxv * (w - left - 80)
+            s.append(f'<rect x="{x:.1f}" y="{y}" width="{max(bw, 0):.1f}" height="{bar}" fill="{col}"><title>{p}: {v:.1f} µs</title></rect>')
+            x += max(bw, 0)
+        s.append(f'<text x="{x + 4:.1f}" y="{y + bar - 6}">{x and sum(results[n]["counters"][p] for p in PHASES) / 1e3:.0f} µs</text>')
+    ly = h - 30
+    for i, (lab, col) in enumerate(zip(PHASE_LABELS, COLORS)):
+        s.append(f'<rect x="{10 + i * 175}" y="{ly}" width="12" height="12" fill="{col}"/>'
+                 f'<text x="{26 + i * 175}" y="{ly + 11}">{lab}</text>')
+    s.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(s))
+    return True
+
+
+def svg_lines(series, path, title, ylabel):
+    """series: {label: [(x, y), ...]}, x on a log scale."""
+    import math
+    pts = [p for v in series.values() for p in v]
+    if not pts:
+        return False
+    w, h, l, b, t, r = 640, 360, 70, 50, 40, 160
+    xs = [math.log10(x) for x, _ in pts]
+    x0, x1 = min(xs), max(xs) or 1
+    y1 = max(y for _, y in pts) * 1.1 or 1
+    X = lambda x: l + (math.log10(x) - x0) / ((x1 - x0) or 1) * (w - l - r)
+    Y = lambda y: h - b - y / y1 * (h - b - t)
+    s = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">',
+         f'<text x="10" y="20" font-size="14">{title}</text>',
+         f'<line x1="{l}" y1="{h - b}" x2="{w - r}" y2="{h - b}" stroke="black"/>',
+         f'<line x1="{l}" y1="{t}" x2="{l}" y2="{h - b}" stroke="black"/>',
+         f'<text x="12" y="{t - 8}">{ylabel}</text>',
+         f'<text x="{(w - r) / 2}" y="{h - 12}">live stubs (log)</text>']
+    for x in sorted({x for x, _ in pts}):
+        s.append(f'<text x="{X(x):.0f}" y="{h - b + 16}" text-anchor="middle">{x}</text>')
+    for i in range(5):
+        v = y1 * i / 4
+        s.append(f'<text x="{l - 6}" y="{Y(v) + 4:.0f}" text-anchor="end">{v:.0f}</text>')
+    for i, (lab, v) in enumerate(series.items()):
+        col = COLORS[i % len(COLORS)]
+        s.append(f'<polyline fill="none" stroke="{col}" stroke-width="2" points="' +
+                 " ".join(f"{X(x):.1f},{Y(y):.1f}" for x, y in v) + '"/>')
+        s += [f'<circle cx="{X(x):.1f}" cy="{Y(y):.1f}" r="3" fill="{col}"/>' for x, y in v]
+        s.append(f'<rect x="{w - r + 10}" y="{t + i * 18}" width="12" height="12" fill="{col}"/>'
+                 f'<text x="{w - r + 26}" y="{t + i * 18 + 11}">{lab}</text>')
+    s.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(s))
+    return True
+
+
+def scale_series(results, prefix, key=None):
+    out = []
+    for n, e in results.items():
+        if n.startswith(prefix + "/live:") and "median" in e:
+            y = e["counters"].get(key) if key else e["median"]
+            if y is not None:
+                out.append((int(n.rsplit(":", 1)[1]), y))
+    return sorted(out)
+
+
+def goal(ok):
+    return "**met**" if ok else "**not met**"
+
+
+def goals(results):
+    g = []
+    m = lambda n: results.get(n, {}).get("median")
+    for h, f in (("BM_Spawn/harness_uml_clone", "BM_Spawn/floor_uml_clone"),
+                 ("BM_Spawn/harness_clone_pidfd", "BM_Spawn/floor_clone_pidfd")):
+        r = ratio(m(h), m(f))
+        if r:
+            hc, fc = results[h]["counters"], results[f]["counters"]
+            worst = max(PHASES, key=lambda p: hc.get(p, 0) - fc.get(p, 0))
+            g.append(f"- spawn→listener within {GOALS_SPAWN:.2f}x of its floor ({h.split('/')[1]}): "
+                     f"{r:.3f}x — {goal(r <= GOALS_SPAWN)}; the largest phase difference is "
+                     f"{PHASE_LABELS[PHASES.index(worst)]} (+{(hc.get(worst, 0) - fc.get(worst, 0)) / 1e3:.1f} µs)")
+    r = ratio(m("BM_Notify/harness_sync_wake_up"), m("BM_Notify/floor_sync_wake_up"))
+    if r:
+        g.append(f"- notification round trip with SYNC_WAKE_UP within {GOALS_NOTIFY:.1f}x of its floor: "
+                 f"{r:.2f}x — {goal(r <= GOALS_NOTIFY)}")
+    r = ratio(m("BM_ScaleNotify/harness/live:1000"), m("BM_ScaleNotify/harness/live:1"))
+    if r:
+        g.append(f"- notification latency with 1000 live stubs within {GOALS_SCALE:.1f}x of one stub: "
+                 f"{r:.2f}x — {goal(r <= GOALS_SCALE)}")
+    mem = results.get("BM_ScaleMemory/harness/live:1000", {}).get("counters", {})
+    if "user_total_kib" in mem:
+        t = mem["user_total_kib"]
+        g.append(f"- ≤ {GOALS_KIB:.0f} KiB per live stub (stub Pss + monitor Pss growth, 1000 stubs): "
+                 f"{t:.1f} KiB — {goal(t <= GOALS_KIB)}; kernel memory (kernel stacks, page tables, "
+                 f"slab; /proc/meminfo delta, noisy) adds {mem.get('kernel_kib', 0):.1f} KiB")
+    return "\n".join(g)
+
+
+def report(path, out, note):
+    ctx, results = load(path)
+    os.makedirs(out, exist_ok=True)
+    model, nproc, kernel = machine()
+    families = {}
+    for n in results:
+        families.setdefault(n.split("/")[0], []).append(n)
+    md = [f"# stubfuzz benchmarks", "",
+          f"- machine: {model}, nproc {nproc}; kernel {kernel}",
+          f"- run: {ctx.get('date', '?')}, {os.path.basename(path)}; {note}".rstrip("; "),
+          "- median and p90 are over repetitions; per-iter p50/p90 are the medians over repetitions "
+          "of each run's per-iteration percentiles. harness/floor = median ratio.", "",
+          "## Goals", "", goals(results) or "(the goal benchmarks were not run)", ""]
+    for fam, names in families.items():
+        md += [f"## {fam}", "", table(results, names), ""]
+        if any("setup_ns" in results[n].get("counters", {}) for n in names):
+            md += ["Phases (µs, per iteration, medians):", "", phase_table(results, names), ""]
+        if fam == "BM_ScaleMemory":
+            md += ["| live stubs | stub Pss KiB | monitor RSS KiB/stub | monitor Pss KiB/stub | user total KiB | kernel KiB |",
+                   "|---:|---:|---:|---:|---:|---:|"]
+            for n in names:
+                c = results[n].get("counters", {})
+                md.append(f"| {n.rsplit(':', 1)[1]} | {c.get('stub_pss_kib', 0):.1f} | {c.get('monitor_rss_kib', 0):.1f} | "
+                          f"{c.get('monitor_pss_kib', 0):.1f} | {c.get('user_total_kib', 0):.1f} | {c.get('kernel_kib', 0):.1f} |")
+            md.append("")
+    plots = []
+    spawn = families.get("BM_Spawn", []) + families.get("BM_ListenerCost", [])
+    if svg_stacked(results, spawn, os.path.join(out, "spawn_phases.svg"), "Spawn → listener in hand, by strategy (phases stacked, medians)"):
+        plots.append("spawn_phases.svg")
+    if svg_lines({"spawn harness": scale_series(results, "BM_ScaleSpawn/harness"),
+                  "spawn floor": scale_series(results, "BM_ScaleSpawn/floor"),
+                  "notify harness": scale_series(results, "BM_ScaleNotify/harness")},
+                 os.path.join(out, "scaling_latency.svg"), "Latency by live stubs", "µs"):
+        plots.append("scaling_latency.svg")
+    if svg_lines({"stub Pss": scale_series(results, "BM_ScaleMemory/harness", "stub_pss_kib"),
+                  "monitor Pss/stub": scale_series(results, "BM_ScaleMemory/harness", "monitor_pss_kib"),
+                  "kernel/stub": scale_series(results, "BM_ScaleMemory/harness", "kernel_kib")},
+                 os.path.join(out, "scaling_memory.svg"), "Memory per live stub", "KiB"):
+        plots.append("scaling_memory.svg")
+    md += ["## Plots", ""] + [f"![{p}]({p})" for p in plots]
+    with open(os.path.join(out, "report.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
+    print(os.path.join(out, "report.md"))
+
+
+def compare(a, b):
+    _, ra = load(a)
+    _, rb = load(b)
+    print(f"| benchmark | A median µs | B median µs | B/A |\n|---|---:|---:|---:|")
+    for n in ra:
+        if n in rb and "median" in ra[n] and "median" in rb[n]:
+            print(f"| {n} | {fmt(ra[n]['median'])} | {fmt(rb[n]['median'])} | {rb[n]['median'] / ra[n]['median']:.2f} |")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("json", nargs="?", help="bench.json from stubfuzz_bench")
+    ap.add_argument("--out", help="report directory (default: the JSON's)")
+    ap.add_argument("--note", default="", help="a line about the run (pinning, mode)")
+    ap.add_argument("--compare", nargs=2, metavar=("A", "B"), help="compare two JSON files")
+    args = ap.parse_args()
+    if args.compare:
+        compare(*args.compare)
+    elif args.json:
+        report(args.json, args.out or os.path.dirname(os.path.abspath(args.json)), args.note)
+    else:
+        ap.error("give a JSON file or --compare A B")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
