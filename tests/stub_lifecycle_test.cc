@@ -2,6 +2,7 @@
 // it on any path, and every wait is bounded.
 #include <gtest/gtest.h>
 #include <linux/futex.h>
+#include <linux/seccomp.h>
 #include <signal.h>
 #include <sys/syscall.h>
 
@@ -10,6 +11,7 @@
 #include "stub/record.h"
 #include "stub/stub.h"
 #include "stub/stub_image.h"
+#include "stub/stub_pool.h"
 
 namespace stubfuzz {
 namespace {
@@ -142,6 +144,37 @@ TEST(StubSpawn, SpawnWithClonePidfdAlsoHandsOverTheListener) {
   ASSERT_TRUE(s.ok()) << s.error().message;
   ASSERT_NE(s->listener(), nullptr);
   EXPECT_EQ(s->fd_target(1), "anon_inode:seccomp notify");
+}
+
+}  // namespace
+}  // namespace stubfuzz
+
+namespace stubfuzz {
+namespace {
+
+TEST_F(NoLeaks, ThePoolHandsOutReadyStubsAndLeavesNothingBehindWhenDestroyed) {
+  {
+    StubPool pool(listener_config(), 3);
+    for (int i = 0; i < 50; i++) {
+      auto s = pool.take();
+      ASSERT_TRUE(s.ok()) << s.error().message;
+      ASSERT_NE(s->listener(), nullptr);
+      auto o = s->run({from_outside(SYS_getpid)});
+      ASSERT_TRUE(o.ok());
+      EXPECT_TRUE(o->results[0].trapped);
+      pool.retire(std::move(*s));
+    }
+    EXPECT_GE(pool.spawned(), 50u);
+  }
+}
+
+TEST(StubPoolErrors, ASpawnFailureReachesTheTakerAsAnError) {
+  StubConfig c = listener_config();
+  c.seccomp_flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_TSYNC;  // EINVAL
+  StubPool pool(c, 1);
+  auto s = pool.take();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().err, EINVAL) << s.error().message;
 }
 
 }  // namespace

@@ -17,14 +17,15 @@ const char* to_string(Observed o) {
 }
 
 Executor::Executor(const Profile& profile, std::chrono::milliseconds record_bound)
-    : config_(profile.stub_config()), record_bound_(record_bound) {}
+    : pool_(profile.stub_config()), record_bound_(record_bound) {}
 
 Result<Stub*> Executor::ready_stub() {
   if (stub_ && stub_->usable() && !stub_dirty_) return &*stub_;
+  if (stub_) pool_.retire(std::move(*stub_));
   stub_.reset();
-  auto s = Stub::spawn(config_);
+  auto s = pool_.take();
   if (!s) return s.error();
-  spawned_++;
+  used_++;
   stub_.emplace(std::move(*s));
   stub_dirty_ = false;
   return &*stub_;

@@ -11,6 +11,7 @@
 #include "fuzz/program.h"
 #include "profile/profile.h"
 #include "stub/stub.h"
+#include "stub/stub_pool.h"
 
 namespace stubfuzz::fuzz {
 
@@ -48,18 +49,18 @@ class Executor {
                     std::chrono::milliseconds record_bound = std::chrono::milliseconds(100));
   Result<Execution> run(const Program& p);
 
-  const filter::Program& filter() const { return config_.filter; }
-  const StubLayout& layout() const { return config_.layout; }
-  uint64_t stubs_spawned() const { return spawned_; }
+  const filter::Program& filter() const { return pool_.config().filter; }
+  const StubLayout& layout() const { return pool_.config().layout; }
+  uint64_t stubs_used() const { return used_; }
 
  private:
   Result<Stub*> ready_stub();
 
-  StubConfig config_;
+  StubPool pool_;
   std::chrono::milliseconds record_bound_;
   std::optional<Stub> stub_;
   bool stub_dirty_ = false;
-  uint64_t spawned_ = 0;
+  uint64_t used_ = 0;
 };
 
 }  // namespace stubfuzz::fuzz

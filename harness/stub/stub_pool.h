@@ -1,0 +1,48 @@
+// Stubs spawned ahead on another thread (the other core), so that a stub the
+// fuzzer used up or that its filter killed costs little. Used stubs go back
+// to the same thread to be killed and reaped off the hot path.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "stub/stub.h"
+
+namespace stubfuzz {
+
+class StubPool {
+ public:
+  // The pool thread is the stubs' parent: PR_SET_PDEATHSIG kills them if it
+  // ends, so it lives as long as the pool.
+  explicit StubPool(StubConfig config, size_t depth = 4);
+  ~StubPool();
+  StubPool(const StubPool&) = delete;
+  StubPool& operator=(const StubPool&) = delete;
+
+  // A ready stub, waiting at most `timeout` for one; a spawn failure is
+  // returned as the error.
+  Result<Stub> take(milliseconds timeout = milliseconds(5000));
+  // Kills and reaps `stub` on the pool thread.
+  void retire(Stub&& stub);
+
+  const StubConfig& config() const { return config_; }
+  uint64_t spawned() const;
+
+ private:
+  void run();
+
+  const StubConfig config_;
+  const size_t depth_;
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  std::deque<Stub> ready_;
+  std::deque<Stub> retired_;
+  std::optional<Error> last_error_;
+  uint64_t spawned_ = 0;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace stubfuzz
