@@ -252,6 +252,7 @@ def report(path, out, note):
         plots.append("spawn_phases.svg")
     if svg_lines({"spawn harness": scale_series(results, "BM_ScaleSpawn/harness"),
                   "spawn floor": scale_series(results, "BM_ScaleSpawn/floor"),
+                  "spawn zygote": scale_series(results, "BM_ScaleSpawn/alt_zygote"),
                   "notify harness": scale_series(results, "BM_ScaleNotify/harness")},
                  os.path.join(out, "scaling_latency.svg"), "Latency by live stubs", "µs"):
         plots.append("scaling_latency.svg")
