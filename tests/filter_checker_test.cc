@@ -54,27 +54,32 @@ std::vector<BadProgram> bad_programs() {
       {"bad_opcode", {S(0xffff, 0), Ret(kAllow)}, Rejection::kBadOpcode},
       {"ret_x", {S(BPF_RET | BPF_X, 0)}, Rejection::kBadOpcode},
       {"misaligned_load", {S(BPF_LD | BPF_W | BPF_ABS, 2), Ret(kAllow)}, Rejection::kBadDataOffset},
-      {"load_past_seccomp_data", {S(BPF_LD | BPF_W | BPF_ABS, 64), Ret(kAllow)},
+      {"load_past_seccomp_data",
+       {S(BPF_LD | BPF_W | BPF_ABS, 64), Ret(kAllow)},
        Rejection::kBadDataOffset},
-      {"ancillary_load", {S(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_PROTOCOL), Ret(kAllow)},
+      {"ancillary_load",
+       {S(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_PROTOCOL), Ret(kAllow)},
        Rejection::kBadDataOffset},
-      {"unknown_ancillary_load", {S(BPF_LD | BPF_W | BPF_ABS, 0xfffffff0), Ret(kAllow)},
+      {"unknown_ancillary_load",
+       {S(BPF_LD | BPF_W | BPF_ABS, 0xfffffff0), Ret(kAllow)},
        Rejection::kBadPacketLoad},
       {"halfword_load", {S(BPF_LD | BPF_H | BPF_ABS, 0), Ret(kAllow)}, Rejection::kNotForSeccomp},
       {"indirect_load", {S(BPF_LD | BPF_W | BPF_IND, 0), Ret(kAllow)}, Rejection::kNotForSeccomp},
       {"msh_load", {S(BPF_LDX | BPF_B | BPF_MSH, 0), Ret(kAllow)}, Rejection::kNotForSeccomp},
       {"mod", {S(BPF_ALU | BPF_MOD | BPF_K, 3), Ret(kAllow)}, Rejection::kNotForSeccomp},
-      {"jump_out_of_range", {J(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1), Ret(kAllow)},
+      {"jump_out_of_range",
+       {J(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1), Ret(kAllow)},
        Rejection::kJumpOutOfRange},
       {"ja_out_of_range", {S(BPF_JMP | BPF_JA, 1), Ret(kAllow)}, Rejection::kJumpOutOfRange},
       {"ja_wraps", {S(BPF_JMP | BPF_JA, 0xffffffff), Ret(kAllow)}, Rejection::kJumpOutOfRange},
-      {"no_final_return", {Ret(kAllow), S(BPF_LD | BPF_W | BPF_ABS, 0)},
-       Rejection::kNoFinalReturn},
-      {"div_by_constant_zero", {S(BPF_ALU | BPF_DIV | BPF_K, 0), Ret(kAllow)},
+      {"no_final_return", {Ret(kAllow), S(BPF_LD | BPF_W | BPF_ABS, 0)}, Rejection::kNoFinalReturn},
+      {"div_by_constant_zero",
+       {S(BPF_ALU | BPF_DIV | BPF_K, 0), Ret(kAllow)},
        Rejection::kDivisionByZero},
       {"shift_by_32", {S(BPF_ALU | BPF_LSH | BPF_K, 32), Ret(kAllow)}, Rejection::kShiftTooFar},
       {"scratch_index_16", {S(BPF_ST, 16), Ret(kAllow)}, Rejection::kBadScratchIndex},
-      {"scratch_load_before_store", {S(BPF_LD | BPF_MEM, 3), Ret(kAllow)},
+      {"scratch_load_before_store",
+       {S(BPF_LD | BPF_MEM, 3), Ret(kAllow)},
        Rejection::kScratchNotStored},
       {"scratch_stored_on_one_path_only",
        {J(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1), S(BPF_ST, 1), S(BPF_LD | BPF_MEM, 1), Ret(kAllow)},
@@ -116,8 +121,9 @@ TEST(KernelAcceptance, GoodProgramsAreAcceptedByModelAndKernel) {
 }
 
 TEST(KernelAcceptance, RejectionNamesTheInstruction) {
-  Program p = {Ret(kAllow), Ret(kAllow), Ret(kAllow), Ret(kAllow), Ret(kAllow), Ret(kAllow),
-               Ret(kAllow), J(BPF_JMP | BPF_JEQ | BPF_K, 0, 5, 0), Ret(kAllow)};
+  Program p = {Ret(kAllow), Ret(kAllow), Ret(kAllow), Ret(kAllow),
+               Ret(kAllow), Ret(kAllow), Ret(kAllow), J(BPF_JMP | BPF_JEQ | BPF_K, 0, 5, 0),
+               Ret(kAllow)};
   auto f = check_program(p);
   ASSERT_TRUE(f);
   EXPECT_EQ(f->index, 7u);

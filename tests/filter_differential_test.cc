@@ -75,7 +75,8 @@ class RecordGenerator {
   // seccomp at all, so they say nothing about the model and run for real.
   uint32_t pick_nr(Abi abi) {
     const uint64_t roll = uniform(100);
-    if (roll < 70) return static_cast<uint32_t>(f_.x86_64_syscalls[uniform(f_.x86_64_syscalls.size())]);
+    if (roll < 70)
+      return static_cast<uint32_t>(f_.x86_64_syscalls[uniform(f_.x86_64_syscalls.size())]);
     const auto table = syscalls(abi == Abi::kI386 ? Arch::kI386 : Arch::kX86_64);
     const auto nr = static_cast<uint32_t>(table[uniform(table.size())].nr);
     return roll < 95 || abi == Abi::kI386 ? nr : nr | 0x40000000u;
@@ -86,10 +87,14 @@ class RecordGenerator {
     if (roll < 35 && !f_.constants.empty()) {
       uint64_t c = f_.constants[uniform(f_.constants.size())];
       switch (uniform(4)) {
-        case 0: return c - 1;
-        case 1: return c + 1;
-        case 2: return c ^ (uint64_t{1} << uniform(64));
-        default: return c;
+        case 0:
+          return c - 1;
+        case 1:
+          return c + 1;
+        case 2:
+          return c ^ (uint64_t{1} << uniform(64));
+        default:
+          return c;
       }
     }
     if (roll < 55) return uniform(16);
@@ -127,7 +132,11 @@ TEST(ModelAgrees, LibseccompFiltersInRealStubsMatchTheModelOnRandomSyscalls) {
     size_t disagreements = 0;
     for (size_t i = 0; i < records.size();) {
       if (!stub || !stub->usable()) {
-        auto s = Stub::spawn({.filter = prog, .seccomp_flags = flags, .layout = layout});
+        StubConfig config;
+        config.filter = prog;
+        config.seccomp_flags = flags;
+        config.layout = layout;
+        auto s = Stub::spawn(config);
         ASSERT_TRUE(s.ok()) << s.error().message;
         stub.emplace(std::move(*s));
         t.stubs++;
@@ -155,11 +164,10 @@ TEST(ModelAgrees, LibseccompFiltersInRealStubsMatchTheModelOnRandomSyscalls) {
           EXPECT_EQ(res.trap_arch, audit_arch(rec.abi ? Arch::kI386 : Arch::kX86_64));
         }
         if (want != got && ++disagreements <= 10)
-          ADD_FAILURE() << "record " << i + done << ": " << (rec.abi ? "i386" : "x86_64")
-                        << " nr " << rec.nr << " origin " << int(rec.origin) << " ip 0x"
-                        << std::hex << ip << " args 0x" << rec.args[0] << " 0x" << rec.args[1]
-                        << " 0x" << rec.args[2] << std::dec << ": model " << want << ", kernel "
-                        << got;
+          ADD_FAILURE() << "record " << i + done << ": " << (rec.abi ? "i386" : "x86_64") << " nr "
+                        << rec.nr << " origin " << int(rec.origin) << " ip 0x" << std::hex << ip
+                        << " args 0x" << rec.args[0] << " 0x" << rec.args[1] << " 0x" << rec.args[2]
+                        << std::dec << ": model " << want << ", kernel " << got;
       }
       ASSERT_GT(done, 0u) << "no progress at record " << i;
       i += done;

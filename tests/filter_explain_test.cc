@@ -19,14 +19,14 @@ const Row* find_row(const Explanation& e, Arch arch, const std::string& name) {
 
 TEST(Explain, UmlMatrixFoldsTheAllowListAndTheRest) {
   const StubLayout layout;
-  const Explanation e = explain(filter::uml_stub_filter(layout.stub_start),
-                                {.stub_start = layout.stub_start});
+  const Explanation e =
+      explain(filter::uml_stub_filter(layout.stub_start), {.stub_start = layout.stub_start});
   ASSERT_TRUE(e.check_error.empty());
   const Row* futex = find_row(e, Arch::kX86_64, "futex");
   ASSERT_TRUE(futex);
   EXPECT_EQ(futex->names.size(), 7u);
   EXPECT_EQ(futex->rets, (std::array<uint32_t, 4>{SECCOMP_RET_ALLOW, SECCOMP_RET_TRAP,
-                                                   SECCOMP_RET_ALLOW, SECCOMP_RET_TRAP}));
+                                                  SECCOMP_RET_ALLOW, SECCOMP_RET_TRAP}));
   const Row* execve = find_row(e, Arch::kX86_64, "execve");
   ASSERT_TRUE(execve);
   EXPECT_TRUE(execve->rest);

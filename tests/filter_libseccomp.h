@@ -24,7 +24,7 @@ using SeccompCtx = std::unique_ptr<void, decltype(&seccomp_release)>;
 
 // Runs `rules` on a fresh context and exports the program.
 inline Program libseccomp_program(uint32_t default_action,
-                                   const std::function<void(scmp_filter_ctx)>& rules) {
+                                  const std::function<void(scmp_filter_ctx)>& rules) {
   SeccompCtx ctx(seccomp_init(default_action), &seccomp_release);
   if (!ctx) return {};
   // A foreign arch gets a trap, not the default KILL, so it stays cheap.
@@ -68,81 +68,77 @@ inline std::vector<NamedFilter> libseccomp_filters() {
                  {SCMP_SYS(getpid), SCMP_SYS(getppid), SCMP_SYS(gettid), SCMP_SYS(getuid),
                   SCMP_SYS(execve), SCMP_SYS(kill)},
                  {}});
-  out.push_back({"errno_rules_trap_default",
-                 libseccomp_program(SCMP_ACT_TRAP,
-                                    [](scmp_filter_ctx c) {
-                                      allow_harmless(c);
-                                      int data = 100;
-                                      for (int nr : {SCMP_SYS(read), SCMP_SYS(write),
-                                                     SCMP_SYS(openat), SCMP_SYS(reboot),
-                                                     SCMP_SYS(ptrace), SCMP_SYS(mmap)})
-                                        seccomp_rule_add(c, SCMP_ACT_ERRNO(data++), nr, 0);
-                                      seccomp_rule_add(c, SCMP_ACT_ERRNO(5000), SCMP_SYS(unlink), 0);
-                                      seccomp_rule_add(c, SCMP_ACT_TRAP, SCMP_SYS(mprotect), 0);
-                                    }),
-                 {SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(openat), SCMP_SYS(reboot),
-                  SCMP_SYS(ptrace), SCMP_SYS(mmap), SCMP_SYS(unlink), SCMP_SYS(mprotect),
-                  SCMP_SYS(getpid)},
-                 {}});
   out.push_back(
-      {"argument_comparisons",
+      {"errno_rules_trap_default",
        libseccomp_program(SCMP_ACT_TRAP,
                           [](scmp_filter_ctx c) {
                             allow_harmless(c);
-                            seccomp_rule_add(c, SCMP_ACT_ERRNO(11), SCMP_SYS(close), 1,
-                                             SCMP_A0(SCMP_CMP_EQ, 5));
-                            seccomp_rule_add(c, SCMP_ACT_ERRNO(12), SCMP_SYS(dup), 1,
-                                             SCMP_A0(SCMP_CMP_NE, 7));
-                            seccomp_rule_add(c, SCMP_ACT_ERRNO(13), SCMP_SYS(lseek), 1,
-                                             SCMP_A2(SCMP_CMP_LT, 3));
-                            seccomp_rule_add(c, SCMP_ACT_ERRNO(14), SCMP_SYS(pread64), 1,
-                                             SCMP_A3(SCMP_CMP_GE, 4096));
-                            seccomp_rule_add(c, SCMP_ACT_ERRNO(15), SCMP_SYS(fcntl), 1,
-                                             SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf0, 0x30));
-                            seccomp_rule_add(c, SCMP_ACT_ERRNO(16), SCMP_SYS(ioctl), 2,
-                                             SCMP_A1(SCMP_CMP_GT, 100), SCMP_A1(SCMP_CMP_LE, 200));
-                            seccomp_rule_add(c, SCMP_ACT_KILL_PROCESS, SCMP_SYS(tkill), 1,
-                                             SCMP_A1(SCMP_CMP_EQ, 9));
+                            int data = 100;
+                            for (int nr : {SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(openat),
+                                           SCMP_SYS(reboot), SCMP_SYS(ptrace), SCMP_SYS(mmap)})
+                              seccomp_rule_add(c, SCMP_ACT_ERRNO(data++), nr, 0);
+                            seccomp_rule_add(c, SCMP_ACT_ERRNO(5000), SCMP_SYS(unlink), 0);
+                            seccomp_rule_add(c, SCMP_ACT_TRAP, SCMP_SYS(mprotect), 0);
                           }),
+       {SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(openat), SCMP_SYS(reboot), SCMP_SYS(ptrace),
+        SCMP_SYS(mmap), SCMP_SYS(unlink), SCMP_SYS(mprotect), SCMP_SYS(getpid)},
+       {}});
+  out.push_back(
+      {"argument_comparisons",
+       libseccomp_program(
+           SCMP_ACT_TRAP,
+           [](scmp_filter_ctx c) {
+             allow_harmless(c);
+             seccomp_rule_add(c, SCMP_ACT_ERRNO(11), SCMP_SYS(close), 1, SCMP_A0(SCMP_CMP_EQ, 5));
+             seccomp_rule_add(c, SCMP_ACT_ERRNO(12), SCMP_SYS(dup), 1, SCMP_A0(SCMP_CMP_NE, 7));
+             seccomp_rule_add(c, SCMP_ACT_ERRNO(13), SCMP_SYS(lseek), 1, SCMP_A2(SCMP_CMP_LT, 3));
+             seccomp_rule_add(c, SCMP_ACT_ERRNO(14), SCMP_SYS(pread64), 1,
+                              SCMP_A3(SCMP_CMP_GE, 4096));
+             seccomp_rule_add(c, SCMP_ACT_ERRNO(15), SCMP_SYS(fcntl), 1,
+                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf0, 0x30));
+             seccomp_rule_add(c, SCMP_ACT_ERRNO(16), SCMP_SYS(ioctl), 2, SCMP_A1(SCMP_CMP_GT, 100),
+                              SCMP_A1(SCMP_CMP_LE, 200));
+             seccomp_rule_add(c, SCMP_ACT_KILL_PROCESS, SCMP_SYS(tkill), 1,
+                              SCMP_A1(SCMP_CMP_EQ, 9));
+           }),
        {SCMP_SYS(close), SCMP_SYS(dup), SCMP_SYS(lseek), SCMP_SYS(pread64), SCMP_SYS(fcntl),
         SCMP_SYS(ioctl), SCMP_SYS(tkill), SCMP_SYS(getuid)},
        {5, 7, 3, 4096, 0x30, 0xf0, 100, 200, 9}});
-  out.push_back(
-      {"wide_arguments",
-       libseccomp_program(SCMP_ACT_ERRNO(2),
-                          [](scmp_filter_ctx c) {
-                            allow_harmless(c);
-                            seccomp_rule_add(c, SCMP_ACT_ERRNO(21), SCMP_SYS(munmap), 1,
-                                             SCMP_A0(SCMP_CMP_EQ, 0x123456789abcdef0ull));
-                            seccomp_rule_add(c, SCMP_ACT_ERRNO(22), SCMP_SYS(madvise), 1,
-                                             SCMP_A1(SCMP_CMP_LT, 0x100000000ull));
-                            seccomp_rule_add(c, SCMP_ACT_ERRNO(23), SCMP_SYS(mremap), 1,
-                                             SCMP_A2(SCMP_CMP_MASKED_EQ, 0xffff0000ffff0000ull,
-                                                     0x7e00000010000000ull));
-                            seccomp_rule_add(c, SCMP_ACT_ERRNO(24), SCMP_SYS(msync), 1,
-                                             SCMP_A0(SCMP_CMP_GE, 0x7e0010000000ull));
-                            seccomp_rule_add(c, SCMP_ACT_TRAP, SCMP_SYS(mlock), 1,
-                                             SCMP_A1(SCMP_CMP_NE, 0xffffffff00000001ull));
-                          }),
-       {SCMP_SYS(munmap), SCMP_SYS(madvise), SCMP_SYS(mremap), SCMP_SYS(msync), SCMP_SYS(mlock),
-        SCMP_SYS(gettid)},
-       {0x123456789abcdef0ull, 0x100000000ull, 0xffff0000ffff0000ull, 0x7e00000010000000ull,
-        0x7e0010000000ull, 0xffffffff00000001ull}});
-  out.push_back(
-      {"two_arches",
-       libseccomp_program(SCMP_ACT_TRAP,
-                          [](scmp_filter_ctx c) {
-                            seccomp_arch_add(c, SCMP_ARCH_X86);
-                            allow_harmless(c);
-                            seccomp_rule_add(c, SCMP_ACT_ERRNO(31), SCMP_SYS(execve), 0);
-                            seccomp_rule_add(c, SCMP_ACT_ERRNO(32), SCMP_SYS(munmap), 0);
-                            seccomp_rule_add(c, SCMP_ACT_ERRNO(33), SCMP_SYS(socket), 1,
-                                             SCMP_A0(SCMP_CMP_EQ, 2));
-                            seccomp_rule_add(c, SCMP_ACT_ERRNO(34), SCMP_SYS(open), 0);
-                          }),
-       {SCMP_SYS(execve), SCMP_SYS(munmap), SCMP_SYS(socket), SCMP_SYS(open), 11, 91, 102,
-        SCMP_SYS(getppid)},
-       {2}});
+  out.push_back({"wide_arguments",
+                 libseccomp_program(SCMP_ACT_ERRNO(2),
+                                    [](scmp_filter_ctx c) {
+                                      allow_harmless(c);
+                                      seccomp_rule_add(c, SCMP_ACT_ERRNO(21), SCMP_SYS(munmap), 1,
+                                                       SCMP_A0(SCMP_CMP_EQ, 0x123456789abcdef0ull));
+                                      seccomp_rule_add(c, SCMP_ACT_ERRNO(22), SCMP_SYS(madvise), 1,
+                                                       SCMP_A1(SCMP_CMP_LT, 0x100000000ull));
+                                      seccomp_rule_add(
+                                          c, SCMP_ACT_ERRNO(23), SCMP_SYS(mremap), 1,
+                                          SCMP_A2(SCMP_CMP_MASKED_EQ, 0xffff0000ffff0000ull,
+                                                  0x7e00000010000000ull));
+                                      seccomp_rule_add(c, SCMP_ACT_ERRNO(24), SCMP_SYS(msync), 1,
+                                                       SCMP_A0(SCMP_CMP_GE, 0x7e0010000000ull));
+                                      seccomp_rule_add(c, SCMP_ACT_TRAP, SCMP_SYS(mlock), 1,
+                                                       SCMP_A1(SCMP_CMP_NE, 0xffffffff00000001ull));
+                                    }),
+                 {SCMP_SYS(munmap), SCMP_SYS(madvise), SCMP_SYS(mremap), SCMP_SYS(msync),
+                  SCMP_SYS(mlock), SCMP_SYS(gettid)},
+                 {0x123456789abcdef0ull, 0x100000000ull, 0xffff0000ffff0000ull,
+                  0x7e00000010000000ull, 0x7e0010000000ull, 0xffffffff00000001ull}});
+  out.push_back({"two_arches",
+                 libseccomp_program(SCMP_ACT_TRAP,
+                                    [](scmp_filter_ctx c) {
+                                      seccomp_arch_add(c, SCMP_ARCH_X86);
+                                      allow_harmless(c);
+                                      seccomp_rule_add(c, SCMP_ACT_ERRNO(31), SCMP_SYS(execve), 0);
+                                      seccomp_rule_add(c, SCMP_ACT_ERRNO(32), SCMP_SYS(munmap), 0);
+                                      seccomp_rule_add(c, SCMP_ACT_ERRNO(33), SCMP_SYS(socket), 1,
+                                                       SCMP_A0(SCMP_CMP_EQ, 2));
+                                      seccomp_rule_add(c, SCMP_ACT_ERRNO(34), SCMP_SYS(open), 0);
+                                    }),
+                 {SCMP_SYS(execve), SCMP_SYS(munmap), SCMP_SYS(socket), SCMP_SYS(open), 11, 91, 102,
+                  SCMP_SYS(getppid)},
+                 {2}});
   return out;
 }
 

@@ -83,8 +83,10 @@ TEST(StackedFilters, LowestActionWinsAndTheNewestFilterBreaksTies) {
 }
 
 TEST(Evaluator, DivisionByZeroXReturnsZero) {
-  Program p = {{BPF_LDX | BPF_IMM, 0, 0, 0}, {BPF_LD | BPF_IMM, 0, 0, 7},
-               {BPF_ALU | BPF_DIV | BPF_X, 0, 0, 0}, {BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW}};
+  Program p = {{BPF_LDX | BPF_IMM, 0, 0, 0},
+               {BPF_LD | BPF_IMM, 0, 0, 7},
+               {BPF_ALU | BPF_DIV | BPF_X, 0, 0, 0},
+               {BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW}};
   Evaluation ev = evaluate(p, {});
   EXPECT_TRUE(ev.ok);
   EXPECT_EQ(ev.ret, 0u);

@@ -37,8 +37,10 @@ TEST(FilterText, EveryAcceptedProgramRoundTripsThroughText) {
 }
 
 TEST(FilterText, RejectedProgramsRoundTripThroughRaw) {
-  const Program p = {{0xffff, 1, 2, 3}, {BPF_JMP | BPF_JEQ | BPF_K, 200, 7, 9},
-                     {BPF_JMP | BPF_JA, 0, 0, 1000}, {BPF_LD | BPF_H | BPF_ABS, 0, 0, 4}};
+  const Program p = {{0xffff, 1, 2, 3},
+                     {BPF_JMP | BPF_JEQ | BPF_K, 200, 7, 9},
+                     {BPF_JMP | BPF_JA, 0, 0, 1000},
+                     {BPF_LD | BPF_H | BPF_ABS, 0, 0, 4}};
   auto back = assemble(disassemble(p));
   ASSERT_TRUE(back.ok()) << back.error().message;
   EXPECT_TRUE(same_program(*back, p));
@@ -46,9 +48,9 @@ TEST(FilterText, RejectedProgramsRoundTripThroughRaw) {
 
 TEST(FilterText, UmlFilterPrintsSymbolicNames) {
   const std::string text = disassemble(uml_stub_filter(kStub), {.stub_start = kStub});
-  for (const char* want : {"ld [ip_hi]", "jeq #STUB_HI", "ld [ip]", "jeq #STUB_LO",
-                           "ret #TRAP", "jeq #AUDIT_ARCH_X86_64", "ld [nr]", "jeq #futex",
-                           "jeq #rt_sigreturn", "ret #KILL_PROCESS", "ret #ALLOW"})
+  for (const char* want : {"ld [ip_hi]", "jeq #STUB_HI", "ld [ip]", "jeq #STUB_LO", "ret #TRAP",
+                           "jeq #AUDIT_ARCH_X86_64", "ld [nr]", "jeq #futex", "jeq #rt_sigreturn",
+                           "ret #KILL_PROCESS", "ret #ALLOW"})
     EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
 }
 

@@ -4,10 +4,10 @@
 #include <cstdio>
 #include <map>
 
+#include "explain/outcome.h"
 #include "filter/asm.h"
 #include "filter/evaluator.h"
 #include "filter/validate.h"
-#include "explain/outcome.h"
 
 namespace stubfuzz::explain {
 
@@ -40,30 +40,42 @@ std::string label(const Row& r, bool only_row) {
 
 const char* to_string(Column c) {
   switch (c) {
-    case Column::kStubPage: return "stub page";
-    case Column::kOutside: return "outside";
-    case Column::kBeforePage: return "before page";
-    case Column::kAlias: return "upper alias";
+    case Column::kStubPage:
+      return "stub page";
+    case Column::kOutside:
+      return "outside";
+    case Column::kBeforePage:
+      return "before page";
+    case Column::kAlias:
+      return "upper alias";
   }
   return "?";
 }
 
 const char* json_key(Column c) {
   switch (c) {
-    case Column::kStubPage: return "stub_page";
-    case Column::kOutside: return "outside";
-    case Column::kBeforePage: return "before_page";
-    case Column::kAlias: return "upper_alias";
+    case Column::kStubPage:
+      return "stub_page";
+    case Column::kOutside:
+      return "outside";
+    case Column::kBeforePage:
+      return "before_page";
+    case Column::kAlias:
+      return "upper_alias";
   }
   return "?";
 }
 
 uint64_t Points::ip(Column c, Arch a) const {
   switch (c) {
-    case Column::kStubPage: return stub_start + kStubGateIpOffset[a == Arch::kI386 ? 1 : 0];
-    case Column::kOutside: return outside_ip;
-    case Column::kBeforePage: return stub_start;  // the instruction ends where the page starts
-    case Column::kAlias: return stub_start + (uint64_t{1} << 32) + alias_offset + 2;
+    case Column::kStubPage:
+      return stub_start + kStubGateIpOffset[a == Arch::kI386 ? 1 : 0];
+    case Column::kOutside:
+      return outside_ip;
+    case Column::kBeforePage:
+      return stub_start;  // the instruction ends where the page starts
+    case Column::kAlias:
+      return stub_start + (uint64_t{1} << 32) + alias_offset + 2;
   }
   return 0;
 }
@@ -104,8 +116,9 @@ std::string to_text(const Explanation& e) {
   std::string out = "filter: " + std::to_string(e.instructions) + " instructions, stub page " +
                     hex(e.points.stub_start) + "-" + hex(e.points.stub_start + 4096) + "\n";
   if (!e.check_error.empty()) out += "the kernel refuses it: " + e.check_error + "\n";
-  out += "\n" + e.disassembly + "\nverdicts by where the syscall instruction is "
-                                "(ip = the address after it, as the kernel reports):\n";
+  out += "\n" + e.disassembly +
+         "\nverdicts by where the syscall instruction is "
+         "(ip = the address after it, as the kernel reports):\n";
   for (Column c : kColumns) {
     char line[160];
     std::snprintf(line, sizeof(line), "  %-12s ip %s (i386 %s)\n", to_string(c),
@@ -142,8 +155,9 @@ nlohmann::json to_json(const Explanation& e) {
   j["disassembly"] = e.disassembly;
   for (Column c : kColumns)
     j["columns"].push_back({{"name", json_key(c)},
-                            {"ip", {{"x86_64", hex(e.points.ip(c, Arch::kX86_64))},
-                                    {"i386", hex(e.points.ip(c, Arch::kI386))}}}});
+                            {"ip",
+                             {{"x86_64", hex(e.points.ip(c, Arch::kX86_64))},
+                              {"i386", hex(e.points.ip(c, Arch::kI386))}}}});
   for (const Row& r : e.rows) {
     nlohmann::json row;
     row["arch"] = filter::arch_name(r.arch);

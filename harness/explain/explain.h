@@ -36,8 +36,8 @@ struct Row {
   filter::Arch arch;
   std::vector<int> nrs;
   std::vector<std::string> names;
-  bool rest = false;                 // "all other <arch> syscalls"
-  std::array<uint32_t, 4> rets{};    // filter return per column
+  bool rest = false;               // "all other <arch> syscalls"
+  std::array<uint32_t, 4> rets{};  // filter return per column
 };
 
 struct Explanation {

@@ -18,9 +18,12 @@ filter::Arch arch_of(const stub_record& r) {
 uint64_t record_ip(const stub_record& r, const stub_data& data, uint64_t stub_start) {
   const unsigned abi = r.abi == STUB_ABI_I386 ? 1 : 0;
   switch (r.origin) {
-    case STUB_ORIGIN_STUB: return stub_start + kStubGateIpOffset[abi];
-    case STUB_ORIGIN_OUTSIDE: return data.outside_gate[abi] + 2;
-    default: return r.addr + 2;
+    case STUB_ORIGIN_STUB:
+      return stub_start + kStubGateIpOffset[abi];
+    case STUB_ORIGIN_OUTSIDE:
+      return data.outside_gate[abi] + 2;
+    default:
+      return r.addr + 2;
   }
 }
 

@@ -16,8 +16,8 @@ using filter::Arch;
 
 // Calls that may run for real in a stub: they read, never change, state.
 bool harmless(Arch arch, const std::string& name) {
-  static const char* const kNames[] = {"getpid",  "getppid", "gettid",   "getuid",
-                                       "geteuid", "getgid",  "getegid",  "getuid32",
+  static const char* const kNames[] = {"getpid",    "getppid",  "gettid",   "getuid",
+                                       "geteuid",   "getgid",   "getegid",  "getuid32",
                                        "geteuid32", "getgid32", "getegid32"};
   (void)arch;
   return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
@@ -27,9 +27,12 @@ stub_record cell_record(const Cell& c, const StubLayout& l, const Points& p) {
   const Abi abi = c.arch == Arch::kI386 ? Abi::kI386 : Abi::kX86_64;
   const auto nr = static_cast<uint32_t>(c.nr);
   switch (c.column) {
-    case Column::kStubPage: return make_record(Origin::kStub, abi, nr, {});
-    case Column::kOutside: return make_record(Origin::kOutside, abi, nr, {});
-    case Column::kBeforePage: return make_record(Origin::kAddress, abi, nr, {}, l.stub_start - 2);
+    case Column::kStubPage:
+      return make_record(Origin::kStub, abi, nr, {});
+    case Column::kOutside:
+      return make_record(Origin::kOutside, abi, nr, {});
+    case Column::kBeforePage:
+      return make_record(Origin::kAddress, abi, nr, {}, l.stub_start - 2);
     case Column::kAlias:
       return make_record(Origin::kAddress, abi, nr, {}, l.alias_page() + p.alias_offset);
   }
@@ -50,7 +53,10 @@ class Runner {
     size_t i = 0;
     while (i < cells.size()) {
       if (!stub_ || !stub_->usable()) {
-        auto s = Stub::spawn({.filter = prog_, .seccomp_flags = 0, .layout = opt_.layout});
+        StubConfig config;
+        config.filter = prog_;
+        config.layout = opt_.layout;
+        auto s = Stub::spawn(config);
         if (!s) return s.error();
         stub_.emplace(std::move(*s));
         report_.stubs_spawned++;
@@ -80,8 +86,7 @@ class Runner {
     c.predicted = predicted_outcome(filter::evaluate(prog_, record_data(rec, c.ip)).ret);
     c.observed = observed_outcome(r, b);
     report_.cells_run++;
-    if (r.trapped && r.trap_call_addr != c.ip)
-      c.observed += " at " + hex(r.trap_call_addr);
+    if (r.trapped && r.trap_call_addr != c.ip) c.observed += " at " + hex(r.trap_call_addr);
     if (c.observed != c.predicted) report_.disagreements.push_back(std::move(c));
   }
 
@@ -96,14 +101,20 @@ class Runner {
 Result<VerifyReport> verify(const filter::Program& prog, const VerifyOptions& options) {
   const Points points{.stub_start = options.layout.stub_start};
   const Explanation e = explain(prog, points);
-  if (!e.check_error.empty()) return Error{"the kernel refuses the filter: " + e.check_error, EINVAL};
+  if (!e.check_error.empty())
+    return Error{"the kernel refuses the filter: " + e.check_error, EINVAL};
   std::vector<Cell> cells, not_run;
   for (const Row& row : e.rows) {
     const size_t n = options.per_row ? std::min(options.per_row, row.nrs.size()) : row.nrs.size();
     for (size_t i = 0; i < n; i++) {
       for (Column c : kColumns) {
-        Cell cell{row.arch, row.nrs[i], row.names[i], c, points.ip(c, row.arch),
-                  predicted_outcome(row.rets[static_cast<size_t>(c)]), ""};
+        Cell cell{row.arch,
+                  row.nrs[i],
+                  row.names[i],
+                  c,
+                  points.ip(c, row.arch),
+                  predicted_outcome(row.rets[static_cast<size_t>(c)]),
+                  ""};
         // The outside column's real address is only known in a stub; its
         // verdict there is re-checked, but safety is judged on the model's.
         if (cell.predicted == "ALLOW" && !harmless(row.arch, row.names[i]))
@@ -120,8 +131,8 @@ Result<VerifyReport> verify(const filter::Program& prog, const VerifyOptions& op
 
 std::string to_text(const VerifyReport& r) {
   std::string out = std::to_string(r.cells_run) + " cells run in " +
-                    std::to_string(r.stubs_spawned) + " stubs: " +
-                    std::to_string(r.disagreements.size()) + " disagreements, " +
+                    std::to_string(r.stubs_spawned) +
+                    " stubs: " + std::to_string(r.disagreements.size()) + " disagreements, " +
                     std::to_string(r.not_run.size()) + " not run (would execute)\n";
   for (const Cell& c : r.disagreements)
     out += "  DISAGREE " + std::string(filter::arch_name(c.arch)) + " " + c.name + " from " +
@@ -135,9 +146,12 @@ std::string to_text(const VerifyReport& r) {
 
 nlohmann::json to_json(const VerifyReport& r) {
   auto cell = [](const Cell& c) {
-    return nlohmann::json{{"arch", filter::arch_name(c.arch)}, {"syscall", c.name},
-                          {"nr", c.nr},        {"column", json_key(c.column)},
-                          {"ip", hex(c.ip)},   {"model", c.predicted},
+    return nlohmann::json{{"arch", filter::arch_name(c.arch)},
+                          {"syscall", c.name},
+                          {"nr", c.nr},
+                          {"column", json_key(c.column)},
+                          {"ip", hex(c.ip)},
+                          {"model", c.predicted},
                           {"kernel", c.observed}};
   };
   nlohmann::json j{{"cells_run", r.cells_run},

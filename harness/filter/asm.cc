@@ -195,7 +195,8 @@ std::optional<Error> Assembler::instruction(size_t no, std::string_view mnem,
     if (op == "len") return k_or_err(0u, cls | BPF_W | BPF_LEN);
     if (op.starts_with("M[")) return k_or_err(scratch(no, op), cls | BPF_MEM);
     if (op.starts_with("#")) return k_or_err(constant(no, op), cls | BPF_IMM);
-    if (cls == BPF_LD && op.starts_with("[")) return k_or_err(field(no, op), BPF_LD | BPF_W | BPF_ABS);
+    if (cls == BPF_LD && op.starts_with("["))
+      return k_or_err(field(no, op), BPF_LD | BPF_W | BPF_ABS);
     return error(no, "bad operand '" + std::string(op) + "' for " + std::string(mnem));
   }
   if (mnem == "st" || mnem == "stx") {
@@ -267,8 +268,8 @@ std::optional<Error> Assembler::line(size_t no, std::string_view raw) {
   if (auto e = instruction(no, s.substr(0, i), s.substr(i))) return e;
   for (size_t n = before; n < prog_.size(); n++) lines_.push_back(no);
   if (prog_.size() > syntax::kMaxInstructions)
-    return error(no, "too long: more than " + std::to_string(syntax::kMaxInstructions) +
-                         " instructions");
+    return error(
+        no, "too long: more than " + std::to_string(syntax::kMaxInstructions) + " instructions");
   return std::nullopt;
 }
 

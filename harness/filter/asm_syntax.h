@@ -15,11 +15,22 @@ struct Mnemonic {
 };
 
 inline constexpr std::array<Mnemonic, 10> kAluOps{{
-    {"add", BPF_ADD}, {"sub", BPF_SUB}, {"mul", BPF_MUL}, {"div", BPF_DIV}, {"mod", BPF_MOD},
-    {"and", BPF_AND}, {"or", BPF_OR}, {"xor", BPF_XOR}, {"lsh", BPF_LSH}, {"rsh", BPF_RSH},
+    {"add", BPF_ADD},
+    {"sub", BPF_SUB},
+    {"mul", BPF_MUL},
+    {"div", BPF_DIV},
+    {"mod", BPF_MOD},
+    {"and", BPF_AND},
+    {"or", BPF_OR},
+    {"xor", BPF_XOR},
+    {"lsh", BPF_LSH},
+    {"rsh", BPF_RSH},
 }};
 inline constexpr std::array<Mnemonic, 4> kJumpOps{{
-    {"jeq", BPF_JEQ}, {"jgt", BPF_JGT}, {"jge", BPF_JGE}, {"jset", BPF_JSET},
+    {"jeq", BPF_JEQ},
+    {"jgt", BPF_JGT},
+    {"jge", BPF_JGE},
+    {"jset", BPF_JSET},
 }};
 
 inline constexpr uint32_t kPageMask = 0xfffff000;

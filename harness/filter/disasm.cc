@@ -58,7 +58,8 @@ std::vector<Context> contexts(const Program& prog) {
     };
     if (in.code == (BPF_LD | BPF_W | BPF_ABS)) {
       c.a_field = in.k;
-    } else if (in.code == (BPF_ALU | BPF_AND | BPF_K) && (c.a_field == ip || c.a_field == kMaskedIp)) {
+    } else if (in.code == (BPF_ALU | BPF_AND | BPF_K) &&
+               (c.a_field == ip || c.a_field == kMaskedIp)) {
       c.a_field = kMaskedIp;
     } else if (BPF_CLASS(in.code) == BPF_LD || BPF_CLASS(in.code) == BPF_ALU ||
                in.code == (BPF_MISC | BPF_TXA)) {
@@ -172,24 +173,38 @@ class Printer {
         std::string f = field_name(in.k);
         return "ld [" + (f.empty() ? k : f) + "]";
       }
-      case BPF_LD | BPF_W | BPF_LEN: return in.k == 0 ? "ld len" : raw();
-      case BPF_LDX | BPF_W | BPF_LEN: return in.k == 0 ? "ldx len" : raw();
-      case BPF_LD | BPF_IMM: return "ld #" + k;
-      case BPF_LDX | BPF_IMM: return "ldx #" + k;
-      case BPF_LD | BPF_MEM: return "ld M[" + std::to_string(in.k) + "]";
-      case BPF_LDX | BPF_MEM: return "ldx M[" + std::to_string(in.k) + "]";
-      case BPF_ST: return "st M[" + std::to_string(in.k) + "]";
-      case BPF_STX: return "stx M[" + std::to_string(in.k) + "]";
-      case BPF_ALU | BPF_NEG: return in.k == 0 ? "neg" : raw();
-      case BPF_MISC | BPF_TAX: return in.k == 0 ? "tax" : raw();
-      case BPF_MISC | BPF_TXA: return in.k == 0 ? "txa" : raw();
-      case BPF_RET | BPF_A: return in.k == 0 ? "ret a" : raw();
+      case BPF_LD | BPF_W | BPF_LEN:
+        return in.k == 0 ? "ld len" : raw();
+      case BPF_LDX | BPF_W | BPF_LEN:
+        return in.k == 0 ? "ldx len" : raw();
+      case BPF_LD | BPF_IMM:
+        return "ld #" + k;
+      case BPF_LDX | BPF_IMM:
+        return "ldx #" + k;
+      case BPF_LD | BPF_MEM:
+        return "ld M[" + std::to_string(in.k) + "]";
+      case BPF_LDX | BPF_MEM:
+        return "ldx M[" + std::to_string(in.k) + "]";
+      case BPF_ST:
+        return "st M[" + std::to_string(in.k) + "]";
+      case BPF_STX:
+        return "stx M[" + std::to_string(in.k) + "]";
+      case BPF_ALU | BPF_NEG:
+        return in.k == 0 ? "neg" : raw();
+      case BPF_MISC | BPF_TAX:
+        return in.k == 0 ? "tax" : raw();
+      case BPF_MISC | BPF_TXA:
+        return in.k == 0 ? "txa" : raw();
+      case BPF_RET | BPF_A:
+        return in.k == 0 ? "ret a" : raw();
       case BPF_RET | BPF_K: {
         std::string name = action_name(in.k);
         return "ret #" + (name.starts_with("0x") ? k : name);
       }
-      case BPF_JMP | BPF_JA: return "ja " + jump_target(pc, in.k);
-      default: break;
+      case BPF_JMP | BPF_JA:
+        return "ja " + jump_target(pc, in.k);
+      default:
+        break;
     }
     if (BPF_CLASS(code) == BPF_ALU && !(code & ~0xffu)) {
       for (const auto& m : syntax::kAluOps) {

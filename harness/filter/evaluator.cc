@@ -10,9 +10,7 @@ namespace {
 
 constexpr uint32_t kDataSize = sizeof(seccomp_data);
 
-int32_t action_only(uint32_t ret) {
-  return static_cast<int32_t>(ret & SECCOMP_RET_ACTION_FULL);
-}
+int32_t action_only(uint32_t ret) { return static_cast<int32_t>(ret & SECCOMP_RET_ACTION_FULL); }
 
 uint32_t load_word(const seccomp_data& d, uint32_t off) {
   uint32_t v;
@@ -22,9 +20,15 @@ uint32_t load_word(const seccomp_data& d, uint32_t off) {
 
 bool alu(uint16_t op, uint32_t& a, uint32_t operand, std::string& fault) {
   switch (op) {
-    case BPF_ADD: a += operand; return true;
-    case BPF_SUB: a -= operand; return true;
-    case BPF_MUL: a *= operand; return true;
+    case BPF_ADD:
+      a += operand;
+      return true;
+    case BPF_SUB:
+      a -= operand;
+      return true;
+    case BPF_MUL:
+      a *= operand;
+      return true;
     case BPF_DIV:
       // Only X can be 0 here (the checker refuses /0 by K); the kernel's
       // converted program then returns 0.
@@ -35,12 +39,22 @@ bool alu(uint16_t op, uint32_t& a, uint32_t operand, std::string& fault) {
       if (operand == 0) return false;
       a %= operand;
       return true;
-    case BPF_AND: a &= operand; return true;
-    case BPF_OR: a |= operand; return true;
-    case BPF_XOR: a ^= operand; return true;
+    case BPF_AND:
+      a &= operand;
+      return true;
+    case BPF_OR:
+      a |= operand;
+      return true;
+    case BPF_XOR:
+      a ^= operand;
+      return true;
     // The interpreter and the x86 JIT both use the low 5 bits of X.
-    case BPF_LSH: a <<= (operand & 31); return true;
-    case BPF_RSH: a >>= (operand & 31); return true;
+    case BPF_LSH:
+      a <<= (operand & 31);
+      return true;
+    case BPF_RSH:
+      a >>= (operand & 31);
+      return true;
     default:
       fault = "unknown ALU operation";
       return false;
@@ -49,10 +63,14 @@ bool alu(uint16_t op, uint32_t& a, uint32_t operand, std::string& fault) {
 
 bool jump_taken(uint16_t op, uint32_t a, uint32_t operand) {
   switch (op) {
-    case BPF_JEQ: return a == operand;
-    case BPF_JGT: return a > operand;
-    case BPF_JGE: return a >= operand;
-    default: return (a & operand) != 0;  // BPF_JSET
+    case BPF_JEQ:
+      return a == operand;
+    case BPF_JGT:
+      return a > operand;
+    case BPF_JGE:
+      return a >= operand;
+    default:
+      return (a & operand) != 0;  // BPF_JSET
   }
 }
 
@@ -60,14 +78,22 @@ bool jump_taken(uint16_t op, uint32_t a, uint32_t operand) {
 
 const char* to_string(Action a) {
   switch (a) {
-    case Action::kKillProcess: return "KILL_PROCESS";
-    case Action::kKillThread: return "KILL_THREAD";
-    case Action::kTrap: return "TRAP";
-    case Action::kErrno: return "ERRNO";
-    case Action::kUserNotif: return "USER_NOTIF";
-    case Action::kTrace: return "TRACE";
-    case Action::kLog: return "LOG";
-    case Action::kAllow: return "ALLOW";
+    case Action::kKillProcess:
+      return "KILL_PROCESS";
+    case Action::kKillThread:
+      return "KILL_THREAD";
+    case Action::kTrap:
+      return "TRAP";
+    case Action::kErrno:
+      return "ERRNO";
+    case Action::kUserNotif:
+      return "USER_NOTIF";
+    case Action::kTrace:
+      return "TRACE";
+    case Action::kLog:
+      return "LOG";
+    case Action::kAllow:
+      return "ALLOW";
   }
   return "?";
 }
@@ -90,14 +116,22 @@ bool is_known_action(uint32_t ret) {
 
 Action action_of(uint32_t ret) {
   switch (ret & SECCOMP_RET_ACTION_FULL) {
-    case SECCOMP_RET_KILL_THREAD: return Action::kKillThread;
-    case SECCOMP_RET_TRAP: return Action::kTrap;
-    case SECCOMP_RET_ERRNO: return Action::kErrno;
-    case SECCOMP_RET_USER_NOTIF: return Action::kUserNotif;
-    case SECCOMP_RET_TRACE: return Action::kTrace;
-    case SECCOMP_RET_LOG: return Action::kLog;
-    case SECCOMP_RET_ALLOW: return Action::kAllow;
-    default: return Action::kKillProcess;
+    case SECCOMP_RET_KILL_THREAD:
+      return Action::kKillThread;
+    case SECCOMP_RET_TRAP:
+      return Action::kTrap;
+    case SECCOMP_RET_ERRNO:
+      return Action::kErrno;
+    case SECCOMP_RET_USER_NOTIF:
+      return Action::kUserNotif;
+    case SECCOMP_RET_TRACE:
+      return Action::kTrace;
+    case SECCOMP_RET_LOG:
+      return Action::kLog;
+    case SECCOMP_RET_ALLOW:
+      return Action::kAllow;
+    default:
+      return Action::kKillProcess;
   }
 }
 

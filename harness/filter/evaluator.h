@@ -41,8 +41,8 @@ inline bool executes(Action a) { return a == Action::kAllow || a == Action::kLog
 // A conditional jump's test, for fuzzer feedback.
 struct Comparison {
   uint16_t pc;
-  uint32_t value;     // A
-  uint32_t operand;   // K or X
+  uint32_t value;    // A
+  uint32_t operand;  // K or X
   bool taken;
 };
 
@@ -67,8 +67,7 @@ struct EvalOptions {
 seccomp_data make_seccomp_data(int nr, uint32_t arch, uint64_t ip,
                                const std::array<uint64_t, 6>& args = {});
 
-Evaluation evaluate(const Program& prog, const seccomp_data& data,
-                    const EvalOptions& options = {});
+Evaluation evaluate(const Program& prog, const seccomp_data& data, const EvalOptions& options = {});
 
 // Stacked filters, `rets` in install order: the kernel runs the newest
 // first and keeps the first return whose action (s32, data masked) is

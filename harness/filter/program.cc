@@ -4,14 +4,10 @@ namespace stubfuzz::filter {
 
 namespace {
 sock_filter stmt(uint16_t code, uint32_t k) { return {code, 0, 0, k}; }
-sock_filter jump(uint16_t code, uint32_t k, uint8_t jt, uint8_t jf) {
-  return {code, jt, jf, k};
-}
+sock_filter jump(uint16_t code, uint32_t k, uint8_t jt, uint8_t jf) { return {code, jt, jf, k}; }
 }  // namespace
 
-Builder& Builder::load_abs(uint32_t offset) {
-  return raw(stmt(BPF_LD | BPF_W | BPF_ABS, offset));
-}
+Builder& Builder::load_abs(uint32_t offset) { return raw(stmt(BPF_LD | BPF_W | BPF_ABS, offset)); }
 Builder& Builder::and_k(uint32_t k) { return raw(stmt(BPF_ALU | BPF_AND | BPF_K, k)); }
 Builder& Builder::jeq(uint32_t k, uint8_t jt, uint8_t jf) {
   return raw(jump(BPF_JMP | BPF_JEQ | BPF_K, k, jt, jf));

@@ -16,31 +16,55 @@ constexpr uint32_t kDataSize = sizeof(seccomp_data);
 // chk_code_allowed(): every opcode classic BPF knows (sockets included).
 bool classic_opcode(uint16_t code) {
   switch (code) {
-    case BPF_ALU | BPF_ADD | BPF_K: case BPF_ALU | BPF_ADD | BPF_X:
-    case BPF_ALU | BPF_SUB | BPF_K: case BPF_ALU | BPF_SUB | BPF_X:
-    case BPF_ALU | BPF_MUL | BPF_K: case BPF_ALU | BPF_MUL | BPF_X:
-    case BPF_ALU | BPF_DIV | BPF_K: case BPF_ALU | BPF_DIV | BPF_X:
-    case BPF_ALU | BPF_MOD | BPF_K: case BPF_ALU | BPF_MOD | BPF_X:
-    case BPF_ALU | BPF_AND | BPF_K: case BPF_ALU | BPF_AND | BPF_X:
-    case BPF_ALU | BPF_OR | BPF_K: case BPF_ALU | BPF_OR | BPF_X:
-    case BPF_ALU | BPF_XOR | BPF_K: case BPF_ALU | BPF_XOR | BPF_X:
-    case BPF_ALU | BPF_LSH | BPF_K: case BPF_ALU | BPF_LSH | BPF_X:
-    case BPF_ALU | BPF_RSH | BPF_K: case BPF_ALU | BPF_RSH | BPF_X:
+    case BPF_ALU | BPF_ADD | BPF_K:
+    case BPF_ALU | BPF_ADD | BPF_X:
+    case BPF_ALU | BPF_SUB | BPF_K:
+    case BPF_ALU | BPF_SUB | BPF_X:
+    case BPF_ALU | BPF_MUL | BPF_K:
+    case BPF_ALU | BPF_MUL | BPF_X:
+    case BPF_ALU | BPF_DIV | BPF_K:
+    case BPF_ALU | BPF_DIV | BPF_X:
+    case BPF_ALU | BPF_MOD | BPF_K:
+    case BPF_ALU | BPF_MOD | BPF_X:
+    case BPF_ALU | BPF_AND | BPF_K:
+    case BPF_ALU | BPF_AND | BPF_X:
+    case BPF_ALU | BPF_OR | BPF_K:
+    case BPF_ALU | BPF_OR | BPF_X:
+    case BPF_ALU | BPF_XOR | BPF_K:
+    case BPF_ALU | BPF_XOR | BPF_X:
+    case BPF_ALU | BPF_LSH | BPF_K:
+    case BPF_ALU | BPF_LSH | BPF_X:
+    case BPF_ALU | BPF_RSH | BPF_K:
+    case BPF_ALU | BPF_RSH | BPF_X:
     case BPF_ALU | BPF_NEG:
-    case BPF_LD | BPF_W | BPF_ABS: case BPF_LD | BPF_H | BPF_ABS: case BPF_LD | BPF_B | BPF_ABS:
+    case BPF_LD | BPF_W | BPF_ABS:
+    case BPF_LD | BPF_H | BPF_ABS:
+    case BPF_LD | BPF_B | BPF_ABS:
     case BPF_LD | BPF_W | BPF_LEN:
-    case BPF_LD | BPF_W | BPF_IND: case BPF_LD | BPF_H | BPF_IND: case BPF_LD | BPF_B | BPF_IND:
-    case BPF_LD | BPF_IMM: case BPF_LD | BPF_MEM:
-    case BPF_LDX | BPF_W | BPF_LEN: case BPF_LDX | BPF_B | BPF_MSH:
-    case BPF_LDX | BPF_IMM: case BPF_LDX | BPF_MEM:
-    case BPF_ST: case BPF_STX:
-    case BPF_MISC | BPF_TAX: case BPF_MISC | BPF_TXA:
-    case BPF_RET | BPF_K: case BPF_RET | BPF_A:
+    case BPF_LD | BPF_W | BPF_IND:
+    case BPF_LD | BPF_H | BPF_IND:
+    case BPF_LD | BPF_B | BPF_IND:
+    case BPF_LD | BPF_IMM:
+    case BPF_LD | BPF_MEM:
+    case BPF_LDX | BPF_W | BPF_LEN:
+    case BPF_LDX | BPF_B | BPF_MSH:
+    case BPF_LDX | BPF_IMM:
+    case BPF_LDX | BPF_MEM:
+    case BPF_ST:
+    case BPF_STX:
+    case BPF_MISC | BPF_TAX:
+    case BPF_MISC | BPF_TXA:
+    case BPF_RET | BPF_K:
+    case BPF_RET | BPF_A:
     case BPF_JMP | BPF_JA:
-    case BPF_JMP | BPF_JEQ | BPF_K: case BPF_JMP | BPF_JEQ | BPF_X:
-    case BPF_JMP | BPF_JGE | BPF_K: case BPF_JMP | BPF_JGE | BPF_X:
-    case BPF_JMP | BPF_JGT | BPF_K: case BPF_JMP | BPF_JGT | BPF_X:
-    case BPF_JMP | BPF_JSET | BPF_K: case BPF_JMP | BPF_JSET | BPF_X:
+    case BPF_JMP | BPF_JEQ | BPF_K:
+    case BPF_JMP | BPF_JEQ | BPF_X:
+    case BPF_JMP | BPF_JGE | BPF_K:
+    case BPF_JMP | BPF_JGE | BPF_X:
+    case BPF_JMP | BPF_JGT | BPF_K:
+    case BPF_JMP | BPF_JGT | BPF_X:
+    case BPF_JMP | BPF_JSET | BPF_K:
+    case BPF_JMP | BPF_JSET | BPF_X:
       return true;
     default:
       return false;
@@ -169,18 +193,30 @@ std::optional<CheckFailure> check_seccomp(const Program& prog) {
 
 const char* to_string(Rejection r) {
   switch (r) {
-    case Rejection::kEmpty: return "empty program";
-    case Rejection::kTooLong: return "too long";
-    case Rejection::kBadOpcode: return "unknown opcode";
-    case Rejection::kDivisionByZero: return "division by constant 0";
-    case Rejection::kShiftTooFar: return "shift by 32 or more";
-    case Rejection::kBadScratchIndex: return "scratch index out of range";
-    case Rejection::kJumpOutOfRange: return "jump out of range";
-    case Rejection::kBadPacketLoad: return "packet load out of range";
-    case Rejection::kNoFinalReturn: return "last instruction is not a return";
-    case Rejection::kScratchNotStored: return "scratch memory read before stored";
-    case Rejection::kNotForSeccomp: return "opcode not allowed in seccomp filters";
-    case Rejection::kBadDataOffset: return "load outside seccomp_data or misaligned";
+    case Rejection::kEmpty:
+      return "empty program";
+    case Rejection::kTooLong:
+      return "too long";
+    case Rejection::kBadOpcode:
+      return "unknown opcode";
+    case Rejection::kDivisionByZero:
+      return "division by constant 0";
+    case Rejection::kShiftTooFar:
+      return "shift by 32 or more";
+    case Rejection::kBadScratchIndex:
+      return "scratch index out of range";
+    case Rejection::kJumpOutOfRange:
+      return "jump out of range";
+    case Rejection::kBadPacketLoad:
+      return "packet load out of range";
+    case Rejection::kNoFinalReturn:
+      return "last instruction is not a return";
+    case Rejection::kScratchNotStored:
+      return "scratch memory read before stored";
+    case Rejection::kNotForSeccomp:
+      return "opcode not allowed in seccomp filters";
+    case Rejection::kBadDataOffset:
+      return "load outside seccomp_data or misaligned";
   }
   return "?";
 }
@@ -189,8 +225,8 @@ std::optional<CheckFailure> check_program(const Program& prog) {
   if (prog.empty()) return CheckFailure{Rejection::kEmpty, 0, "empty program"};
   if (prog.size() > BPF_MAXINSNS)
     return CheckFailure{Rejection::kTooLong, BPF_MAXINSNS,
-                        "too long: " + std::to_string(prog.size()) +
-                            " instructions, at most " + std::to_string(BPF_MAXINSNS)};
+                        "too long: " + std::to_string(prog.size()) + " instructions, at most " +
+                            std::to_string(BPF_MAXINSNS)};
   if (auto f = check_classic(prog)) return f;
   if (auto f = check_scratch(prog)) return f;
   return check_seccomp(prog);

@@ -31,7 +31,7 @@ const char* to_string(Rejection r);
 
 struct CheckFailure {
   Rejection reason;
-  size_t index;  // the offending instruction
+  size_t index;         // the offending instruction
   std::string message;  // "instruction 7: jump out of range (...)"
 };
 
