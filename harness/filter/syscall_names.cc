@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 namespace stubfuzz::filter {
@@ -33,13 +34,33 @@ constexpr std::array<ActionCode, 8> kActions{{
     {"ALLOW", SECCOMP_RET_ALLOW},
 }};
 
-std::vector<Syscall> load_table(Arch a) {
-  std::vector<Syscall> out;
-  for (int nr = 0; nr < kMaxSyscallNr; nr++) {
-    std::string name = syscall_name(a, nr);
-    if (!name.empty()) out.push_back({nr, std::move(name)});
+std::string resolve_num(Arch a, int nr) {
+  std::unique_ptr<char, decltype(&free)> name(seccomp_syscall_resolve_num_arch(audit_arch(a), nr),
+                                              &free);
+  return name ? std::string(name.get()) : std::string();
+}
+
+// libseccomp's answers, asked once: the disassembler and the assembler
+// look names up per instruction.
+struct Table {
+  std::vector<Syscall> list;
+  std::vector<std::string> by_nr;
+  std::unordered_map<std::string, int> by_name;
+
+  explicit Table(Arch a) : by_nr(kMaxSyscallNr) {
+    for (int nr = 0; nr < kMaxSyscallNr; nr++) {
+      by_nr[nr] = resolve_num(a, nr);
+      if (by_nr[nr].empty()) continue;
+      list.push_back({nr, by_nr[nr]});
+      by_name.emplace(by_nr[nr], nr);
+    }
   }
-  return out;
+};
+
+const Table& table(Arch a) {
+  static const Table x86_64(Arch::kX86_64);
+  static const Table i386(Arch::kI386);
+  return a == Arch::kX86_64 ? x86_64 : i386;
 }
 
 std::optional<uint32_t> parse_u32(std::string_view s) {
@@ -86,26 +107,21 @@ std::optional<uint32_t> audit_arch_from_symbol(std::string_view symbol) {
 
 std::string syscall_name(Arch a, int nr) {
   if (nr < 0) return "";
-  std::unique_ptr<char, decltype(&free)> name(seccomp_syscall_resolve_num_arch(audit_arch(a), nr),
-                                              &free);
-  return name ? std::string(name.get()) : std::string();
+  if (nr < kMaxSyscallNr) return table(a).by_nr[nr];
+  return resolve_num(a, nr);
 }
 
 std::optional<int> syscall_number(Arch a, std::string_view name) {
   // The table first: libseccomp resolves some i386 names (socket, ...) to
   // negative socketcall pseudo-numbers although a direct syscall exists.
-  for (const Syscall& s : syscalls(a))
-    if (s.name == name) return s.nr;
+  const Table& t = table(a);
+  if (auto it = t.by_name.find(std::string(name)); it != t.by_name.end()) return it->second;
   int nr = seccomp_syscall_resolve_name_arch(audit_arch(a), std::string(name).c_str());
   if (nr < 0) return std::nullopt;
   return nr;
 }
 
-std::span<const Syscall> syscalls(Arch a) {
-  static const std::vector<Syscall> x86_64 = load_table(Arch::kX86_64);
-  static const std::vector<Syscall> i386 = load_table(Arch::kI386);
-  return a == Arch::kX86_64 ? x86_64 : i386;
-}
+std::span<const Syscall> syscalls(Arch a) { return table(a).list; }
 
 std::string action_name(uint32_t ret) {
   const uint32_t code = ret & SECCOMP_RET_ACTION_FULL;
