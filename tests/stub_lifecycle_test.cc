@@ -21,7 +21,7 @@ StubConfig listener_config() { return (*find_profile("listener"))->stub_config()
 class NoLeaks : public testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(stub_image_fd().ok());  // process-wide, opened once
+    ASSERT_TRUE(Stub::prepare(listener_config()).ok());  // process-wide, made once
     before_ = count_resources();
   }
   void TearDown() override {

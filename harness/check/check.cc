@@ -9,7 +9,6 @@
 
 #include "check/lab.h"
 #include "check/probes.h"
-#include "stub/stub_image.h"
 
 namespace stubfuzz {
 
@@ -64,8 +63,8 @@ std::string evidence_of(const Lab& lab, const std::string& shown) {
 
 CheckReport run_checks(const Profile& profile) {
   CheckReport report{profile.name, {}};
-  // The stub image's memfd lives as long as the process; open it first.
-  (void)stub_image_fd();
+  // The stub image's memfd and the sandbox live as long as the process.
+  (void)Stub::prepare(profile.stub_config());
   const ResourceCount before = count_resources();
   for (ClaimId id : profile.claims) {
     CheckRow row;

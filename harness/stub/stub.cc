@@ -36,6 +36,7 @@ struct ChildArgs {
   int image_fd;
   int sock_fd;
   int data_fd;
+  const SandboxChild* sandbox;
   int failed_errno;
 };
 
@@ -53,6 +54,10 @@ __attribute__((no_sanitize("address", "undefined"))) int spawn_child(void* p) {
       syscall(SYS_close_range, 2, ~0U, CLOSE_RANGE_CLOEXEC) < 0 ||
       syscall(SYS_prlimit64, 0, RLIMIT_CORE, &no_core, nullptr) < 0) {
     a->failed_errno = errno;
+    syscall(SYS_exit, 127);
+  }
+  if (int e = sandbox_enter(*a->sandbox)) {
+    a->failed_errno = e;
     syscall(SYS_exit, 127);
   }
   syscall(SYS_execveat, a->image_fd, "", argv, envp, AT_EMPTY_PATH);
@@ -101,6 +106,12 @@ const char* to_string(BatchEnd e) {
     case BatchEnd::kTimedOut: return "timed out";
   }
   return "?";
+}
+
+Status Stub::prepare(const StubConfig& config) {
+  if (auto image = stub_image_fd(); !image) return image.error();
+  if (auto sandbox = sandbox_child(config.sandbox); !sandbox) return sandbox.error();
+  return {};
 }
 
 Result<Stub> Stub::spawn(const StubConfig& config) {
@@ -153,13 +164,17 @@ Result<Stub> Stub::spawn(const StubConfig& config) {
     return s.error();
 
   mark(&SpawnPhases::setup_done);
-  ChildArgs args{*image, stub_sock.get(), data_fd->get(), 0};
+  auto sandbox = sandbox_child(config.sandbox);
+  if (!sandbox) return sandbox.error();
+  ChildArgs args{*image, stub_sock.get(), data_fd->get(), &*sandbox, 0};
   alignas(16) char child_stack[16384];
-  int flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
+  int flags = CLONE_VM | CLONE_VFORK | SIGCHLD | sandbox->clone_flags;
   int pidfd = -1;
   if (config.spawn == SpawnMethod::kClonePidfd) flags |= CLONE_PIDFD;
   stub.pid_ = clone(spawn_child, child_stack + sizeof(child_stack), flags, &args, &pidfd);
-  if (stub.pid_ < 0) return Error::from_errno("clone(CLONE_VM|CLONE_VFORK)");
+  if (stub.pid_ < 0)
+    return Error::from_errno(config.sandbox.enabled ? "clone(CLONE_VM|CLONE_VFORK|CLONE_NEW*)"
+                                                    : "clone(CLONE_VM|CLONE_VFORK)");
   mark(&SpawnPhases::clone_returned);
   if (config.spawn == SpawnMethod::kClonePidfd) {
     stub.pidfd_.reset(pidfd);
@@ -171,7 +186,7 @@ Result<Stub> Stub::spawn(const StubConfig& config) {
   mark(&SpawnPhases::pidfd_opened);
   if (args.failed_errno) {
     (void)stub.wait_exit(kReapTimeout);
-    return Error::from_errno("execveat(stub memfd)", args.failed_errno);
+    return Error::from_errno("stub child: sandbox or execveat(stub memfd)", args.failed_errno);
   }
 
   switch (stub.wait_sync(config.ready_timeout)) {

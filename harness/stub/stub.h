@@ -18,6 +18,7 @@
 #include "filter/program.h"
 #include "kernel/listener.h"
 #include "kernel/sys.h"
+#include "stub/sandbox.h"
 #include "stub_abi.h"
 
 namespace stubfuzz {
@@ -60,6 +61,7 @@ struct StubConfig {
   bool pull_listener = true;
   StubLayout layout;
   SpawnMethod spawn = SpawnMethod::kUmlClone;
+  Sandbox sandbox;
   milliseconds ready_timeout{2000};
   SpawnPhases* phases = nullptr;  // filled in when set
 };
@@ -82,6 +84,9 @@ struct BatchOutcome {
 class Stub {
  public:
   static Result<Stub> spawn(const StubConfig& config);
+  // Makes the process-wide pieces spawn uses (the stub image memfd, the
+  // sandbox's namespaces); they live until exit. spawn() does it on demand.
+  static Status prepare(const StubConfig& config);
 
   Stub(Stub&& o) noexcept;
   Stub& operator=(Stub&& o) noexcept;
