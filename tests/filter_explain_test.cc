@@ -3,6 +3,7 @@
 
 #include "explain/explain.h"
 #include "explain/verify.h"
+#include "filter/asm.h"
 #include "filter/uml_filter.h"
 
 namespace stubfuzz::explain {
@@ -54,6 +55,33 @@ TEST(Explain, UmlMatrixAgreesWithTheKernelInRealStubs) {
   // ALLOWed from the stub page or before it, and not harmless: never run.
   EXPECT_FALSE(r->not_run.empty());
   for (const Cell& c : r->not_run) EXPECT_EQ(c.predicted, "ALLOW");
+}
+
+// Traps all but the stub loop's own calls, so every cell reports the
+// address the kernel saw: it must be the one the model used.
+TEST(Explain, TrapAddressesOfEveryColumnMatchTheModel) {
+  const StubLayout layout;
+  auto prog = filter::assemble(R"(
+      ld [ip_hi]
+      jeq #STUB_HI, +0, trap
+      ld [ip]
+      and #PAGE_MASK
+      jeq #STUB_PAGE, +0, trap
+      ld [arch]
+      jeq #AUDIT_ARCH_X86_64, +0, trap
+      ld [nr]
+      jeq #futex, allow
+      jeq #rt_sigreturn, allow, trap
+    allow: ret #ALLOW
+    trap: ret #TRAP(7)
+  )",
+                               {.stub_start = layout.stub_start});
+  ASSERT_TRUE(prog.ok()) << prog.error().message;
+  auto r = verify(*prog, {.layout = layout, .per_row = 3});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(r->agrees()) << to_text(*r);
+  EXPECT_GE(r->cells_run, 20u);
+  EXPECT_EQ(to_json(*r)["agrees"], true);
 }
 
 }  // namespace

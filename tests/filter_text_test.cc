@@ -8,6 +8,7 @@
 
 #include "filter/asm.h"
 #include "filter/filter_file.h"
+#include "filter/syscall_names.h"
 #include "filter/uml_filter.h"
 #include "filter/validate.h"
 #include "filter_libseccomp.h"
@@ -68,6 +69,18 @@ TEST(FilterText, I386SyscallsPrintWithTheirArchAfterAnArchCheck) {
   ASSERT_TRUE(p.ok()) << p.error().message;
   EXPECT_EQ((*p)[4].k, 11u);
   EXPECT_NE(disassemble(*p).find("jeq #i386.execve"), std::string::npos) << disassemble(*p);
+}
+
+TEST(FilterText, EverySyscallNameMapsBackToItsNumber) {
+  for (Arch a : {Arch::kX86_64, Arch::kI386}) {
+    ASSERT_GT(syscalls(a).size(), 300u);
+    for (const Syscall& s : syscalls(a)) {
+      EXPECT_EQ(syscall_name(a, s.nr), s.name);
+      EXPECT_EQ(syscall_number(a, s.name), s.nr) << arch_name(a) << " " << s.name;
+    }
+  }
+  EXPECT_EQ(syscall_number(Arch::kI386, "execve"), 11);
+  EXPECT_EQ(syscall_name(Arch::kX86_64, 11), "munmap");
 }
 
 TEST(FilterText, ConstantsByName) {
