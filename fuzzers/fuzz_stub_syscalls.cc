@@ -10,6 +10,7 @@
 #include "feedback.h"
 #include "fuzz/executor.h"
 #include "fuzz/oracle.h"
+#include "fuzz/stats.h"
 #include "profile/profile.h"
 
 using namespace stubfuzz;
@@ -18,6 +19,7 @@ namespace {
 
 std::unique_ptr<Profile> g_profile;
 std::unique_ptr<fuzz::Executor> g_executor;
+std::unique_ptr<fuzz::StatsWriter> g_stats;
 
 [[noreturn]] void die(const std::string& message) {
   std::fprintf(stderr, "fuzz_stub_syscalls: %s\n", message.c_str());
@@ -43,6 +45,8 @@ Profile choose_profile() {
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   g_profile = std::make_unique<Profile>(choose_profile());
   g_executor = std::make_unique<fuzz::Executor>(*g_profile);
+  g_stats = std::make_unique<fuzz::StatsWriter>();
+  g_stats->set_filter_len(g_executor->filter().size());
   return 0;
 }
 
@@ -53,6 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!ex) die(ex.error().message);  // the harness itself failed: not a finding
   const auto j = fuzz::judge(*g_profile, g_executor->filter(), program, *ex);
   fuzz::report_feedback(program, *ex, j);
+  g_stats->record(program, *ex, j, g_executor->stubs_used());
   if (const auto* b = j.first_violation()) {
     std::fprintf(stderr, "stubfuzz: claim %s broken by record %zu: %s (%s)\n%s", b->claim.c_str(),
                  b->record, fuzz::to_text(program.records[b->record]).c_str(), b->detail.c_str(),

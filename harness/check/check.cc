@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iomanip>
 #include <sstream>
@@ -18,6 +19,7 @@ const char* to_string(Verdict v) {
     case Verdict::kFail: return "FAIL";
     case Verdict::kFinding: return "FINDING";
     case Verdict::kGone: return "GONE";
+    case Verdict::kAbsent: return "ABSENT";
     case Verdict::kNoProbe: return "NO PROBE";
   }
   return "?";
@@ -89,11 +91,15 @@ CheckReport run_checks(const Profile& profile) {
     const bool reproduced = reproduce_finding(f.id, lab);
     CheckRow row;
     row.name = f.id;
-    row.verdict = reproduced ? Verdict::kFinding : Verdict::kGone;
+    row.verdict = reproduced           ? Verdict::kFinding
+                  : f.kernel_specific ? Verdict::kAbsent
+                                      : Verdict::kGone;
     row.stubs = lab.stubs();
     row.syscalls = lab.syscalls();
+    std::string reproducer = f.reproducer;
+    std::replace(reproducer.begin(), reproducer.end(), '\n', ';');
     row.evidence = evidence_of(lab, "breaks " + std::string(claim_info(f.claim).name) + ": " +
-                                        f.reproducer);
+                                        reproducer);
     report.rows.push_back(row);
   }
   const ResourceCount after = count_resources();

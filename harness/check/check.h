@@ -15,6 +15,7 @@ enum class Verdict {
   kFail,     // a violation that is not a known finding
   kFinding,  // a known finding, reproduced as documented
   kGone,     // a known finding that no longer reproduces: update the profile
+  kAbsent,   // a kernel-specific finding this kernel does not have
   kNoProbe,  // no directed probe for this claim yet (the fuzzer covers it)
 };
 const char* to_string(Verdict v);

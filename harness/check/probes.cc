@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
+#include <signal.h>
+
 #include <array>
 #include <utility>
 
@@ -191,6 +193,22 @@ bool reproduce_syscall_below_page(Lab& lab) {
          o->results[0].ret > 0 && o->results[0].ret % STUB_PAGE_SIZE == 0;
 }
 
+// Outside the page both numbers must trap; on the test kernel neither does.
+bool reproduce_unfiltered_nrs(Lab& lab) {
+  bool all = true;
+  for (uint32_t nr : kUnfilteredNrs) {
+    auto s = lab.spawn();
+    if (!s) return false;
+    auto o = lab.run(*s, {from_outside(nr)});
+    if (!o) return false;
+    const stub_result& r = o->results[0];
+    const bool trapped = r.status == STUB_RESULT_DONE && r.trapped;
+    const bool filter_killed = o->exit && o->exit->killed_by(SIGSYS);
+    all = all && !trapped && !filter_killed;
+  }
+  return all;
+}
+
 }  // namespace
 
 Probe probe_for(ClaimId claim) {
@@ -207,6 +225,7 @@ Probe probe_for(ClaimId claim) {
 bool reproduce_finding(std::string_view id, Lab& lab) {
   if (id == "close-listener-from-stub-page") return reproduce_close_listener(lab);
   if (id == "syscall-just-below-stub-page") return reproduce_syscall_below_page(lab);
+  if (id == "kernel-skips-seccomp-for-nr-335-336") return reproduce_unfiltered_nrs(lab);
   lab.expect(false, "no reproducer for known finding '" + std::string(id) + "'");
   return false;
 }

@@ -9,7 +9,9 @@ namespace {
 // Binary form of a record:
 //   u8  head: bits 0-2 site kind, bit 3 i386, bits 4-7 ignored
 //   u16 site offset (little endian; only for sites that take one)
-//   u16 nr
+//   u16 nr: bit 15 x32, bit 14 "as is", bits 0-13 the number; without "as
+//       is" the number is taken modulo 512, so random bytes mostly name real
+//       syscalls (the tables end below 512)
 //   6 x arg: u8 kind (mod kCount) then, for literal/scratch/stub, a value:
 //            u8 width (0: 1 byte, 1: 2, 2: 4, 3: 8) and that many bytes
 // Missing bytes read as zero, so every string decodes.
@@ -31,6 +33,8 @@ class Reader {
   std::span<const uint8_t> b_;
   size_t pos_ = 0;
 };
+
+constexpr uint32_t kNrWindow = 512;
 
 bool site_has_offset(SiteKind k) {
   return k == SiteKind::kBelow || k == SiteKind::kAbove || k == SiteKind::kAlias;
@@ -57,7 +61,8 @@ Program decode(std::span<const uint8_t> bytes) {
     r.site.kind = static_cast<SiteKind>((head & 7) % static_cast<uint8_t>(SiteKind::kCount));
     r.i386 = head & 8;
     if (site_has_offset(r.site.kind)) r.site.offset = clamp_offset(in.take(2));
-    r.nr = static_cast<uint16_t>(in.take(2));
+    const auto v = static_cast<uint32_t>(in.take(2));
+    r.nr = ((v & 0x4000) ? (v & kMaxNr) : (v & kMaxNr) % kNrWindow) | ((v & 0x8000) ? kX32Bit : 0);
     for (Arg& a : r.args) {
       a.kind = static_cast<ArgKind>(in.take(1) % static_cast<uint8_t>(ArgKind::kCount));
       if (arg_has_value(a.kind)) {
@@ -76,7 +81,8 @@ std::vector<uint8_t> encode(const Program& p) {
     const Record& r = p.records[i];
     out.push_back(static_cast<uint8_t>(static_cast<uint8_t>(r.site.kind) | (r.i386 ? 8 : 0)));
     if (site_has_offset(r.site.kind)) put(out, clamp_offset(r.site.offset), 2);
-    put(out, r.nr, 2);
+    const uint32_t base = r.nr & kMaxNr;
+    put(out, base | (base >= kNrWindow ? 0x4000u : 0u) | ((r.nr & kX32Bit) ? 0x8000u : 0u), 2);
     for (const Arg& a : r.args) {
       out.push_back(static_cast<uint8_t>(a.kind));
       if (!arg_has_value(a.kind)) continue;

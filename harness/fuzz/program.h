@@ -48,10 +48,15 @@ struct Arg {
   bool operator==(const Arg&) const = default;
 };
 
+// x32 syscalls are x86-64 ones with this bit: same arch in seccomp_data.
+inline constexpr uint32_t kX32Bit = 0x40000000;
+// Numbers the binary form can express: up to 0x3fff, with or without kX32Bit.
+inline constexpr uint32_t kMaxNr = 0x3fff;
+
 struct Record {
   Site site;
   bool i386 = false;  // int $0x80 instead of syscall
-  uint16_t nr = 0;
+  uint32_t nr = 0;
   Arg args[6];
   bool operator==(const Record&) const = default;
 };

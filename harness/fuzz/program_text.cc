@@ -146,6 +146,11 @@ Result<Record> parse_record(std::string_view line) {
     r.i386 = true;
     rest = trim(rest.substr(5));
   }
+  uint32_t x32 = 0;
+  if (rest.substr(0, 4) == "x32 ") {  // the bit, whatever the ABI
+    x32 = kX32Bit;
+    rest = trim(rest.substr(4));
+  }
   const size_t open = rest.find('(');
   if (open == std::string_view::npos || rest.back() != ')')
     return Error{"expected '<syscall>(<args>)'", EINVAL};
@@ -153,10 +158,10 @@ Result<Record> parse_record(std::string_view line) {
   const auto arch = r.i386 ? filter::Arch::kI386 : filter::Arch::kX86_64;
   if (name.rfind("syscall_", 0) == 0) {
     auto nr = parse_number(std::string_view(name).substr(8));
-    if (!nr || *nr > 0xffff) return Error{"bad syscall number '" + name + "'", EINVAL};
-    r.nr = static_cast<uint16_t>(*nr);
-  } else if (auto nr = filter::syscall_number(arch, name); nr && *nr >= 0 && *nr <= 0xffff) {
-    r.nr = static_cast<uint16_t>(*nr);
+    if (!nr || *nr > kMaxNr) return Error{"bad syscall number '" + name + "'", EINVAL};
+    r.nr = static_cast<uint32_t>(*nr) | x32;
+  } else if (auto nr = filter::syscall_number(arch, name); nr && *nr >= 0 && *nr <= int{kMaxNr}) {
+    r.nr = static_cast<uint32_t>(*nr) | x32;
   } else {
     return Error{"unknown syscall '" + name + "' for " +
                      std::string(filter::arch_name(arch)),
@@ -180,8 +185,10 @@ Result<Record> parse_record(std::string_view line) {
 
 std::string to_text(const Record& r) {
   const auto arch = r.i386 ? filter::Arch::kI386 : filter::Arch::kX86_64;
-  std::string name = filter::syscall_name(arch, r.nr);
-  if (name.empty()) name = "syscall_" + std::to_string(r.nr);
+  const uint32_t nr = r.nr & kMaxNr;
+  std::string name = filter::syscall_name(arch, static_cast<int>(nr));
+  if (name.empty()) name = "syscall_" + std::to_string(nr);
+  if (r.nr & kX32Bit) name = "x32 " + name;
   int last = 5;
   while (last >= 0 && r.args[last] == Arg{}) last--;
   std::string out = site_text(r.site) + (r.i386 ? " i386 " : " ") + name + "(";

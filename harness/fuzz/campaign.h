@@ -1,0 +1,41 @@
+// `stubfuzz fuzz`: a campaign of the fuzz_stub_syscalls target under
+// libFuzzer or AFL++, with a live status line and a summary. A crash file
+// whose program still breaks a claim on replay is a new finding.
+#pragma once
+
+#include <chrono>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+
+namespace stubfuzz::fuzz {
+
+enum class Engine { kLibFuzzer, kAfl };
+
+struct CampaignOptions {
+  Engine engine = Engine::kLibFuzzer;
+  std::string target;      // the engine's build of fuzz_stub_syscalls
+  std::string profile;     // or:
+  std::string filter;      // a filter file judged by
+  std::string claims;      // this profile's claims
+  std::chrono::seconds time{60};
+  int jobs = 1;
+  std::string out_dir;     // corpus, crashes and stats go here
+  std::vector<std::string> seeds;  // seed corpus directories
+  std::string dict;
+};
+
+struct CampaignResult {
+  uint64_t execs = 0;
+  double seconds = 0;
+  size_t filter_len = 0, filter_covered = 0, cells = 0;
+  std::vector<std::pair<std::string, std::string>> known;  // id, reproducer file
+  std::vector<std::string> crashes;  // files the engine kept
+};
+
+// Runs the campaign to its end, printing status to `status` once a second.
+Result<CampaignResult> run_campaign(const CampaignOptions& o, std::ostream& status);
+
+}  // namespace stubfuzz::fuzz

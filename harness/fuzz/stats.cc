@@ -1,0 +1,111 @@
+#include "fuzz/stats.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+namespace stubfuzz::fuzz {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+void Stats::add(const Program& p, const Execution& ex, const Judgement& j) {
+  execs++;
+  for (size_t i = 0; i < j.records.size() && i < ex.records.size(); i++) {
+    const auto& o = ex.records[i];
+    if (o.kind == Observed::kNotRun || o.kind == Observed::kRefused) continue;
+    for (uint16_t pc : j.records[i].model.trace) filter_pcs.insert(pc);
+    cells.insert(static_cast<uint32_t>(o.resolved.abi) << 20 |
+                 static_cast<uint32_t>(p.records[i].site.kind) << 16 | o.resolved.nr);
+  }
+  for (const auto& b : j.breaches)
+    if (!b.finding.empty()) known[b.finding]++;
+}
+
+void Stats::merge(const Stats& o) {
+  execs += o.execs;
+  stubs += o.stubs;
+  seconds = std::max(seconds, o.seconds);
+  filter_len = std::max(filter_len, o.filter_len);
+  filter_pcs.insert(o.filter_pcs.begin(), o.filter_pcs.end());
+  cells.insert(o.cells.begin(), o.cells.end());
+  for (const auto& [id, n] : o.known) known[id] += n;
+}
+
+std::string Stats::to_json() const {
+  json j{{"execs", execs},           {"stubs", stubs}, {"seconds", seconds},
+         {"filter_len", filter_len}, {"filter_pcs", filter_pcs},
+         {"cells", cells},           {"known", known}};
+  return j.dump();
+}
+
+Result<Stats> Stats::from_json(const std::string& text) {
+  try {
+    const json j = json::parse(text);
+    Stats s;
+    s.execs = j.at("execs");
+    s.stubs = j.at("stubs");
+    s.seconds = j.at("seconds");
+    s.filter_len = j.at("filter_len");
+    s.filter_pcs = j.at("filter_pcs").get<std::set<uint16_t>>();
+    s.cells = j.at("cells").get<std::set<uint32_t>>();
+    s.known = j.at("known").get<std::map<std::string, uint64_t>>();
+    return s;
+  } catch (const json::exception& e) {
+    return Error{std::string("bad stats: ") + e.what(), EINVAL};
+  }
+}
+
+StatsWriter::StatsWriter() : start_(std::chrono::steady_clock::now()), last_flush_(start_) {
+  if (const char* d = std::getenv("STUBFUZZ_STATS_DIR")) dir_ = d;
+}
+
+void StatsWriter::record(const Program& p, const Execution& ex, const Judgement& j,
+                         uint64_t stubs) {
+  if (dir_.empty()) return;
+  const size_t known_before = stats_.known.size();
+  stats_.add(p, ex, j);
+  stats_.stubs = stubs;
+  if (stats_.known.size() != known_before) {
+    // A reproducer for each known finding, the first time it is seen here.
+    for (const auto& b : j.breaches) {
+      const std::string path = dir_ + "/known-" + b.finding + ".txt";
+      if (b.finding.empty() || fs::exists(path)) continue;
+      std::ofstream(path) << "# known finding " << b.finding << " (" << b.claim << ")\n"
+                          << to_text(p);
+    }
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_flush_ >= std::chrono::seconds(1)) {
+    last_flush_ = now;
+    stats_.seconds = std::chrono::duration<double>(now - start_).count();
+    flush();
+  }
+}
+
+void StatsWriter::flush() {
+  const std::string path = dir_ + "/worker-" + std::to_string(getpid()) + ".json";
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << stats_.to_json();
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+}
+
+Stats read_stats_dir(const std::string& dir) {
+  Stats all;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.path().extension() != ".json") continue;
+    std::ifstream in(e.path());
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (auto s = Stats::from_json(text)) all.merge(*s);
+  }
+  return all;
+}
+
+}  // namespace stubfuzz::fuzz

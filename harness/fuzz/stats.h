@@ -1,0 +1,51 @@
+// What a fuzz worker has seen, written to a file every second so that
+// `stubfuzz fuzz` can show a live status line and a summary: executions,
+// filter instructions covered, verdict-matrix cells seen, known findings.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+
+#include "base/result.h"
+#include "fuzz/executor.h"
+#include "fuzz/oracle.h"
+
+namespace stubfuzz::fuzz {
+
+struct Stats {
+  uint64_t execs = 0;
+  uint64_t stubs = 0;
+  double seconds = 0;
+  size_t filter_len = 0;
+  std::set<uint16_t> filter_pcs;  // instructions that ran
+  std::set<uint32_t> cells;       // (abi, site, nr) seen with an outcome
+  std::map<std::string, uint64_t> known;  // known finding -> hits
+
+  void add(const Program& p, const Execution& ex, const Judgement& j);
+  void merge(const Stats& other);
+  std::string to_json() const;
+  static Result<Stats> from_json(const std::string& text);
+};
+
+// Writes a worker's stats under $STUBFUZZ_STATS_DIR (if set) at most once a
+// second, and the first program that hit each known finding beside them.
+class StatsWriter {
+ public:
+  StatsWriter();
+  void set_filter_len(size_t n) { stats_.filter_len = n; }
+  void record(const Program& p, const Execution& ex, const Judgement& j, uint64_t stubs);
+
+ private:
+  void flush();
+  std::string dir_;
+  Stats stats_;
+  std::chrono::steady_clock::time_point start_, last_flush_;
+};
+
+// Every worker's stats in `dir`, merged.
+Stats read_stats_dir(const std::string& dir);
+
+}  // namespace stubfuzz::fuzz
