@@ -128,7 +128,7 @@ TEST(Regressions, EveryCorpusProgramReplaysAsRecorded) {
       const auto& findings = listener().known_findings;
       const auto f = std::find_if(findings.begin(), findings.end(),
                                   [&](const KnownFinding& k) { return k.id == id; });
-      ASSERT_NE(f, findings.end()) << name << ": no known finding " << id << " in the profile";
+      ASSERT_TRUE(f != findings.end()) << name << ": no known finding " << id << " in the profile";
       if (f->kernel_specific) continue;  // absent on other kernels
       bool seen = false;
       for (const auto& b : r->judgement.breaches) seen |= b.finding == id;
