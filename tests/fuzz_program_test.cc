@@ -126,10 +126,10 @@ TEST(Regressions, EveryCorpusProgramReplaysAsRecorded) {
     if (name.rfind("known-", 0) == 0) {
       const std::string id = name.substr(6, name.size() - 6 - 4);
       const auto& findings = listener().known_findings;
-      const auto f = std::find_if(findings.begin(), findings.end(),
-                                  [&](const KnownFinding& k) { return k.id == id; });
-      ASSERT_TRUE(f != findings.end()) << name << ": no known finding " << id << " in the profile";
-      if (f->kernel_specific) continue;  // absent on other kernels
+      const auto known = std::find_if(findings.begin(), findings.end(),
+                                      [&](const KnownFinding& k) { return k.id == id; });
+      ASSERT_TRUE(known != findings.end()) << name << ": no known finding " << id;
+      if (known->kernel_specific) continue;  // absent on other kernels
       bool seen = false;
       for (const auto& b : r->judgement.breaches) seen |= b.finding == id;
       EXPECT_TRUE(seen) << f << ": known finding " << id << " no longer reproduces";
