@@ -1,83 +1,20 @@
 // The `stubfuzz` command: one subcommand per job. Every error reaches the
 // user as one line, "stubfuzz: <what>", and a non-zero exit.
 #include <CLI/CLI.hpp>
-#include <iostream>
 
-#include "check/check.h"
-#include "check/doctor.h"
-#include "fuzz/executor.h"
-#include "fuzz/replay.h"
-#include "profile/profile.h"
+#include "cli/commands.h"
 
 namespace {
 
-using stubfuzz::Profile;
+using stubfuzz::cli::ProfileChoice;
 
-constexpr int kExitUsage = 2;
-constexpr int kExitFailed = 1;
-
-int fail(const std::string& message, int code = kExitUsage) {
-  std::cerr << "stubfuzz: " << message << "\n";
-  return code;
-}
-
-// --profile NAME, or --filter FILE judged by --claims NAME.
-struct ProfileChoice {
-  std::string profile{stubfuzz::kDefaultProfile};
-  std::string filter;
-  std::string claims{stubfuzz::kDefaultProfile};
-
-  void add_to(CLI::App* cmd) {
-    std::string names;
-    for (const auto& p : stubfuzz::builtin_profiles())
-      names += (names.empty() ? "" : ", ") + p.name;
-    auto* prof = cmd->add_option("--profile", profile, "built-in profile (" + names + ")");
-    auto* filt = cmd->add_option("--filter", filter, "a filter file (binary or text) instead");
-    cmd->add_option("--claims", claims, "whose monitor rules and claims judge --filter");
-    prof->excludes(filt);
-  }
-  stubfuzz::Result<Profile> resolve() const {
-    if (!filter.empty()) return stubfuzz::profile_from_filter_file(filter, claims);
-    auto p = stubfuzz::find_profile(profile);
-    if (!p) return p.error();
-    return **p;
-  }
-};
-
-int run_check(const ProfileChoice& choice) {
-  auto profile = choice.resolve();
-  if (!profile) return fail(profile.error().message);
-  auto report = stubfuzz::run_checks(*profile);
-  stubfuzz::print_report(report, std::cout);
-  return report.ok() ? 0 : kExitFailed;
-}
-
-int run_doctor() {
-  return stubfuzz::print_doctor(stubfuzz::run_doctor(), std::cout) ? 0 : kExitFailed;
-}
-
-int run_replay(const ProfileChoice& choice, const std::vector<std::string>& inputs) {
-  auto profile = choice.resolve();
-  if (!profile) return fail(profile.error().message);
-  auto files = stubfuzz::fuzz::expand_inputs(inputs);
-  if (!files) return fail(files.error().message);
-  // Load every file first: a corrupt one is reported before anything runs.
-  std::vector<stubfuzz::fuzz::Program> programs;
-  for (const auto& f : *files) {
-    auto p = stubfuzz::fuzz::load_program(f);
-    if (!p) return fail(p.error().message);
-    programs.push_back(*p);
-  }
-  stubfuzz::fuzz::Executor executor(*profile);
-  int reproduced = 0;
-  for (size_t i = 0; i < programs.size(); i++) {
-    auto r = stubfuzz::fuzz::replay(executor, *profile, programs[i]);
-    if (!r) return fail((*files)[i] + ": " + r.error().message, kExitFailed);
-    stubfuzz::fuzz::print_replay((*files)[i], *r, std::cout);
-    if (r->judgement.violated()) reproduced++;
-  }
-  std::cout << files->size() << " programs, " << reproduced << " break a claim\n";
-  return reproduced ? kExitFailed : 0;
+void add_profile_options(CLI::App* cmd, ProfileChoice& c) {
+  std::string names;
+  for (const auto& p : stubfuzz::builtin_profiles()) names += (names.empty() ? "" : ", ") + p.name;
+  auto* prof = cmd->add_option("--profile", c.profile, "built-in profile (" + names + ")");
+  auto* filt = cmd->add_option("--filter", c.filter, "a filter file (binary or text) instead");
+  cmd->add_option("--claims", c.claims, "whose monitor rules and claims judge --filter");
+  prof->excludes(filt);
 }
 
 }  // namespace
@@ -89,15 +26,50 @@ int main(int argc, char** argv) {
 
   auto* doctor = app.add_subcommand("doctor", "what this kernel supports; non-zero if the "
                                               "harness cannot run here");
-  ProfileChoice check_choice, replay_choice;
-  auto* check = app.add_subcommand("check", "probe every claim of a profile in real stubs");
-  check_choice.add_to(check);
 
+  ProfileChoice check_choice;
+  auto* check = app.add_subcommand("check", "probe every claim of a profile in real stubs");
+  add_profile_options(check, check_choice);
+
+  ProfileChoice explain_choice;
+  stubfuzz::cli::ExplainOptions explain_opts;
+  auto* explain = app.add_subcommand(
+      "explain", "a filter with symbolic names and its verdict matrix per syscall and origin");
+  add_profile_options(explain, explain_choice);
+  explain->add_flag("--json", explain_opts.json, "machine-readable output");
+  explain->add_flag("--verify", explain_opts.verify,
+                    "run the matrix's cells in real stubs; non-zero on any disagreement");
+  explain->add_option("--per-row", explain_opts.per_row,
+                      "syscalls verified per folded row (0: all)");
+  explain->add_option("--emit", explain_opts.emit, "write the filter as bpf or asm")
+      ->check(CLI::IsMember({"bpf", "asm"}));
+  explain->add_option("--out", explain_opts.out, "file for --emit");
+
+  ProfileChoice fuzz_choice;
+  stubfuzz::cli::FuzzOptions fuzz_opts;
+  auto* fuzz = app.add_subcommand("fuzz", "run a fuzzing campaign on the hijacked stub");
+  add_profile_options(fuzz, fuzz_choice);
+  fuzz->add_option("--time", fuzz_opts.seconds, "seconds (default 60)");
+  fuzz->add_option("--jobs", fuzz_opts.jobs, "parallel fuzzers (default 1)");
+  fuzz->add_option("--engine", fuzz_opts.engine, "libfuzzer (default) or afl")
+      ->check(CLI::IsMember({"libfuzzer", "afl"}));
+  fuzz->add_option("--out", fuzz_opts.out, "output directory (default fuzz-out/<name>-<time>)");
+  fuzz->add_option("--target", fuzz_opts.target, "the engine's fuzz_stub_syscalls binary");
+
+  ProfileChoice replay_choice;
   std::vector<std::string> inputs;
   auto* replay = app.add_subcommand(
       "replay", "run crash or corpus files (libFuzzer, AFL++ or text programs) and judge them");
-  replay_choice.add_to(replay);
+  add_profile_options(replay, replay_choice);
   replay->add_option("inputs", inputs, "files or directories")->required();
+
+  ProfileChoice minimize_choice;
+  std::string minimize_input, minimize_out;
+  auto* minimize =
+      app.add_subcommand("minimize", "the shortest program that still breaks the same claim");
+  add_profile_options(minimize, minimize_choice);
+  minimize->add_option("input", minimize_input, "a crash or program file")->required();
+  minimize->add_option("-o,--out", minimize_out, "write the text program here (default stdout)");
 
   try {
     app.parse(argc, argv);
@@ -106,11 +78,15 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    return fail(std::string(e.what()) + " (see stubfuzz --help)");
+    return stubfuzz::cli::fail(std::string(e.what()) + " (see stubfuzz --help)");
   }
 
+  using namespace stubfuzz::cli;
   if (*doctor) return run_doctor();
   if (*check) return run_check(check_choice);
+  if (*explain) return run_explain(explain_choice, explain_opts);
+  if (*fuzz) return run_fuzz(fuzz_choice, fuzz_opts, argv[0]);
   if (*replay) return run_replay(replay_choice, inputs);
+  if (*minimize) return run_minimize(minimize_choice, minimize_input, minimize_out);
   return fail("no command given (see stubfuzz --help)");
 }

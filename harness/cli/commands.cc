@@ -1,0 +1,229 @@
+#include "cli/commands.h"
+
+#include <unistd.h>
+
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "check/check.h"
+#include "check/doctor.h"
+#include "explain/explain.h"
+#include "explain/verify.h"
+#include "filter/asm.h"
+#include "filter/filter_file.h"
+#include "fuzz/executor.h"
+#include "fuzz/minimize.h"
+#include "fuzz/replay.h"
+
+namespace stubfuzz::cli {
+
+namespace fs = std::filesystem;
+
+int fail(const std::string& message, int code) {
+  std::cerr << "stubfuzz: " << message << "\n";
+  return code;
+}
+
+Result<Profile> ProfileChoice::resolve() const {
+  if (!filter.empty()) return profile_from_filter_file(filter, claims);
+  auto p = find_profile(profile);
+  if (!p) return p.error();
+  return **p;
+}
+
+int run_doctor() { return print_doctor(stubfuzz::run_doctor(), std::cout) ? 0 : kExitFailed; }
+
+int run_check(const ProfileChoice& choice) {
+  auto profile = choice.resolve();
+  if (!profile) return fail(profile.error().message);
+  auto report = run_checks(*profile);
+  print_report(report, std::cout);
+  return report.ok() ? 0 : kExitFailed;
+}
+
+namespace {
+
+// Every input loaded before anything runs: a corrupt file is reported first.
+Result<std::vector<std::pair<std::string, fuzz::Program>>> load_all(
+    const std::vector<std::string>& inputs) {
+  auto files = fuzz::expand_inputs(inputs);
+  if (!files) return files.error();
+  std::vector<std::pair<std::string, fuzz::Program>> programs;
+  for (const auto& f : *files) {
+    auto p = fuzz::load_program(f);
+    if (!p) return p.error();
+    programs.emplace_back(f, *p);
+  }
+  if (programs.empty()) return Error{"no input files", EINVAL};
+  return programs;
+}
+
+}  // namespace
+
+int run_replay(const ProfileChoice& choice, const std::vector<std::string>& inputs) {
+  auto profile = choice.resolve();
+  if (!profile) return fail(profile.error().message);
+  auto programs = load_all(inputs);
+  if (!programs) return fail(programs.error().message);
+  fuzz::Executor executor(*profile);
+  int reproduced = 0;
+  for (const auto& [file, program] : *programs) {
+    auto r = fuzz::replay(executor, *profile, program);
+    if (!r) return fail(file + ": " + r.error().message, kExitFailed);
+    fuzz::print_replay(file, *r, std::cout);
+    if (r->judgement.violated()) reproduced++;
+  }
+  std::cout << programs->size() << " programs, " << reproduced << " break a claim\n";
+  return reproduced ? kExitFailed : 0;
+}
+
+int run_minimize(const ProfileChoice& choice, const std::string& input, const std::string& out) {
+  auto profile = choice.resolve();
+  if (!profile) return fail(profile.error().message);
+  auto program = fuzz::load_program(input);
+  if (!program) return fail(program.error().message);
+  fuzz::Executor executor(*profile);
+  auto m = fuzz::minimize(executor, *profile, *program);
+  if (!m) return fail(input + ": " + m.error().message, kExitFailed);
+  std::ostringstream text;
+  text << "# " << (m->key.finding.empty() ? "breaks " + m->key.claim
+                                           : "known finding " + m->key.finding)
+       << " under " << profile->name << "; minimized from " << input << " in " << m->runs
+       << " runs\n"
+       << fuzz::to_text(m->program);
+  if (out.empty() || out == "-") {
+    std::cout << text.str();
+  } else {
+    std::ofstream f(out);
+    f << text.str();
+    if (!f) return fail(out + ": cannot write");
+    std::cout << "wrote " << out << " (" << m->program.records.size() << " of "
+              << program->records.size() << " records)\n";
+  }
+  return 0;
+}
+
+int run_explain(const ProfileChoice& choice, const ExplainOptions& o) {
+  auto profile = choice.resolve();
+  if (!profile) return fail(profile.error().message);
+  const StubLayout layout;
+  const filter::Program prog = profile->make_filter(layout);
+  if (!o.emit.empty()) {
+    if (o.emit != "bpf" && o.emit != "asm") return fail("--emit takes bpf or asm");
+    if (o.emit == "asm" && (o.out.empty() || o.out == "-")) {
+      std::cout << filter::disassemble(prog, {layout.stub_start, true});
+      return 0;
+    }
+    if (o.out.empty() || o.out == "-") return fail("--emit bpf needs --out FILE");
+    auto s = filter::write_filter_file(
+        o.out, prog, o.emit == "bpf" ? filter::FilterFormat::kBinary : filter::FilterFormat::kText,
+        layout.stub_start);
+    if (!s) return fail(s.error().message);
+    return 0;
+  }
+  explain::Points points;
+  points.stub_start = layout.stub_start;
+  const auto e = explain::explain(prog, points);
+  if (!o.verify) {
+    if (o.json)
+      std::cout << explain::to_json(e).dump(2) << "\n";
+    else
+      std::cout << explain::to_text(e);
+    return 0;
+  }
+  explain::VerifyOptions vo;
+  vo.layout = layout;
+  vo.per_row = o.per_row;
+  auto report = explain::verify(prog, vo);
+  if (!report) return fail(report.error().message, kExitFailed);
+  if (o.json)
+    std::cout << explain::to_json(*report).dump(2) << "\n";
+  else
+    std::cout << explain::to_text(e) << "\n" << explain::to_text(*report);
+  return report->agrees() ? 0 : kExitFailed;
+}
+
+namespace {
+
+// Beside the build this stubfuzz came from: build/<preset>/harness/stubfuzz.
+std::string default_target(const std::string& self, const std::string& engine) {
+  std::error_code ec;
+  const fs::path exe = fs::canonical(self.find('/') == std::string::npos ? "/proc/self/exe" : self, ec);
+  const fs::path build = exe.parent_path().parent_path().parent_path();
+  return (build / (engine == "afl" ? "afl" : "fuzz") / "fuzzers" / "fuzz_stub_syscalls").string();
+}
+
+std::string timestamp() {
+  char buf[32];
+  const std::time_t t = std::time(nullptr);
+  std::strftime(buf, sizeof(buf), "%Y%m%d-%H%M%S", std::localtime(&t));
+  return buf;
+}
+
+}  // namespace
+
+int run_fuzz(const ProfileChoice& choice, const FuzzOptions& o, const std::string& self) {
+  auto profile = choice.resolve();
+  if (!profile) return fail(profile.error().message);
+  if (o.engine != "libfuzzer" && o.engine != "afl")
+    return fail("--engine takes libfuzzer or afl, not '" + o.engine + "'");
+  if (o.seconds <= 0 || o.jobs <= 0) return fail("--time and --jobs must be positive");
+
+  fuzz::CampaignOptions c;
+  c.engine = o.engine == "afl" ? fuzz::Engine::kAfl : fuzz::Engine::kLibFuzzer;
+  c.target = o.target.empty() ? default_target(self, o.engine) : o.target;
+  c.profile = choice.profile;
+  if (!choice.filter.empty()) {
+    c.filter = fs::absolute(choice.filter).string();
+    c.claims = choice.claims;
+  }
+  c.time = std::chrono::seconds(o.seconds);
+  c.jobs = o.jobs;
+  const std::string name = choice.filter.empty() ? choice.profile : "filter";
+  c.out_dir = o.out.empty() ? "fuzz-out/" + name + "-" + timestamp() : o.out;
+  c.seeds = {STUBFUZZ_SOURCE_DIR "/corpus/fuzz_stub_syscalls"};
+  c.dict = STUBFUZZ_SOURCE_DIR "/fuzzers/fuzz_stub_syscalls.dict";
+
+  std::cout << "fuzzing " << profile->name << " with " << o.engine << " (" << o.jobs
+            << " jobs) for " << o.seconds << " s; output in " << c.out_dir << "\n";
+  auto r = fuzz::run_campaign(c, std::cout);
+  if (!r) return fail(r.error().message);
+
+  std::cout << "\n"
+            << r->execs << " programs in " << static_cast<int>(r->seconds) << " s: "
+            << static_cast<uint64_t>(r->seconds > 0 ? r->execs / r->seconds : 0)
+            << " programs/s sustained\n"
+            << "filter instructions covered: " << r->filter_covered << "/" << r->filter_len
+            << "\nverdict-matrix cells seen: " << r->cells << "\n";
+  std::cout << "known findings (documented; they do not stop a run):"
+            << (r->known.empty() ? " none seen" : "") << "\n";
+  for (const auto& [id, file] : r->known) std::cout << "  " << id << "  reproducer: " << file << "\n";
+  if (r->crashes.empty()) {
+    std::cout << "new findings: none\n";
+    return 0;
+  }
+  // Judge every crash file again, outside the engine.
+  fuzz::Executor executor(*profile);
+  std::cout << "new findings:\n";
+  for (const auto& file : r->crashes) {
+    auto p = fuzz::load_program(file);
+    std::string verdict = p ? "" : p.error().message;
+    if (p) {
+      auto rr = fuzz::replay(executor, *profile, *p);
+      if (rr && rr->judgement.violated())
+        verdict = "breaks " + rr->judgement.first_violation()->claim;
+      else
+        verdict = rr ? "does not reproduce on replay" : rr.error().message;
+    }
+    std::cout << "  " << file << ": " << verdict << "\n";
+  }
+  std::cout << "replay with: stubfuzz replay " << (choice.filter.empty() ? "--profile " + choice.profile
+                                                                        : "--filter " + choice.filter)
+            << " FILE;  minimize with: stubfuzz minimize ... FILE\n";
+  return kExitFailed;
+}
+
+}  // namespace stubfuzz::cli

@@ -1,0 +1,51 @@
+// The subcommands of `stubfuzz`, each returning the process exit code:
+// 0 success, 1 a claim broken or a finding, 2 bad input (one error line).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "fuzz/campaign.h"
+#include "profile/profile.h"
+
+namespace stubfuzz::cli {
+
+inline constexpr int kExitFailed = 1;
+inline constexpr int kExitUsage = 2;
+
+// Prints "stubfuzz: <message>" and returns `code`.
+int fail(const std::string& message, int code = kExitUsage);
+
+// --profile NAME, or --filter FILE judged by --claims NAME.
+struct ProfileChoice {
+  std::string profile{kDefaultProfile};
+  std::string filter;
+  std::string claims{kDefaultProfile};
+  Result<Profile> resolve() const;
+};
+
+int run_doctor();
+int run_check(const ProfileChoice& choice);
+int run_replay(const ProfileChoice& choice, const std::vector<std::string>& inputs);
+int run_minimize(const ProfileChoice& choice, const std::string& input, const std::string& out);
+
+struct ExplainOptions {
+  bool json = false;
+  bool verify = false;
+  size_t per_row = 3;
+  std::string emit;  // "", "bpf" or "asm"
+  std::string out;   // for --emit; "-" is stdout (asm only)
+};
+int run_explain(const ProfileChoice& choice, const ExplainOptions& o);
+
+struct FuzzOptions {
+  std::string engine = "libfuzzer";
+  int seconds = 60;
+  int jobs = 1;
+  std::string out;
+  std::string target;
+};
+int run_fuzz(const ProfileChoice& choice, const FuzzOptions& o, const std::string& self);
+
+}  // namespace stubfuzz::cli
