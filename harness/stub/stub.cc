@@ -323,6 +323,14 @@ Result<BatchOutcome> Stub::run(std::span<const stub_record> records, millisecond
   return out;
 }
 
+Status Stub::write_scratch(std::span<const uint8_t> bytes, size_t offset) {
+  if (offset > STUB_SCRATCH_SIZE || bytes.size() > STUB_SCRATCH_SIZE - offset)
+    return Error{"scratch write past the buffer's " + std::to_string(STUB_SCRATCH_SIZE) + " bytes",
+                 EINVAL};
+  std::memcpy(data_->scratch + offset, bytes.data(), bytes.size());
+  return {};
+}
+
 std::string Stub::fd_target(int fd) const {
   char target[256] = {};
   const std::string path = "/proc/" + std::to_string(pid_) + "/fd/" + std::to_string(fd);

@@ -103,6 +103,10 @@ class Stub {
   std::optional<kernel::Listener> take_listener();
   const stub_data& data() const { return *data_; }
 
+  // Fills the start of the data page's scratch buffer (at layout().scratch()
+  // in the stub), for records whose pointer arguments point there.
+  Status write_scratch(std::span<const uint8_t> bytes, size_t offset = 0);
+
   // Runs `records` in the stub; every wait is bounded by `timeout`.
   Result<BatchOutcome> run(std::span<const stub_record> records,
                            milliseconds timeout = milliseconds(1000));
