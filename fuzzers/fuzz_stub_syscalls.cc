@@ -55,7 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (program.records.empty()) return 0;
   auto ex = g_executor->run(program);
   if (!ex) die(ex.error().message);  // the harness itself failed: not a finding
-  const auto j = fuzz::judge(*g_profile, g_executor->filter(), program, *ex);
+  const auto j = fuzz::judge(*g_profile, g_executor->config(), program, *ex);
   fuzz::report_feedback(program, *ex, j);
   g_stats->record(program, *ex, j, g_executor->stubs_used());
   if (const auto* b = j.first_violation()) {

@@ -96,6 +96,7 @@ static uint64_t in_page(uint64_t stub_start, const void *sym)
 
 /* 32 KiB: BPF_MAXINSNS instructions. In .bss, so no stack probing. */
 static struct sock_filter filter_buf[STUB_MAX_FILTER_LEN];
+static struct sock_filter net_buf[STUB_MAX_NET_LEN];
 
 void stub_main(void) __attribute__((noreturn, used));
 void stub_main(void)
@@ -108,9 +109,11 @@ void stub_main(void)
 		die(0, STUB_INIT_READ);
 	if (init.magic != STUB_INIT_MAGIC ||
 	    init.filter_len > STUB_MAX_FILTER_LEN ||
+	    init.net_len > STUB_MAX_NET_LEN ||
 	    init.narenas > STUB_MAX_ARENAS || (init.stub_start & 4095))
 		die(0, STUB_INIT_BAD_MAGIC);
-	if (read_all(filter_buf, init.filter_len * sizeof(filter_buf[0])))
+	if (read_all(net_buf, init.net_len * sizeof(net_buf[0])) ||
+	    read_all(filter_buf, init.filter_len * sizeof(filter_buf[0])))
 		die(0, STUB_INIT_READ);
 
 	d = map_fixed(init.stub_start + STUB_PAGE_SIZE,
@@ -180,6 +183,18 @@ void stub_main(void)
 	};
 	if (sys4(__NR_rt_sigaction, SIGSYS, &sa, 0, sizeof(sa.mask)))
 		die(d, STUB_INIT_SIGACTION);
+
+	if (init.install_filter && init.net_len) {
+		struct sock_fprog net = {
+			.len = (unsigned short)init.net_len,
+			.filter = net_buf,
+		};
+		r = sys3(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, &net);
+		if (r < 0) {
+			d->seccomp_ret = r;
+			die(d, STUB_INIT_SAFETY_NET);
+		}
+	}
 
 	if (init.install_filter) {
 		struct sock_fprog prog = {

@@ -20,6 +20,7 @@
 
 #define STUB_INIT_MAGIC 0x53465a31u /* "SFZ1" */
 #define STUB_MAX_FILTER_LEN 4096u   /* BPF_MAXINSNS */
+#define STUB_MAX_NET_LEN 512u       /* the safety net's instructions */
 #define STUB_MAX_ARENAS 4u
 
 /* Executable pages (RWX) the stub maps before its filter: "guest code". */
@@ -29,12 +30,15 @@ struct stub_arena {
 };
 
 /*
- * Sent by the monitor over fd 0, followed by filter_len struct sock_filter
- * records.
+ * Sent by the monitor over fd 0, followed by net_len, then filter_len
+ * struct sock_filter records. The safety net, if any, is installed first and
+ * without a listener, so the filter under test still gets fd 1.
  */
 struct stub_init_data {
 	uint32_t magic;
 	uint32_t filter_len;
+	uint32_t net_len;
+	uint32_t reserved;
 	uint64_t stub_start; /* page-aligned address of the code page */
 	uint64_t seccomp_flags;
 	uint32_t install_filter; /* 0: run unfiltered (floors, benchmarks) */
@@ -116,6 +120,7 @@ enum stub_init_error {
 	STUB_INIT_SIGACTION = 16,
 	STUB_INIT_PRCTL = 17,
 	STUB_INIT_ROBUST = 18,
+	STUB_INIT_SAFETY_NET = 20,
 	STUB_INIT_SECCOMP = 21, /* as UML */
 };
 

@@ -102,8 +102,9 @@ TEST(OracleCanFail, AModelThatDisagreesWithTheKernelIsAModelAgreesViolation) {
   const Program p = parse("outside getpid()\n");
   auto r = ex.run(p);
   ASSERT_TRUE(r.ok());
-  const auto allow_all = filter::Builder().ret(SECCOMP_RET_ALLOW).build();
-  const Judgement j = judge(listener(), allow_all, p, *r);
+  StubConfig wrong = ex.config();
+  wrong.filter = filter::Builder().ret(SECCOMP_RET_ALLOW).build();
+  const Judgement j = judge(listener(), wrong, p, *r);
   ASSERT_TRUE(j.violated());
   EXPECT_EQ(j.first_violation()->claim, "model-agrees");
 }
@@ -147,6 +148,41 @@ TEST(ReplayInput, EmptyAndRecordlessFilesAreErrorsNamingTheFile) {
     ASSERT_FALSE(p.ok()) << f;
     EXPECT_EQ(p.error().message.rfind(f, 0), 0u) << p.error().message;
   }
+}
+
+}  // namespace
+}  // namespace stubfuzz::fuzz
+
+namespace stubfuzz::fuzz {
+namespace {
+
+// The safety net sits under every built-in profile's filter: with a filter
+// under test that allows everything, the calls that could leave the sandbox
+// come back EPERM, and the model (both filters, by the kernel's precedence)
+// still agrees with the kernel.
+TEST(SafetyNet, UnderAnAllowAllFilterDangerousCallsGetEpermAndTheModelAgrees) {
+  Profile allow_all = listener();
+  allow_all.make_filter = [](const StubLayout&) {
+    return filter::Builder().ret(SECCOMP_RET_ALLOW).build();
+  };
+  Executor ex(allow_all);
+  const Program p = parse(
+      "stub kill(0, 9)\n"
+      "outside reboot(0, 0, 0)\n"
+      "outside i386 kill(0, 9)\n"
+      "stub x32 kill(0, 9)\n"
+      "outside unshare(0x10000000)\n"
+      "stub kill(1, 0)\n"
+      "stub getpid()\n");
+  auto r = replay(ex, allow_all, p);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  for (size_t i = 0; i < 5; i++) {
+    EXPECT_EQ(r->execution.records[i].ret, -EPERM) << to_text(p.records[i]);
+    EXPECT_TRUE(r->judgement.records[i].denied_by_net) << i;
+  }
+  EXPECT_EQ(r->execution.records[5].ret, 0) << "signals to itself (pid 1) stay allowed";
+  EXPECT_EQ(r->execution.records[6].ret, 1) << "the stub is pid 1 in its own pid namespace";
+  for (const auto& v : r->judgement.records) EXPECT_TRUE(v.agrees);
 }
 
 }  // namespace

@@ -50,6 +50,7 @@ class Executor {
   Result<Execution> run(const Program& p);
 
   const filter::Program& filter() const { return pool_.config().filter; }
+  const StubConfig& config() const { return pool_.config(); }
   const StubLayout& layout() const { return pool_.config().layout; }
   uint64_t stubs_used() const { return used_; }
 

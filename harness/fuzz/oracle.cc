@@ -39,15 +39,18 @@ bool executed(const Observation& o) {
          (o.kind == Observed::kKilled && !killed_by_filter(o));
 }
 
-// Whether what the kernel did is what the model's action means.
-bool matches(const filter::Evaluation& m, const Observation& o) {
+// Whether what the kernel did is what the model's return means.
+bool matches(uint32_t ret, const Observation& o) {
   using filter::Action;
-  switch (m.action()) {
+  const uint16_t data = filter::ret_data(ret);
+  switch (filter::action_of(ret)) {
     case Action::kAllow:
     case Action::kLog: return executed(o);
     case Action::kErrno:
-      return o.kind == Observed::kReturned && o.ret == -static_cast<int64_t>(m.data());
-    case Action::kTrap: return o.kind == Observed::kTrapped && o.trap_errno == m.data();
+      // The kernel caps the errno at MAX_ERRNO.
+      return o.kind == Observed::kReturned &&
+             o.ret == -static_cast<int64_t>(std::min<uint16_t>(data, 4095));
+    case Action::kTrap: return o.kind == Observed::kTrapped && o.trap_errno == data;
     case Action::kKillProcess:
     case Action::kKillThread:
       return killed_by_filter(o);
@@ -76,8 +79,9 @@ const Breach* Judgement::first_violation() const {
   return nullptr;
 }
 
-Judgement judge(const Profile& profile, const filter::Program& filter, const Program& program,
+Judgement judge(const Profile& profile, const StubConfig& config, const Program& program,
                 const Execution& ex) {
+  const filter::Program& filter = config.filter;
   Judgement j;
   const auto allowlist = filter::uml_stub_allowlist();
   auto breach = [&](ClaimId claim, const char* finding, size_t i, std::string detail) {
@@ -105,17 +109,28 @@ Judgement judge(const Profile& profile, const filter::Program& filter, const Pro
         unfiltered_nr && executed(o) ? "kernel-skips-seccomp-for-nr-335-336" : nullptr;
 
     v.model = filter::evaluate(filter, v.data);
-    v.agrees = matches(v.model, o);
+    v.stack_ret = v.model.ret;
+    if (!config.safety_net.empty()) {
+      const uint32_t net = filter::evaluate(config.safety_net, v.data, {false, false}).ret;
+      const uint32_t rets[] = {net, v.model.ret};  // install order
+      v.stack_ret = filter::combine_returns(rets);
+      v.denied_by_net = v.stack_ret != v.model.ret;
+    }
+    v.agrees = matches(v.stack_ret, o);
     if (!v.agrees)
       breach(ClaimId::kModelAgrees, kernel_finding, i,
-             std::string("model ") + filter::action_name(v.model.ret) + ", kernel " +
+             std::string("model ") + filter::action_name(v.stack_ret) + ", kernel " +
                  to_string(o.kind));
     j.records.push_back(v);
 
     const uint64_t fd = i386 ? static_cast<uint32_t>(o.resolved.args[0]) : o.resolved.args[0];
     const bool inside = in_stub_page(o.insn_addr, ex.layout);
 
-    if (executed(o) && fd == kStubListenerFd && nr == (i386 ? kI386Ioctl : SYS_ioctl))
+    // Returned, but denied by a filter with an errno: it did not run.
+    const auto stack_action = filter::action_of(v.stack_ret);
+    const bool ran = executed(o) && !(v.agrees && (stack_action == filter::Action::kErrno ||
+                                                   stack_action == filter::Action::kTrace));
+    if (ran && fd == kStubListenerFd && nr == (i386 ? kI386Ioctl : SYS_ioctl))
       breach(ClaimId::kNoListenerIoctl, kernel_finding, i, "ioctl on the listener executed");
     if (!inside && o.kind != Observed::kTrapped) {
       const bool edge = program.records[i].site.kind == SiteKind::kBelowEdge;
@@ -127,7 +142,7 @@ Judgement judge(const Profile& profile, const filter::Program& filter, const Pro
     if (inside && !allowed && !killed_by_filter(o))
       breach(ClaimId::kStubAllowlist, kernel_finding, i,
              std::string("not on the allowlist, yet ") + to_string(o.kind));
-    if (executed(o) && fd <= 1 && nr == (i386 ? kI386Close : SYS_close))
+    if (ran && fd <= 1 && nr == (i386 ? kI386Close : SYS_close))
       breach(ClaimId::kNoSelfClose, fd == 1 && inside ? "close-listener-from-stub-page" : nullptr,
              i, "close(" + std::to_string(fd) + ") executed");
   }
@@ -145,7 +160,8 @@ std::string describe(const Program& program, const Execution& ex, const Judgemen
     line.resize(std::max<size_t>(line.size(), 60), ' ');
     line += " model ";
     line += i < j.records.size() && o.kind != Observed::kNotRun && o.kind != Observed::kRefused
-                ? filter::action_name(j.records[i].model.ret)
+                ? filter::action_name(j.records[i].stack_ret) +
+                      (j.records[i].denied_by_net ? " (safety net)" : "")
                 : std::string("-");
     line += ", kernel ";
     line += to_string(o.kind);

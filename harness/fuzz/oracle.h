@@ -16,7 +16,9 @@ namespace stubfuzz::fuzz {
 
 struct RecordVerdict {
   seccomp_data data{};        // what the filter saw
-  filter::Evaluation model;   // its prediction
+  filter::Evaluation model;   // the filter under test's prediction
+  uint32_t stack_ret = 0;     // with the safety net, by the kernel's precedence
+  bool denied_by_net = false; // the net turned the filter's verdict into EPERM
   bool agrees = true;
 };
 
@@ -34,7 +36,8 @@ struct Judgement {
   const Breach* first_violation() const;
 };
 
-Judgement judge(const Profile& profile, const filter::Program& filter, const Program& program,
+// `config` is what the stubs ran: the filter under test and the safety net.
+Judgement judge(const Profile& profile, const StubConfig& config, const Program& program,
                 const Execution& ex);
 
 // One line per record: text, model prediction, observation.

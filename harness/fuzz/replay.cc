@@ -54,7 +54,7 @@ Result<ReplayResult> replay(Executor& executor, const Profile& profile, const Pr
   auto ex = executor.run(program);
   if (!ex) return ex.error();
   ReplayResult r{program, *ex, {}};
-  r.judgement = judge(profile, executor.filter(), program, r.execution);
+  r.judgement = judge(profile, executor.config(), program, r.execution);
   return r;
 }
 

@@ -3,6 +3,7 @@
 #include <linux/seccomp.h>
 
 #include "filter/filter_file.h"
+#include "filter/safety_net.h"
 #include "filter/uml_filter.h"
 
 namespace stubfuzz {
@@ -70,6 +71,8 @@ StubConfig Profile::stub_config(const StubLayout& layout) const {
   c.layout = layout;
   c.filter = make_filter(layout);
   c.seccomp_flags = seccomp_flags;
+  // In its own pid namespace the stub is pid 1; signals to itself stay allowed.
+  c.safety_net = filter::safety_net(c.sandbox.enabled ? 1 : 0);
   return c;
 }
 

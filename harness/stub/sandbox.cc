@@ -141,6 +141,8 @@ __attribute__((no_sanitize("address", "undefined"))) int sandbox_enter(const San
   for (int fd : c.ns_fds)
     if (syscall(SYS_setns, fd, 0) < 0) return errno;
   if (syscall(SYS_chroot, c.root) < 0 || syscall(SYS_chdir, "/") < 0) return errno;
+  // Its own session and process group: kill(0, ...) reaches only itself.
+  if (syscall(SYS_setsid) < 0) return errno;
   if (syscall(SYS_setresgid, kSandboxGid, kSandboxGid, kSandboxGid) < 0 ||
       syscall(SYS_setresuid, kSandboxUid, kSandboxUid, kSandboxUid) < 0)
     return errno;

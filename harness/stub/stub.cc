@@ -88,6 +88,7 @@ const char* init_error_name(int e) {
     case STUB_INIT_SIGACTION: return "installing the SIGSYS handler";
     case STUB_INIT_PRCTL: return "prctl";
     case STUB_INIT_ROBUST: return "set_robust_list";
+    case STUB_INIT_SAFETY_NET: return "seccomp(safety net)";
     case STUB_INIT_SECCOMP: return "seccomp(SECCOMP_SET_MODE_FILTER)";
     default: return "unknown step";
   }
@@ -115,6 +116,8 @@ Status Stub::prepare(const StubConfig& config) {
 }
 
 Result<Stub> Stub::spawn(const StubConfig& config) {
+  if (config.safety_net.size() > STUB_MAX_NET_LEN)
+    return Error{"safety net too long", EINVAL};
   if (config.filter.size() > STUB_MAX_FILTER_LEN)
     return Error{"filter has " + std::to_string(config.filter.size()) +
                      " instructions; the kernel takes at most 4096",
@@ -149,6 +152,7 @@ Result<Stub> Stub::spawn(const StubConfig& config) {
   stub_init_data init{};
   init.magic = STUB_INIT_MAGIC;
   init.filter_len = static_cast<uint32_t>(config.filter.size());
+  init.net_len = static_cast<uint32_t>(config.safety_net.size());
   init.stub_start = l.stub_start;
   init.seccomp_flags = config.seccomp_flags;
   init.install_filter = config.install_filter ? 1 : 0;
@@ -158,6 +162,10 @@ Result<Stub> Stub::spawn(const StubConfig& config) {
   init.arenas[2] = {l.alias_page(), STUB_PAGE_SIZE};
   // The socket buffer holds all of it until the stub reads.
   if (auto s = send_all(stub.sock_.get(), &init, sizeof(init)); !s) return s.error();
+  if (auto s = send_all(stub.sock_.get(), config.safety_net.data(),
+                        config.safety_net.size() * sizeof(sock_filter));
+      !s)
+    return s.error();
   if (auto s = send_all(stub.sock_.get(), config.filter.data(),
                         config.filter.size() * sizeof(sock_filter));
       !s)

@@ -55,6 +55,9 @@ struct SpawnPhases {
 
 struct StubConfig {
   filter::Program filter;
+  // Installed before `filter`, without a listener: denies with an errno the
+  // calls that could reach outside the sandbox (filter/safety_net.h).
+  filter::Program safety_net;
   uint64_t seccomp_flags = 0;
   bool install_filter = true;
   // Pull fd 1 with pidfd_getfd when the flags ask for a listener.

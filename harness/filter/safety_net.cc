@@ -1,0 +1,85 @@
+#include "filter/safety_net.h"
+
+#include <linux/audit.h>
+#include <linux/seccomp.h>
+
+#include <cstddef>
+
+#include "filter/syscall_names.h"
+
+namespace stubfuzz::filter {
+
+namespace {
+
+// Sending a signal: allowed only to the stub's own pid (first argument).
+constexpr const char* kSignalCalls[] = {"kill", "tkill", "tgkill", "rt_sigqueueinfo",
+                                        "rt_tgsigqueueinfo"};
+
+constexpr uint32_t kX32Bit = 0x40000000;
+
+void arch_block(Builder& b, Arch arch, uint32_t own_pid) {
+  const uint32_t eperm = SECCOMP_RET_ERRNO | kSafetyNetErrno;
+  b.load_abs(offsetof(seccomp_data, nr));
+  // x32 calls are x86-64 calls with one more bit.
+  if (arch == Arch::kX86_64) b.and_k(~kX32Bit);
+  for (const char* name : safety_net_denied()) {
+    if (auto nr = syscall_number(arch, name)) {
+      b.jeq(static_cast<uint32_t>(*nr), 0, 1).ret(eperm);
+    }
+  }
+  for (const char* name : kSignalCalls) {
+    auto nr = syscall_number(arch, name);
+    if (!nr) continue;
+    // if (nr == X) { if (args[0] == own_pid) allow; else EPERM }
+    b.jeq(static_cast<uint32_t>(*nr), 0, 4)
+        .load_abs(offsetof(seccomp_data, args[0]))
+        .jeq(own_pid, 0, 1)
+        .ret(own_pid ? SECCOMP_RET_ALLOW : eperm)
+        .ret(eperm)
+        .load_abs(offsetof(seccomp_data, nr));
+    if (arch == Arch::kX86_64) b.and_k(~kX32Bit);
+  }
+  b.ret(SECCOMP_RET_ALLOW);
+}
+
+}  // namespace
+
+const std::vector<const char*>& safety_net_denied() {
+  static const std::vector<const char*> names = {
+      "reboot",        "kexec_load",       "kexec_file_load", "mount",         "umount2",
+      "umount",        "pivot_root",       "chroot",          "move_mount",    "fsopen",
+      "fsmount",       "fsconfig",         "open_tree",       "mount_setattr", "ptrace",
+      "process_vm_writev", "process_vm_readv", "bpf",         "perf_event_open", "setns",
+      "unshare",       "keyctl",           "add_key",         "request_key",   "init_module",
+      "finit_module",  "delete_module",    "swapon",          "swapoff",       "acct",
+      "settimeofday",  "clock_settime",    "clock_adjtime",   "adjtimex",      "stime",
+      "sethostname",   "setdomainname",    "iopl",            "ioperm",        "pidfd_send_signal",
+      "pidfd_getfd",   "kcmp",             "userfaultfd",     "quotactl",      "nfsservctl",
+      "vhangup",       "syslog",           "lookup_dcookie",  "open_by_handle_at", "name_to_handle_at",
+      "fanotify_init", "vm86",             "vm86old",         "modify_ldt",    "clone3",
+      "fork",          "vfork",            "execve",          "execveat",
+  };
+  return names;
+}
+
+Program safety_net(uint32_t own_pid) {
+  Builder b;
+  // Split by arch; anything else the filter under test judges alone.
+  b.load_abs(offsetof(seccomp_data, arch));
+  Builder x86_64, i386;
+  arch_block(x86_64, Arch::kX86_64, own_pid);
+  arch_block(i386, Arch::kI386, own_pid);
+  const Program a = x86_64.build(), c = i386.build();
+  // Classic BPF jumps reach 255 instructions ahead at most.
+  static_assert(sizeof(sock_filter::jf) == 1);
+  if (a.size() > 255 || c.size() > 255) __builtin_trap();
+  // jeq X86_64 -> next; else skip the x86-64 block to the i386 test.
+  b.jeq(AUDIT_ARCH_X86_64, 0, static_cast<uint8_t>(a.size()));
+  for (const auto& insn : a) b.raw(insn);
+  b.jeq(AUDIT_ARCH_I386, 0, static_cast<uint8_t>(c.size()));
+  for (const auto& insn : c) b.raw(insn);
+  b.ret(SECCOMP_RET_ALLOW);
+  return b.build();
+}
+
+}  // namespace stubfuzz::filter
