@@ -16,9 +16,23 @@
 extern "C" {
 __attribute__((weak)) void __sanitizer_cov_trace_cmp4(uint32_t, uint32_t);
 __attribute__((weak)) void __sanitizer_cov_trace_cmp8(uint64_t, uint64_t);
-__attribute__((weak)) extern uint8_t* __afl_area_ptr;
-__attribute__((weak)) extern uint32_t __afl_map_size;
 }
+
+#ifdef __AFL_COMPILER
+#include <dlfcn.h>
+// afl-clang-fast's pass adds its own global named __afl_area_ptr to every
+// module and, if the source declares one too, renames its own and leaves it
+// unresolved. So the map is looked up at run time (the AFL build links with
+// -rdynamic).
+inline uint8_t** afl_area_slot() {
+  static uint8_t** slot = static_cast<uint8_t**>(dlsym(RTLD_DEFAULT, "__afl_area_ptr"));
+  return slot;
+}
+inline uint32_t afl_map_size() {
+  static auto* size = static_cast<uint32_t*>(dlsym(RTLD_DEFAULT, "__afl_map_size"));
+  return size && *size ? *size : 65536;
+}
+#endif
 
 namespace stubfuzz::fuzz {
 
@@ -29,11 +43,13 @@ __attribute__((section("__libfuzzer_extra_counters"))) inline uint8_t
 inline void bump(uint32_t feature) {
   const uint32_t h = feature * 2654435761u;
   g_extra_counters[h % kExtraCounters]++;
-  if (&__afl_area_ptr && __afl_area_ptr) {
-    const uint32_t size = (&__afl_map_size && __afl_map_size) ? __afl_map_size : 65536;
+#ifdef __AFL_COMPILER
+  if (uint8_t** area = afl_area_slot(); area && *area) {
+    const uint32_t size = afl_map_size();
     // Stay clear of the instrumented edges at the start of the map.
-    __afl_area_ptr[size / 2 + h % (size / 2)]++;
+    (*area)[size / 2 + h % (size / 2)]++;
   }
+#endif
 }
 
 // One call site per filter pc bucket: libFuzzer keys its comparison tables by

@@ -42,15 +42,22 @@ Profile choose_profile() {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
+// On first use, not in LLVMFuzzerInitialize: AFL++'s fork server forks after
+// initialization, and the stub pool's thread would not survive the fork.
+void start() {
   g_profile = std::make_unique<Profile>(choose_profile());
   g_executor = std::make_unique<fuzz::Executor>(*g_profile);
   g_stats = std::make_unique<fuzz::StatsWriter>();
   g_stats->set_filter_len(g_executor->filter().size());
+}
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  (void)choose_profile();  // a bad profile or filter fails here, once, clearly
   return 0;
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (!g_executor) start();
   const fuzz::Program program = fuzz::program_from_bytes({data, size});
   if (program.records.empty()) return 0;
   auto ex = g_executor->run(program);

@@ -191,6 +191,8 @@ int run_fuzz(const ProfileChoice& choice, const FuzzOptions& o, const std::strin
             << " jobs) for " << o.seconds << " s; output in " << c.out_dir << "\n";
   auto r = fuzz::run_campaign(c, std::cout);
   if (!r) return fail(r.error().message);
+  if (r->execs == 0 && r->crashes.empty())
+    return fail("the engine ran no program; see the logs in " + c.out_dir, kExitFailed);
 
   std::cout << "\n"
             << r->execs << " programs in " << static_cast<int>(r->seconds) << " s: "
