@@ -60,7 +60,11 @@ Result<std::optional<Exit>> try_reap(int pidfd) {
   siginfo_t si{};
   if (waitid(static_cast<idtype_t>(P_PIDFD), pidfd, &si, WEXITED | WNOHANG) < 0)
     return Error::from_errno("waitid(P_PIDFD)");
-  if (si.si_pid == 0) return std::optional<Exit>{};
+  // A child that made us its tracer (PTRACE_TRACEME) reports its ptrace
+  // stops here even without WSTOPPED; it has not ended.
+  if (si.si_pid == 0 || si.si_code == CLD_TRAPPED || si.si_code == CLD_STOPPED ||
+      si.si_code == CLD_CONTINUED)
+    return std::optional<Exit>{};
   return std::optional<Exit>{Exit{si.si_code, si.si_status}};
 }
 
