@@ -70,8 +70,11 @@ Result<Program> parse_filter(std::string_view bytes, std::string_view name,
 }
 
 Result<Program> load_filter_file(const std::string& path, const FilterFileOptions& options) {
-  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NONBLOCK only for open(): a FIFO without a writer then reads as empty
+  // instead of hanging.
+  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (fd.get() < 0) return os_error(path, "open");
+  fcntl(fd.get(), F_SETFL, 0);
   std::string bytes;
   char buf[65536];
   for (;;) {

@@ -1,19 +1,51 @@
 #include "fuzz/replay.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 
+#include "base/fd.h"
+
 namespace stubfuzz::fuzz {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// No program comes near this (the fuzzers' inputs are at most a few KiB); a
+// larger file is the wrong file, and /dev/zero must not run forever.
+constexpr size_t kMaxProgramBytes = 1 << 20;
+
+// Plain reads: a FIFO without a writer reads as empty instead of blocking in
+// open(), and a read error is an error, not an exception.
+Result<std::string> read_program_file(const std::string& path) {
+  const Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (!fd.valid()) return Error::from_errno(path + ": cannot open");
+  fcntl(fd.get(), F_SETFL, 0);
+  std::string bytes;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = read(fd.get(), buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Error::from_errno(path + ": cannot read");
+    if (n == 0) break;
+    bytes.append(buf, static_cast<size_t>(n));
+    if (bytes.size() > kMaxProgramBytes)
+      return Error{path + ": larger than " + std::to_string(kMaxProgramBytes) + " bytes", EFBIG};
+  }
+  return bytes;
+}
+
+}  // namespace
+
 Result<Program> load_program(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error::from_errno(path + ": cannot read");
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return Error::from_errno(path + ": cannot read");
+  auto read = read_program_file(path);
+  if (!read) return read.error();
+  const std::string& bytes = *read;
   if (bytes.empty()) return Error{path + ": empty file", EINVAL};
   const std::span<const uint8_t> raw(reinterpret_cast<const uint8_t*>(bytes.data()),
                                      bytes.size());
