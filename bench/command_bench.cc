@@ -23,7 +23,7 @@ stub_record wake_record(const StubLayout& l) {
 }
 
 void harness_command(benchmark::State& s, bool trap) {
-  auto stub = Stub::spawn((*find_profile("listener"))->stub_config());
+  auto stub = Stub::spawn(seed_config("listener"));
   if (!stub) {
     s.SkipWithError(stub.error().message.c_str());
     return;

@@ -25,7 +25,7 @@ namespace {
 enum class Pull { kHarnessAdopt, kAssumeFd1, kFromDataPage };
 
 void handover(benchmark::State& s, Pull pull) {
-  StubConfig c = (*find_profile("listener"))->stub_config();
+  StubConfig c = seed_config("listener");
   c.pull_listener = false;
   auto stub = Stub::spawn(c);
   if (!stub) {

@@ -118,7 +118,7 @@ void floor_notify_loop(benchmark::State& s, bool sync_wake_up) {
 }  // namespace
 
 NotifiedStub::NotifiedStub(Mmap mode, bool sync_wake_up) {
-  StubConfig c = (*find_profile("listener"))->stub_config();
+  StubConfig c = seed_config("listener");
   if (mode == Mmap::kNotified) c.filter = notify_mmap(c.filter);
   if (mode == Mmap::kUnfiltered) c.install_filter = false;
   auto spawned = Stub::spawn(c);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "filter/program.h"
+#include "profile/profile.h"
 #include "stub/stub.h"
 
 extern "C" {
@@ -43,6 +44,18 @@ filter::Program notify_mmap(filter::Program prog);
 
 // Where every mmap benchmark maps: one fixed page, replaced each time, so a
 // stub's address space does not grow with the iterations.
+// The seed's path, as UML runs it: no sandbox and no safety net, so that the
+// harness and its floor do the same kernel work. BM_Spawn/cost_sandboxed_*
+// shows what the sandbox and the net add.
+inline StubConfig seed_config(const char* profile, bool sandboxed = false) {
+  StubConfig c = (*find_profile(profile))->stub_config();
+  if (!sandboxed) {
+    c.sandbox.enabled = false;
+    c.safety_net.clear();
+  }
+  return c;
+}
+
 inline constexpr uint64_t kMmapTarget = 0x7e0020000000;
 struct MmapArgs {
   uint64_t a[6];

@@ -28,7 +28,7 @@ std::vector<Stub>& idle_stubs() {
 std::string keep_idle(size_t n) {
   auto& idle = idle_stubs();
   if (idle.size() > n) idle.erase(idle.begin() + static_cast<std::ptrdiff_t>(n), idle.end());
-  const StubConfig c = (*find_profile("listener"))->stub_config();
+  const StubConfig c = seed_config("listener");
   while (idle.size() < n) {
     auto s = Stub::spawn(c);
     if (!s) return s.error().message;
@@ -58,8 +58,7 @@ void scale_spawn(benchmark::State& s, bool harness, Strategy strategy) {
     s.SkipWithError(e.c_str());
     return;
   }
-  const Profile& p = **find_profile("listener");
-  const StubConfig c = p.stub_config();
+  const StubConfig c = seed_config("listener");
   RawConfig rc;
   rc.filter = c.filter;
   rc.seccomp_flags = c.seccomp_flags;

@@ -12,8 +12,9 @@ namespace {
 
 const Profile& profile(const char* name) { return **find_profile(name); }
 
-void harness_spawn(benchmark::State& s, SpawnMethod method, const char* profile_name) {
-  StubConfig c = profile(profile_name).stub_config();
+void harness_spawn(benchmark::State& s, SpawnMethod method, const char* profile_name,
+                   bool sandboxed = false) {
+  StubConfig c = seed_config(profile_name, sandboxed);
   c.spawn = method;
   SpawnPhases ph;
   c.phases = &ph;
@@ -71,6 +72,9 @@ void register_spawn_benchmarks() {
       [=](benchmark::State& s) { harness_spawn(s, SpawnMethod::kUmlClone, seed); });
   reg("BM_Spawn/harness_clone_pidfd", Timing::kManual,
       [=](benchmark::State& s) { harness_spawn(s, SpawnMethod::kClonePidfd, seed); });
+  // What stubfuzz itself runs: the same spawn inside the sandbox, with the net.
+  reg("BM_Spawn/cost_sandboxed_uml_clone", Timing::kManual,
+      [=](benchmark::State& s) { harness_spawn(s, SpawnMethod::kUmlClone, seed, true); });
   const struct {
     const char* name;
     Strategy strategy;
