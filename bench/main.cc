@@ -16,6 +16,7 @@ void register_listener_benchmarks();
 void register_command_benchmarks();
 void register_notify_benchmarks();
 void register_scale_benchmarks();
+void register_fuzz_benchmarks();
 void release_idle_stubs();
 }  // namespace stubfuzz::bench
 
@@ -50,6 +51,7 @@ int main(int argc, char** argv) {
   register_command_benchmarks();
   register_notify_benchmarks();
   register_scale_benchmarks();
+  register_fuzz_benchmarks();
 
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

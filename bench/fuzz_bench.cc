@@ -1,0 +1,70 @@
+// Fuzz throughput: programs per second through the executor (sandboxed
+// stubs from the pool, the oracle on every record), for a fixed mix, and the
+// pool's time to hand out a ready stub. The floor is the command round trip
+// (BM_Command/harness_wake): a program can not be cheaper than one batch.
+#include "fuzz/executor.h"
+#include "fuzz/oracle.h"
+#include "plain.h"
+#include "stub/stub_pool.h"
+
+namespace stubfuzz::bench {
+
+namespace {
+
+// Programs that only trap reuse their stub; programs whose calls execute or
+// kill need a fresh one.
+const char* const kMix[] = {
+    "outside getpid()\noutside close(LISTENER)\nat(ALIAS+8) ioctl(LISTENER, 0)\n",
+    "stub futex(&scratch, 1, 1)\n",
+    "stub getpid()\n",
+    "outside i386 getpid()\nat(ABOVE) dup2(SOCKET, LISTENER)\n",
+};
+
+void fuzz_programs(benchmark::State& s, std::vector<const char*> texts) {
+  const Profile& profile = **find_profile("listener");
+  fuzz::Executor executor(profile);
+  std::vector<fuzz::Program> programs;
+  for (const char* t : texts) programs.push_back(*fuzz::parse_text(t));
+  size_t i = 0;
+  for (auto _ : s) {
+    const fuzz::Program& p = programs[i++ % programs.size()];
+    auto ex = executor.run(p);
+    if (!ex) {
+      s.SkipWithError(ex.error().message.c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(fuzz::judge(profile, executor.config(), p, *ex));
+  }
+  s.counters["programs_per_s"] =
+      benchmark::Counter(static_cast<double>(s.iterations()), benchmark::Counter::kIsRate);
+}
+
+void pool_take(benchmark::State& s) {
+  StubPool pool((*find_profile("listener"))->stub_config());
+  Samples samples(s);
+  for (auto _ : s) {
+    const auto t0 = Clock::now();
+    auto stub = pool.take();
+    samples.add(since_ns(t0));
+    if (!stub) {
+      s.SkipWithError(stub.error().message.c_str());
+      break;
+    }
+    pool.retire(std::move(*stub));
+  }
+  samples.report(s);
+}
+
+}  // namespace
+
+void register_fuzz_benchmarks() {
+  reg("BM_Fuzz/mix", Timing::kReal,
+      [](benchmark::State& s) { fuzz_programs(s, {std::begin(kMix), std::end(kMix)}); });
+  reg("BM_Fuzz/trap_only", Timing::kReal,
+      [](benchmark::State& s) { fuzz_programs(s, {kMix[0], kMix[3]}); });
+  reg("BM_Fuzz/fresh_stub_each", Timing::kReal,
+      [](benchmark::State& s) { fuzz_programs(s, {kMix[1], kMix[2]}); });
+  reg("BM_Fuzz/pool_take", Timing::kReal, pool_take);
+}
+
+}  // namespace stubfuzz::bench
