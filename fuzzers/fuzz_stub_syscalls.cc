@@ -26,7 +26,7 @@ std::unique_ptr<fuzz::StatsWriter> g_stats;
   std::exit(2);
 }
 
-Profile choose_profile() {
+Profile choose_base_profile() {
   const char* name = std::getenv("STUBFUZZ_PROFILE");
   const char* filter_path = std::getenv("STUBFUZZ_FILTER");
   const char* claims = std::getenv("STUBFUZZ_CLAIMS");
@@ -40,7 +40,12 @@ Profile choose_profile() {
   return **p;
 }
 
-}  // namespace
+Profile choose_profile() {
+  Profile p = choose_base_profile();
+  // STUBFUZZ_UNSAFE=1: no sandbox, as `stubfuzz fuzz --unsafe`.
+  if (const char* u = std::getenv("STUBFUZZ_UNSAFE"); u && *u == '1') p.sandboxed = false;
+  return p;
+}
 
 // On first use, not in LLVMFuzzerInitialize: AFL++'s fork server forks after
 // initialization, and the stub pool's thread would not survive the fork.
@@ -50,6 +55,8 @@ void start() {
   g_stats = std::make_unique<fuzz::StatsWriter>();
   g_stats->set_filter_len(g_executor->filter().size());
 }
+
+}  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   (void)choose_profile();  // a bad profile or filter fails here, once, clearly

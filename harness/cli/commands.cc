@@ -28,10 +28,19 @@ int fail(const std::string& message, int code) {
 }
 
 Result<Profile> ProfileChoice::resolve() const {
-  if (!filter.empty()) return profile_from_filter_file(filter, claims);
-  auto p = find_profile(profile);
-  if (!p) return p.error();
-  return **p;
+  Result<Profile> p = Error{"", 0};
+  if (!filter.empty()) {
+    p = profile_from_filter_file(filter, claims);
+  } else if (auto builtin = find_profile(profile)) {
+    p = **builtin;
+  } else {
+    return builtin.error();
+  }
+  if (p && unsafe) {
+    p->sandboxed = false;
+    std::cerr << "stubfuzz: --unsafe: stubs run without the sandbox, as this user\n";
+  }
+  return p;
 }
 
 int run_doctor() { return print_doctor(stubfuzz::run_doctor(), std::cout) ? 0 : kExitFailed; }
@@ -176,6 +185,7 @@ int run_fuzz(const ProfileChoice& choice, const FuzzOptions& o, const std::strin
   c.engine = o.engine == "afl" ? fuzz::Engine::kAfl : fuzz::Engine::kLibFuzzer;
   c.target = o.target.empty() ? default_target(self, o.engine) : o.target;
   c.profile = choice.profile;
+  c.unsafe = choice.unsafe;
   if (!choice.filter.empty()) {
     c.filter = fs::absolute(choice.filter).string();
     c.claims = choice.claims;

@@ -22,6 +22,7 @@ struct ProfileChoice {
   std::string profile{kDefaultProfile};
   std::string filter;
   std::string claims{kDefaultProfile};
+  bool unsafe = false;  // no sandbox
   Result<Profile> resolve() const;
 };
 

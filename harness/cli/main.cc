@@ -14,6 +14,8 @@ void add_profile_options(CLI::App* cmd, ProfileChoice& c) {
   auto* prof = cmd->add_option("--profile", c.profile, "built-in profile (" + names + ")");
   auto* filt = cmd->add_option("--filter", c.filter, "a filter file (binary or text) instead");
   cmd->add_option("--claims", c.claims, "whose monitor rules and claims judge --filter");
+  cmd->add_flag("--unsafe", c.unsafe,
+                "run stubs without the sandbox (only on a machine you do not care about)");
   prof->excludes(filt);
 }
 

@@ -71,6 +71,7 @@ Result<pid_t> launch(const std::vector<std::string>& argv, const CampaignOptions
     } else {
       setenv("STUBFUZZ_PROFILE", o.profile.c_str(), 1);
     }
+    if (o.unsafe) setenv("STUBFUZZ_UNSAFE", "1", 1);
     if (o.engine == Engine::kAfl) {
       setenv("AFL_NO_UI", "1", 1);
       setenv("AFL_SKIP_CPUFREQ", "1", 1);

@@ -20,6 +20,7 @@ struct CampaignOptions {
   std::string profile;     // or:
   std::string filter;      // a filter file judged by
   std::string claims;      // this profile's claims
+  bool unsafe = false;     // STUBFUZZ_UNSAFE: no sandbox
   std::chrono::seconds time{60};
   int jobs = 1;
   std::string out_dir;     // corpus, crashes and stats go here

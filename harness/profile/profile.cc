@@ -71,6 +71,7 @@ StubConfig Profile::stub_config(const StubLayout& layout) const {
   c.layout = layout;
   c.filter = make_filter(layout);
   c.seccomp_flags = seccomp_flags;
+  c.sandbox.enabled = sandboxed;
   // In its own pid namespace the stub is pid 1; signals to itself stay allowed.
   c.safety_net = filter::safety_net(c.sandbox.enabled ? 1 : 0);
   return c;

@@ -38,6 +38,8 @@ struct Profile {
   std::function<filter::Program(const StubLayout&)> make_filter;
   std::vector<ClaimId> claims;
   std::vector<KnownFinding> known_findings;
+  // Run stubs in the sandbox (stub/sandbox.h). Only `--unsafe` turns it off.
+  bool sandboxed = true;
 
   bool wants_listener() const;
   bool makes(ClaimId c) const;

@@ -69,7 +69,10 @@ Result<std::array<int, 5>> make_namespaces() {
   std::array<int, 5> fds{-1, -1, -1, -1, -1};
   Status status;
   if (!got || e) {
-    status = Error::from_errno("unshare(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWNET|...)", got ? e : EIO);
+    status = Error::from_errno(
+        "the sandbox needs user namespaces (see stubfuzz doctor; --unsafe runs without it, "
+        "only on a machine you do not care about): unshare(CLONE_NEWUSER|CLONE_NEWNS|...)",
+        got ? e : EIO);
   } else {
     const std::string proc = "/proc/" + std::to_string(pid) + "/";
     const uid_t host_uid = geteuid() == 0 ? 65534 : geteuid();
