@@ -17,7 +17,7 @@ const char* to_string(Observed o) {
 }
 
 Executor::Executor(const Profile& profile, std::chrono::milliseconds record_bound)
-    : pool_(profile.stub_config()), record_bound_(record_bound) {}
+    : pool_(profile.stub_config({}, /*pooled=*/true)), record_bound_(record_bound) {}
 
 Result<Stub*> Executor::ready_stub() {
   if (stub_ && stub_->usable() && !stub_dirty_) return &*stub_;

@@ -66,14 +66,16 @@ bool Profile::makes(ClaimId c) const {
   return false;
 }
 
-StubConfig Profile::stub_config(const StubLayout& layout) const {
+StubConfig Profile::stub_config(const StubLayout& layout, bool pooled) const {
   StubConfig c;
   c.layout = layout;
   c.filter = make_filter(layout);
   c.seccomp_flags = seccomp_flags;
   c.sandbox.enabled = sandboxed;
-  // In its own pid namespace the stub is pid 1; signals to itself stay allowed.
-  c.safety_net = filter::safety_net(c.sandbox.enabled ? 1 : 0);
+  c.sandbox.shared_pid_ns = pooled;
+  // In a pid namespace of its own the stub is pid 1 and may signal itself;
+  // otherwise its pid is not known in advance, and no signal may leave it.
+  c.safety_net = filter::safety_net(sandboxed && !uses_shared_pid_ns(c.sandbox) ? 1 : 0);
   return c;
 }
 

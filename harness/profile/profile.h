@@ -43,7 +43,8 @@ struct Profile {
 
   bool wants_listener() const;
   bool makes(ClaimId c) const;
-  StubConfig stub_config(const StubLayout& layout = {}) const;
+  // `pooled`: for a StubPool, whose stubs share one pid namespace.
+  StubConfig stub_config(const StubLayout& layout = {}, bool pooled = false) const;
 };
 
 std::span<const Profile> builtin_profiles();

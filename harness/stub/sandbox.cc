@@ -44,29 +44,57 @@ Status write_file(const std::string& path, const std::string& text) {
   return {};
 }
 
-// A helper unshares the namespaces; we map its ids, keep fds to its
-// namespaces and reap it.
-Result<std::array<int, 5>> make_namespaces() {
-  int ready[2], go[2];
-  if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0) return Error::from_errno("pipe2");
+// The shared pid namespace's init: pid 1 there, it keeps the namespace
+// alive until the monitor process is gone (its end of `lifeline` closes),
+// then exits, which kills every stub still in the namespace.
+[[noreturn]] void pid_ns_init(int lifeline) {
+  for (int fd = 0; fd < 1024; fd++)
+    if (fd != lifeline) close(fd);
+  char c;
+  while (read(lifeline, &c, 1) != 0) {
+  }
+  _exit(0);
+}
+
+struct Namespaces {
+  std::array<int, 5> fds{-1, -1, -1, -1, -1};
+  int pid_fd = -1;
+};
+
+// A helper unshares the namespaces (and, for a root monitor, a pid namespace
+// with an init of its own); we map its ids, keep fds to its namespaces and
+// reap it.
+Result<Namespaces> make_namespaces() {
+  int ready[2], go[2], lifeline[2];
+  if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0 || pipe2(lifeline, O_CLOEXEC) < 0)
+    return Error::from_errno("pipe2");
+  const bool pid_ns = geteuid() == 0;
   const pid_t pid = fork();
   if (pid < 0) return Error::from_errno("fork(sandbox helper)");
   if (pid == 0) {
     close(ready[0]);
     close(go[1]);
+    close(lifeline[1]);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     alarm(10);  // never outlive a monitor that forgot us
-    char e = unshare(kSharedNamespaces) == 0 ? 0 : static_cast<char>(errno);
+    char e = unshare(kSharedNamespaces | (pid_ns ? CLONE_NEWPID : 0)) == 0 ? 0 : errno;
+    if (!e && pid_ns) {
+      const pid_t init = fork();
+      if (init == 0) pid_ns_init(lifeline[0]);
+      if (init < 0) e = static_cast<char>(errno);
+    }
     (void)!write(ready[1], &e, 1);
     (void)!read(go[0], &e, 1);  // until the monitor has our namespaces
     _exit(0);
   }
+  close(lifeline[0]);  // the write end stays open, unused, for the process's life
   close(ready[1]);
   close(go[0]);
   char e = 1;
   const bool got = read(ready[0], &e, 1) == 1;
   close(ready[0]);
-  std::array<int, 5> fds{-1, -1, -1, -1, -1};
+  Namespaces ns;
+  std::array<int, 5>& fds = ns.fds;
   Status status;
   if (!got || e) {
     status = Error::from_errno(
@@ -86,6 +114,10 @@ Result<std::array<int, 5>> make_namespaces() {
       fds[i] = open((proc + "ns/" + kNsNames[i]).c_str(), O_RDONLY | O_CLOEXEC);
       if (fds[i] < 0) status = Error::from_errno(std::string("open ns/") + kNsNames[i]);
     }
+    if (status && pid_ns) {
+      ns.pid_fd = open((proc + "ns/pid_for_children").c_str(), O_RDONLY | O_CLOEXEC);
+      if (ns.pid_fd < 0) status = Error::from_errno("open ns/pid_for_children");
+    }
   }
   close(go[1]);  // the helper exits on EOF
   kill(pid, SIGKILL);
@@ -94,15 +126,16 @@ Result<std::array<int, 5>> make_namespaces() {
   if (!status) {
     for (int fd : fds)
       if (fd >= 0) close(fd);
+    if (ns.pid_fd >= 0) close(ns.pid_fd);
+    close(lifeline[1]);
     return status.error();
   }
-  return fds;
+  return ns;
 }
 
 }  // namespace
 
-Result<SandboxChild> sandbox_child(const Sandbox& s) {
-  if (!s.enabled) return SandboxChild{};
+Result<SandboxChild> shared_sandbox() {
   static std::once_flag once;
   static Result<SandboxChild> shared = Error{"sandbox not made", 0};
   std::call_once(once, [] {
@@ -110,9 +143,9 @@ Result<SandboxChild> sandbox_child(const Sandbox& s) {
       shared = r.error();
       return;
     }
-    auto fds = make_namespaces();
-    if (!fds) {
-      shared = fds.error();
+    auto ns = make_namespaces();
+    if (!ns) {
+      shared = ns.error();
       return;
     }
     SandboxChild c;
@@ -121,7 +154,8 @@ Result<SandboxChild> sandbox_child(const Sandbox& s) {
     // Only a privileged monitor may create a pid namespace outside a new
     // user namespace; an unprivileged one shares its own.
     c.clone_flags = geteuid() == 0 ? CLONE_NEWPID : 0;
-    c.ns_fds = *fds;
+    c.ns_fds = ns->fds;
+    c.pid_ns_fd = ns->pid_fd;
     c.root = g_root;
     // The stub needs one process, a handful of fds and a few MiB.
     c.limits = {{
@@ -135,6 +169,29 @@ Result<SandboxChild> sandbox_child(const Sandbox& s) {
     shared = c;
   });
   return shared;
+}
+
+bool uses_shared_pid_ns(const Sandbox& s) {
+  return s.enabled && s.shared_pid_ns && geteuid() == 0;
+}
+
+Result<SandboxChild> sandbox_child(const Sandbox& s) {
+  if (!s.enabled) return SandboxChild{};
+  auto c = shared_sandbox();
+  if (!c) return c;
+  SandboxChild child = *c;
+  if (uses_shared_pid_ns(s)) child.clone_flags = 0;  // the thread joined it
+  return child;
+}
+
+Status sandbox_join_pid_ns(const Sandbox& s) {
+  thread_local bool joined = false;
+  if (joined || !uses_shared_pid_ns(s)) return {};
+  auto c = shared_sandbox();
+  if (!c) return c.error();
+  if (setns(c->pid_ns_fd, CLONE_NEWPID) < 0) return Error::from_errno("setns(shared pid namespace)");
+  joined = true;
+  return {};
 }
 
 __attribute__((no_sanitize("address", "undefined"))) int sandbox_enter(const SandboxChild& c) {

@@ -21,6 +21,10 @@ namespace stubfuzz {
 
 struct Sandbox {
   bool enabled = true;
+  // Stubs from a pool share one pid namespace, which the pool's thread
+  // joins: a pid namespace of its own per stub costs milliseconds at spawn
+  // and teardown. Off: each stub is pid 1 of its own.
+  bool shared_pid_ns = false;
 };
 
 // The uid and gid a sandboxed stub has inside its user namespace; the
@@ -35,6 +39,7 @@ struct SandboxChild {
   bool drop_groups = false;  // the monitor is root: shed its supplementary groups
   int clone_flags = 0;       // for the spawn clone()
   std::array<int, 5> ns_fds{-1, -1, -1, -1, -1};  // user first, then mnt, net, ipc, uts
+  int pid_ns_fd = -1;  // the shared pid namespace, kept alive by its init
   const char* root = nullptr;                     // an empty directory to chroot into
   std::array<std::pair<int, rlimit>, 6> limits{};
 };
@@ -42,6 +47,14 @@ struct SandboxChild {
 // The shared namespaces and root, made on first use. An error names what the
 // kernel refused (e.g. user namespaces disabled).
 Result<SandboxChild> sandbox_child(const Sandbox& s);
+
+// Whether stubs spawned with `s` start in the shared pid namespace (only a
+// root monitor can join one).
+bool uses_shared_pid_ns(const Sandbox& s);
+// Makes the calling thread's future children start in the shared pid
+// namespace; once per thread, so only threads that spawn nothing else (the
+// pool's) should call it.
+Status sandbox_join_pid_ns(const Sandbox& s);
 
 // In the spawn child: enter the namespaces, chroot, drop to the sandbox uid
 // and set the limits. Returns 0 or an errno.

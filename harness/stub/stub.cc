@@ -174,6 +174,7 @@ Result<Stub> Stub::spawn(const StubConfig& config) {
   mark(&SpawnPhases::setup_done);
   auto sandbox = sandbox_child(config.sandbox);
   if (!sandbox) return sandbox.error();
+  if (auto j = sandbox_join_pid_ns(config.sandbox); !j) return j.error();
   ChildArgs args{*image, stub_sock.get(), data_fd->get(), &*sandbox, 0};
   alignas(16) char child_stack[16384];
   int flags = CLONE_VM | CLONE_VFORK | SIGCHLD | sandbox->clone_flags;
