@@ -65,6 +65,9 @@ TEST_F(StubFaults, AStubKilledFromOutsideMidBatchIsReportedAsDiedAndLeavesNothin
     fprintf(stderr, "%s\n", what.c_str());
     problems++;
   };
+  // The process-wide pieces (image memfd, sandbox namespaces) come first,
+  // as in any long-running harness; what is tested is each spawn's own fds.
+  if (auto p = Stub::prepare(config); !p) problem("prepare: " + p.error().message);
   rlimit original{};
   getrlimit(RLIMIT_NOFILE, &original);
   const int lowest_free = dup(0);

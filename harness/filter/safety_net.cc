@@ -57,7 +57,9 @@ const std::vector<const char*>& safety_net_denied() {
       "pidfd_getfd",   "kcmp",             "userfaultfd",     "quotactl",      "nfsservctl",
       "vhangup",       "syslog",           "lookup_dcookie",  "open_by_handle_at", "name_to_handle_at",
       "fanotify_init", "vm86",             "vm86old",         "modify_ldt",    "clone3",
-      "fork",          "vfork",            "execve",          "execveat",
+      "fork",          "vfork",            "execve",          "execveat",      "clone",
+      // PR_SET_PDEATHSIG and friends: a stub must die with its harness.
+      "prctl",
   };
   return names;
 }

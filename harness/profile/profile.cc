@@ -74,8 +74,9 @@ StubConfig Profile::stub_config(const StubLayout& layout, bool pooled) const {
   c.sandbox.enabled = sandboxed;
   c.sandbox.shared_pid_ns = pooled;
   // In a pid namespace of its own the stub is pid 1 and may signal itself;
-  // otherwise its pid is not known in advance, and no signal may leave it.
-  c.safety_net = filter::safety_net(sandboxed && !uses_shared_pid_ns(c.sandbox) ? 1 : 0);
+  // otherwise its pid is not known in advance (and pid 1 may be the host's
+  // init), so no signal may leave it.
+  c.safety_net = filter::safety_net(has_own_pid_ns(c.sandbox) ? 1 : 0);
   return c;
 }
 

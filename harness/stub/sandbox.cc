@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
+#include <optional>
 
 namespace stubfuzz {
 
@@ -135,40 +136,44 @@ Result<Namespaces> make_namespaces() {
 
 }  // namespace
 
+// Made on first success; a failure (say EMFILE) is returned and tried again
+// next time rather than remembered.
 Result<SandboxChild> shared_sandbox() {
-  static std::once_flag once;
-  static Result<SandboxChild> shared = Error{"sandbox not made", 0};
-  std::call_once(once, [] {
-    if (auto r = make_root(); !r) {
-      shared = r.error();
-      return;
-    }
-    auto ns = make_namespaces();
-    if (!ns) {
-      shared = ns.error();
-      return;
-    }
-    SandboxChild c;
-    c.enabled = true;
-    c.drop_groups = geteuid() == 0;
-    // Only a privileged monitor may create a pid namespace outside a new
-    // user namespace; an unprivileged one shares its own.
-    c.clone_flags = geteuid() == 0 ? CLONE_NEWPID : 0;
-    c.ns_fds = ns->fds;
-    c.pid_ns_fd = ns->pid_fd;
-    c.root = g_root;
-    // The stub needs one process, a handful of fds and a few MiB.
-    c.limits = {{
-        {RLIMIT_NPROC, {1, 1}},
-        {RLIMIT_NOFILE, {16, 16}},
-        {RLIMIT_AS, {256ul << 20, 256ul << 20}},
-        {RLIMIT_FSIZE, {0, 0}},
-        {RLIMIT_CORE, {0, 0}},
-        {RLIMIT_MEMLOCK, {0, 0}},
-    }};
-    shared = c;
-  });
-  return shared;
+  static std::mutex mu;
+  static std::optional<SandboxChild> made;
+  static bool root_made = false;
+  std::lock_guard lock(mu);
+  if (made) return *made;
+  if (!root_made) {
+    if (auto r = make_root(); !r) return r.error();
+    root_made = true;
+  }
+  auto ns = make_namespaces();
+  if (!ns) return ns.error();
+  SandboxChild c;
+  c.enabled = true;
+  c.drop_groups = geteuid() == 0;
+  // Only a privileged monitor may create a pid namespace outside a new
+  // user namespace; an unprivileged one shares its own.
+  c.clone_flags = geteuid() == 0 ? CLONE_NEWPID : 0;
+  c.ns_fds = ns->fds;
+  c.pid_ns_fd = ns->pid_fd;
+  c.root = g_root;
+  // The stub needs one process, a handful of fds and a few MiB.
+  c.limits = {{
+      {RLIMIT_NPROC, {1, 1}},
+      {RLIMIT_NOFILE, {16, 16}},
+      {RLIMIT_AS, {256ul << 20, 256ul << 20}},
+      {RLIMIT_FSIZE, {0, 0}},
+      {RLIMIT_CORE, {0, 0}},
+      {RLIMIT_MEMLOCK, {0, 0}},
+  }};
+  made = c;
+  return c;
+}
+
+bool has_own_pid_ns(const Sandbox& s) {
+  return s.enabled && !s.shared_pid_ns && geteuid() == 0;
 }
 
 bool uses_shared_pid_ns(const Sandbox& s) {

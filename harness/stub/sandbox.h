@@ -51,6 +51,9 @@ Result<SandboxChild> sandbox_child(const Sandbox& s);
 // Whether stubs spawned with `s` start in the shared pid namespace (only a
 // root monitor can join one).
 bool uses_shared_pid_ns(const Sandbox& s);
+// Whether each stub is pid 1 of a pid namespace of its own (root monitor,
+// not pooled); a non-root monitor's stubs share its pid namespace.
+bool has_own_pid_ns(const Sandbox& s);
 // Makes the calling thread's future children start in the shared pid
 // namespace; once per thread, so only threads that spawn nothing else (the
 // pool's) should call it.
