@@ -76,7 +76,7 @@ TEST_F(StubFaults, AStubKilledFromOutsideMidBatchIsReportedAsDiedAndLeavesNothin
   bool saw_emfile = false, saw_success = false;
   // From no free fd at all up to enough: every step of spawn that opens an
   // fd fails in turn, and each failure must be a clear, leak-free error.
-  for (int extra = 0; extra < 12 && !saw_success; extra++) {
+  for (int extra = 0; extra < 64 && !saw_success; extra++) {
     rlimit tight{static_cast<rlim_t>(lowest_free + extra), original.rlim_max};
     if (setrlimit(RLIMIT_NOFILE, &tight) < 0) problem("setrlimit failed");
     {
