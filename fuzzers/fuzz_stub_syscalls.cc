@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "feedback.h"
+#include "mutator.h"
 #include "fuzz/executor.h"
 #include "fuzz/oracle.h"
 #include "fuzz/stats.h"
