@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 
 #include "check/check.h"
+#include "test_support.h"
 #include "profile/profile.h"
 #include "stub/record.h"
 #include "stub/stub.h"
@@ -16,21 +17,9 @@
 namespace stubfuzz {
 namespace {
 
-StubConfig listener_config() { return (*find_profile("listener"))->stub_config(); }
-
-class NoLeaks : public testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(Stub::prepare(listener_config()).ok());  // process-wide, made once
-    before_ = count_resources();
-  }
-  void TearDown() override {
-    const ResourceCount after = count_resources();
-    EXPECT_EQ(after.fds, before_.fds) << "leaked fds";
-    EXPECT_EQ(after.children, before_.children) << "leaked processes or zombies";
-  }
-  ResourceCount before_;
-};
+using testing_support::listener_config;
+// Every test here must leave no fd, process or zombie behind.
+using NoLeaks = testing_support::LeakFree;
 
 TEST_F(NoLeaks, AThousandSpawnKillCyclesLeaveNoProcessZombieOrFd) {
   const StubConfig c = listener_config();
