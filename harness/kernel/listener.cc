@@ -11,10 +11,15 @@
 namespace stubfuzz::kernel {
 
 Result<NotifSizes> notif_sizes() {
-  seccomp_notif_sizes s{};
-  if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &s) < 0)
-    return Error::from_errno("seccomp(SECCOMP_GET_NOTIF_SIZES)");
-  return NotifSizes{s.seccomp_notif, s.seccomp_notif_resp, s.seccomp_data};
+  // The kernel's sizes do not change while we run: ask once, on every spawn's
+  // hand-over path otherwise.
+  static const Result<NotifSizes> sizes = []() -> Result<NotifSizes> {
+    seccomp_notif_sizes s{};
+    if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &s) < 0)
+      return Error::from_errno("seccomp(SECCOMP_GET_NOTIF_SIZES)");
+    return NotifSizes{s.seccomp_notif, s.seccomp_notif_resp, s.seccomp_data};
+  }();
+  return sizes;
 }
 
 bool Listener::is_listener_path(const std::string& fd_path) {
