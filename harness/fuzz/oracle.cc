@@ -60,6 +60,17 @@ bool matches(uint32_t ret, const Observation& o) {
   return false;
 }
 
+// Calls that can take away the code a later record jumps to (or, like
+// rt_sigreturn, send the stub anywhere), per ABI.
+bool changes_address_space(const Observation& o) {
+  static constexpr uint32_t kX86_64[] = {SYS_munmap, SYS_mmap,  SYS_mremap,      SYS_mprotect,
+                                         SYS_brk,    SYS_madvise, SYS_shmdt, SYS_rt_sigreturn};
+  static constexpr uint32_t kI386[] = {91, 90, 192, 163, 125, 45, 219, 173, 119};
+  const uint32_t nr = o.resolved.nr;
+  if (o.resolved.abi == STUB_ABI_I386) return std::find(std::begin(kI386), std::end(kI386), nr) != std::end(kI386);
+  return std::find(std::begin(kX86_64), std::end(kX86_64), nr) != std::end(kX86_64);
+}
+
 bool in_stub_page(uint64_t addr, const StubLayout& l) {
   return addr >= l.stub_start && addr < l.stub_start + STUB_PAGE_SIZE;
 }
@@ -91,6 +102,7 @@ Judgement judge(const Profile& profile, const StubConfig& config, const Program&
     j.breaches.push_back({name, known ? finding : "", i, std::move(detail)});
   };
 
+  bool address_space_changed = false;
   for (size_t i = 0; i < ex.records.size(); i++) {
     const Observation& o = ex.records[i];
     RecordVerdict v;
@@ -99,6 +111,12 @@ Judgement judge(const Profile& profile, const StubConfig& config, const Program&
       j.records.push_back(v);
       continue;
     }
+    if (o.kind == Observed::kKilled && !killed_by_filter(o) && address_space_changed) {
+      v.inconclusive = true;
+      j.records.push_back(v);
+      continue;
+    }
+    if (executed(o) && changes_address_space(o)) address_space_changed = true;
     const bool i386 = o.resolved.abi == STUB_ABI_I386;
     const uint32_t nr = o.resolved.nr;
     // Every breach of a record the kernel runs unfiltered is that finding.
@@ -158,8 +176,10 @@ std::string describe(const Program& program, const Execution& ex, const Judgemen
     const Observation& o = ex.records[i];
     std::string line = "  " + std::to_string(i) + ": " + to_text(program.records[i]);
     line.resize(std::max<size_t>(line.size(), 60), ' ');
+    const bool inconclusive = i < j.records.size() && j.records[i].inconclusive;
     line += " model ";
-    line += i < j.records.size() && o.kind != Observed::kNotRun && o.kind != Observed::kRefused
+    line += i < j.records.size() && o.kind != Observed::kNotRun && o.kind != Observed::kRefused &&
+                    !inconclusive
                 ? filter::action_name(j.records[i].stack_ret) +
                       (j.records[i].denied_by_net ? " (safety net)" : "")
                 : std::string("-");
@@ -167,6 +187,7 @@ std::string describe(const Program& program, const Execution& ex, const Judgemen
     line += to_string(o.kind);
     if (o.kind == Observed::kReturned) line += " " + std::to_string(o.ret);
     if (o.kind == Observed::kKilled && o.exit) line += " (" + kernel::describe(*o.exit) + ")";
+    if (inconclusive) line += "  (not judged: an earlier record changed the address space)";
     std::string marks;
     for (const auto& b : j.breaches) {
       if (b.record != i) continue;

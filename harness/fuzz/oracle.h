@@ -20,6 +20,9 @@ struct RecordVerdict {
   uint32_t stack_ret = 0;     // with the safety net, by the kernel's precedence
   bool denied_by_net = false; // the net turned the filter's verdict into EPERM
   bool agrees = true;
+  // The stub died of a fault after an earlier record changed its address
+  // space: the record's own instruction may be gone, so it is not judged.
+  bool inconclusive = false;
 };
 
 struct Breach {
