@@ -58,12 +58,15 @@ void pool_take(benchmark::State& s) {
 }  // namespace
 
 void register_fuzz_benchmarks() {
-  reg("BM_Fuzz/mix", Timing::kReal,
-      [](benchmark::State& s) { fuzz_programs(s, {std::begin(kMix), std::end(kMix)}); });
-  reg("BM_Fuzz/trap_only", Timing::kReal,
-      [](benchmark::State& s) { fuzz_programs(s, {kMix[0], kMix[3]}); });
-  reg("BM_Fuzz/fresh_stub_each", Timing::kReal,
-      [](benchmark::State& s) { fuzz_programs(s, {kMix[1], kMix[2]}); });
+  reg("BM_Fuzz/mix", Timing::kReal, [](benchmark::State& s) {
+    fuzz_programs(s, {std::begin(kMix), std::end(kMix)});
+  });
+  reg("BM_Fuzz/trap_only", Timing::kReal, [](benchmark::State& s) {
+    fuzz_programs(s, {kMix[0], kMix[3]});
+  });
+  reg("BM_Fuzz/fresh_stub_each", Timing::kReal, [](benchmark::State& s) {
+    fuzz_programs(s, {kMix[1], kMix[2]});
+  });
   reg("BM_Fuzz/pool_take", Timing::kReal, pool_take);
 }
 

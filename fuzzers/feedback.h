@@ -6,8 +6,8 @@
 //   AFL++:     its shared map, __afl_area_ptr (it ignores libFuzzer's section).
 #pragma once
 
-#include <cstddef>
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <utility>
 
@@ -37,8 +37,8 @@ inline uint32_t afl_map_size() {
 namespace stubfuzz::fuzz {
 
 inline constexpr size_t kExtraCounters = 1 << 14;
-__attribute__((section("__libfuzzer_extra_counters"))) inline uint8_t
-    g_extra_counters[kExtraCounters];
+__attribute__((
+    section("__libfuzzer_extra_counters"))) inline uint8_t g_extra_counters[kExtraCounters];
 
 inline void bump(uint32_t feature) {
   const uint32_t h = feature * 2654435761u;

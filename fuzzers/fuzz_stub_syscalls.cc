@@ -8,10 +8,10 @@
 #include <memory>
 
 #include "feedback.h"
-#include "mutator.h"
 #include "fuzz/executor.h"
 #include "fuzz/oracle.h"
 #include "fuzz/stats.h"
+#include "mutator.h"
 #include "profile/profile.h"
 
 using namespace stubfuzz;

@@ -23,20 +23,28 @@ namespace stubfuzz::fuzz {
 // Numbers worth trying first: the allowlist, what could hurt the listener,
 // and the neighbours of both.
 inline constexpr uint32_t kInterestingNrs[] = {
-    SYS_futex,  SYS_recvmsg, SYS_close,       SYS_mmap,  SYS_munmap, SYS_arch_prctl,
-    SYS_rt_sigreturn, SYS_ioctl, SYS_sendmsg, SYS_dup2, SYS_dup3,   SYS_close_range,
-    SYS_getpid, SYS_kill,    SYS_prctl,       SYS_seccomp, SYS_mprotect, SYS_execve};
+    SYS_futex,        SYS_recvmsg, SYS_close,   SYS_mmap,    SYS_munmap,   SYS_arch_prctl,
+    SYS_rt_sigreturn, SYS_ioctl,   SYS_sendmsg, SYS_dup2,    SYS_dup3,     SYS_close_range,
+    SYS_getpid,       SYS_kill,    SYS_prctl,   SYS_seccomp, SYS_mprotect, SYS_execve};
 
 inline Arg interesting_arg(std::mt19937& rng) {
   switch (rng() % 8) {
-    case 0: return {ArgKind::kListener, 0};
-    case 1: return {ArgKind::kSocket, 0};
-    case 2: return {ArgKind::kScratch, rng() % 256};
-    case 3: return {ArgKind::kStub, (rng() % 2) * STUB_PAGE_SIZE};
-    case 4: return {ArgKind::kPending, 0};
-    case 5: return {ArgKind::kLiteral, 0};
-    case 6: return {ArgKind::kLiteral, static_cast<uint64_t>(-1)};
-    default: return {ArgKind::kLiteral, rng() % 64};
+    case 0:
+      return {ArgKind::kListener, 0};
+    case 1:
+      return {ArgKind::kSocket, 0};
+    case 2:
+      return {ArgKind::kScratch, rng() % 256};
+    case 3:
+      return {ArgKind::kStub, (rng() % 2) * STUB_PAGE_SIZE};
+    case 4:
+      return {ArgKind::kPending, 0};
+    case 5:
+      return {ArgKind::kLiteral, 0};
+    case 6:
+      return {ArgKind::kLiteral, static_cast<uint64_t>(-1)};
+    default:
+      return {ArgKind::kLiteral, rng() % 64};
   }
 }
 
@@ -58,13 +66,24 @@ inline void mutate_program(Program& p, std::mt19937& rng) {
   }
   Record& r = p.records[rng() % p.records.size()];
   switch (rng() % 7) {
-    case 0: r.site.kind = static_cast<SiteKind>(rng() % static_cast<unsigned>(SiteKind::kCount)); break;
-    case 1: r.i386 = !r.i386; break;
-    case 2: r.nr = kInterestingNrs[rng() % std::size(kInterestingNrs)]; break;
-    case 3: r.nr = static_cast<uint32_t>(rng() % 512); break;
-    case 4: r.args[rng() % 6] = interesting_arg(rng); break;
+    case 0:
+      r.site.kind = static_cast<SiteKind>(rng() % static_cast<unsigned>(SiteKind::kCount));
+      break;
+    case 1:
+      r.i386 = !r.i386;
+      break;
+    case 2:
+      r.nr = kInterestingNrs[rng() % std::size(kInterestingNrs)];
+      break;
+    case 3:
+      r.nr = static_cast<uint32_t>(rng() % 512);
+      break;
+    case 4:
+      r.args[rng() % 6] = interesting_arg(rng);
+      break;
     case 5:
-      if (p.records.size() > 1) p.records.erase(p.records.begin() + static_cast<long>(rng() % p.records.size()));
+      if (p.records.size() > 1)
+        p.records.erase(p.records.begin() + static_cast<long>(rng() % p.records.size()));
       break;
     default:
       if (p.records.size() < kMaxRecords) p.records.push_back(r);

@@ -1,10 +1,11 @@
 // `stubfuzz check` must be able to fail: each probe is run against a profile
 // with a seeded hole and must report the claim it breaks.
+#include "check/check.h"
+
 #include <gtest/gtest.h>
 #include <linux/seccomp.h>
 #include <sys/syscall.h>
 
-#include "check/check.h"
 #include "filter/uml_filter.h"
 #include "profile/profile.h"
 

@@ -56,8 +56,9 @@ TEST(ProgramText, ReadsTheSymbolsAPersonWrites) {
 }
 
 TEST(ProgramText, MalformedLinesAreOneErrorNamingTheLine) {
-  for (const char* bad : {"stub nosuchcall()", "inside close(1)", "stub close(1", "stub close(BOGUS)",
-                          "at(BELOW+5000) getpid()", "stub close(1,2,3,4,5,6,7)"}) {
+  for (const char* bad :
+       {"stub nosuchcall()", "inside close(1)", "stub close(1", "stub close(BOGUS)",
+        "at(BELOW+5000) getpid()", "stub close(1,2,3,4,5,6,7)"}) {
     auto p = parse_text(std::string("stub getpid()\n") + bad + "\n");
     ASSERT_FALSE(p.ok()) << bad;
     EXPECT_EQ(p.error().message.rfind("line 2: ", 0), 0u) << p.error().message;

@@ -103,16 +103,19 @@ INSTANTIATE_TEST_SUITE_P(RecvSendIdValid, ListenerIoctl,
                          testing::Values(SECCOMP_IOCTL_NOTIF_RECV, SECCOMP_IOCTL_NOTIF_SEND,
                                          SECCOMP_IOCTL_NOTIF_ID_VALID),
                          [](const testing::TestParamInfo<unsigned long>& i) {
-                           return std::string(i.param == SECCOMP_IOCTL_NOTIF_RECV   ? "NotifRecv"
-                                              : i.param == SECCOMP_IOCTL_NOTIF_SEND ? "NotifSend"
-                                                                                    : "NotifIdValid");
+                           return std::string(i.param == SECCOMP_IOCTL_NOTIF_RECV ? "NotifRecv"
+                                              : i.param == SECCOMP_IOCTL_NOTIF_SEND
+                                                  ? "NotifSend"
+                                                  : "NotifIdValid");
                          });
 
 TEST(OutsideTraps, FdAttacksFromOutsideTrapAndFd1StaysTheListener) {
   Stub s = spawn_listener_stub();
   const stub_record attacks[] = {
-      from_outside(SYS_close, {1}),         from_outside(SYS_sendmsg, {0, s.layout().scratch(), 0}),
-      from_outside(SYS_dup2, {0, 1}),       from_outside(SYS_dup3, {0, 1, 0}),
+      from_outside(SYS_close, {1}),
+      from_outside(SYS_sendmsg, {0, s.layout().scratch(), 0}),
+      from_outside(SYS_dup2, {0, 1}),
+      from_outside(SYS_dup3, {0, 1, 0}),
       from_outside(SYS_close_range, {0, ~0u, 0}),
   };
   auto o = s.run(attacks);

@@ -1,5 +1,7 @@
 // The stub binary is freestanding: static, no dynamic section, no libc, and
 // its stub page fits one page with nothing but PC-relative references.
+#include "stub/stub_image.h"
+
 #include <elf.h>
 #include <gtest/gtest.h>
 
@@ -7,8 +9,6 @@
 #include <cstring>
 #include <fstream>
 #include <string>
-
-#include "stub/stub_image.h"
 
 namespace stubfuzz {
 namespace {
@@ -34,8 +34,8 @@ TEST(StubImage, IsAStaticX86_64ExecutableWithoutDynamicSectionOrInterpreter) {
 TEST(StubImage, ContainsNoLibcAndNoInstrumentation) {
   auto image = stub_image();
   const std::string bytes(reinterpret_cast<const char*>(image.data()), image.size());
-  for (const char* marker : {"GLIBC", "libc.so", "__asan", "__ubsan", "__sanitizer",
-                             "__afl", "__llvm_profile", "__sancov"})
+  for (const char* marker : {"GLIBC", "libc.so", "__asan", "__ubsan", "__sanitizer", "__afl",
+                             "__llvm_profile", "__sancov"})
     EXPECT_EQ(bytes.find(marker), std::string::npos) << marker;
 }
 
@@ -50,8 +50,9 @@ TEST(StubImage, EmbeddedImageIsTheBuiltStub) {
 
 // The page is copied to stub_start, so its code may refer only to itself.
 TEST(StubImage, StubPageCodeUsesOnlyPcRelativeReferencesToItself) {
-  const std::string obj = std::string(STUBFUZZ_STUB_BINARY).substr(
-                              0, std::string(STUBFUZZ_STUB_BINARY).rfind('/')) + "/stub_page.o";
+  const std::string obj =
+      std::string(STUBFUZZ_STUB_BINARY).substr(0, std::string(STUBFUZZ_STUB_BINARY).rfind('/')) +
+      "/stub_page.o";
   FILE* p = popen(("readelf -rsW " + obj).c_str(), "r");
   ASSERT_NE(p, nullptr);
   std::string out;

@@ -7,12 +7,12 @@
 #include <sys/syscall.h>
 
 #include "check/check.h"
-#include "test_support.h"
 #include "profile/profile.h"
 #include "stub/record.h"
 #include "stub/stub.h"
 #include "stub/stub_image.h"
 #include "stub/stub_pool.h"
+#include "test_support.h"
 
 namespace stubfuzz {
 namespace {

@@ -15,12 +15,18 @@ namespace stubfuzz {
 
 const char* to_string(Verdict v) {
   switch (v) {
-    case Verdict::kPass: return "PASS";
-    case Verdict::kFail: return "FAIL";
-    case Verdict::kFinding: return "FINDING";
-    case Verdict::kGone: return "GONE";
-    case Verdict::kAbsent: return "ABSENT";
-    case Verdict::kNoProbe: return "NO PROBE";
+    case Verdict::kPass:
+      return "PASS";
+    case Verdict::kFail:
+      return "FAIL";
+    case Verdict::kFinding:
+      return "FINDING";
+    case Verdict::kGone:
+      return "GONE";
+    case Verdict::kAbsent:
+      return "ABSENT";
+    case Verdict::kNoProbe:
+      return "NO PROBE";
   }
   return "?";
 }
@@ -55,7 +61,8 @@ namespace {
 std::string evidence_of(const Lab& lab, const std::string& shown) {
   if (!lab.failures().empty()) {
     std::string e = lab.failures().front();
-    if (lab.failures().size() > 1) e += " (+" + std::to_string(lab.failures().size() - 1) + " more)";
+    if (lab.failures().size() > 1)
+      e += " (+" + std::to_string(lab.failures().size() - 1) + " more)";
     return e;
   }
   return shown;
@@ -91,15 +98,15 @@ CheckReport run_checks(const Profile& profile) {
     const bool reproduced = reproduce_finding(f.id, lab);
     CheckRow row;
     row.name = f.id;
-    row.verdict = reproduced           ? Verdict::kFinding
+    row.verdict = reproduced          ? Verdict::kFinding
                   : f.kernel_specific ? Verdict::kAbsent
                                       : Verdict::kGone;
     row.stubs = lab.stubs();
     row.syscalls = lab.syscalls();
     std::string reproducer = f.reproducer;
     std::replace(reproducer.begin(), reproducer.end(), '\n', ';');
-    row.evidence = evidence_of(lab, "breaks " + std::string(claim_info(f.claim).name) + ": " +
-                                        reproducer);
+    row.evidence =
+        evidence_of(lab, "breaks " + std::string(claim_info(f.claim).name) + ": " + reproducer);
     report.rows.push_back(row);
   }
   const ResourceCount after = count_resources();
@@ -127,7 +134,8 @@ void print_report(const CheckReport& report, std::ostream& out) {
   }
   int stubs = 0, syscalls = 0;
   for (const auto& r : report.rows) stubs += r.stubs, syscalls += r.syscalls;
-  out << "\n" << stubs << " stubs, " << syscalls << " syscalls: "
+  out << "\n"
+      << stubs << " stubs, " << syscalls << " syscalls: "
       << (report.ok() ? "every claim holds (FINDING rows are documented deviations)"
                       : "a claim is broken")
       << "\n";

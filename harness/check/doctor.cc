@@ -67,8 +67,8 @@ DoctorLine user_notification() {
     return l;
   }
   l.available = kernel::seccomp_action_available(SECCOMP_RET_USER_NOTIF).ok();
-  l.detail = "notif " + std::to_string(sizes->notif) + " B, resp " +
-             std::to_string(sizes->resp) + " B, data " + std::to_string(sizes->data) + " B";
+  l.detail = "notif " + std::to_string(sizes->notif) + " B, resp " + std::to_string(sizes->resp) +
+             " B, data " + std::to_string(sizes->data) + " B";
   return l;
 }
 
@@ -131,9 +131,8 @@ DoctorLine abi_line(const char* name, stub_record rec) {
 DoctorLine user_namespaces() {
   DoctorLine l{"user namespaces", false, false, ""};
   pid_t pid = fork();
-  if (pid == 0) _exit(unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET) == 0
-                          ? 0
-                          : errno);
+  if (pid == 0)
+    _exit(unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET) == 0 ? 0 : errno);
   int status = 0;
   if (pid < 0 || waitpid(pid, &status, 0) < 0) {
     l.detail = "fork failed";

@@ -6,8 +6,10 @@ namespace stubfuzz {
 
 Result<Stub> Lab::spawn() {
   auto s = Stub::spawn(profile_.stub_config());
-  if (!s) failures_.push_back("spawn: " + s.error().message);
-  else stubs_++;
+  if (!s)
+    failures_.push_back("spawn: " + s.error().message);
+  else
+    stubs_++;
   return s;
 }
 
@@ -32,8 +34,8 @@ bool Lab::expect_trapped(const BatchOutcome& o, uint32_t i, uint32_t nr, uint32_
   const stub_result& r = o.results[i];
   if (r.status != STUB_RESULT_DONE)
     return expect(false, what + ": did not return (" + to_string(o.end) + ")");
-  return expect(r.trapped && r.trap_syscall == static_cast<int32_t>(nr) &&
-                    r.trap_arch == arch && r.trap_call_addr == call_addr,
+  return expect(r.trapped && r.trap_syscall == static_cast<int32_t>(nr) && r.trap_arch == arch &&
+                    r.trap_call_addr == call_addr,
                 what + ": expected SIGSYS for nr " + std::to_string(nr) + ", got " +
                     (r.trapped ? "SIGSYS for nr " + std::to_string(r.trap_syscall)
                                : "return " + std::to_string(r.ret)));

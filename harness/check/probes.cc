@@ -2,12 +2,11 @@
 
 #include <linux/audit.h>
 #include <linux/seccomp.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-
-#include <signal.h>
 
 #include <array>
 #include <utility>
@@ -16,8 +15,8 @@ namespace stubfuzz {
 
 namespace {
 
-constexpr uint64_t kAnonRead[] = {0, STUB_PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
-                                  static_cast<uint64_t>(-1), 0};
+constexpr uint64_t kAnonRead[] = {
+    0, STUB_PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, static_cast<uint64_t>(-1), 0};
 stub_record mmap_record(Origin origin, uint64_t addr = 0) {
   stub_record r = make_record(origin, Abi::kX86_64, SYS_mmap, {}, addr);
   std::copy(std::begin(kAnonRead), std::end(kAnonRead), r.args);
@@ -36,9 +35,8 @@ constexpr const char* kListenerLink = "anon_inode:seccomp notify";
 void expect_listener_works(Lab& lab, kernel::Listener* l, const std::string& when) {
   if (!lab.expect(l != nullptr, when + ": the monitor has no listener")) return;
   auto valid = l->id_valid(0x5eed);
-  lab.expect(valid.ok() && !*valid,
-             when + ": NOTIF_ID_VALID on the monitor's listener: " +
-                 (valid ? "unexpectedly valid" : valid.error().message));
+  lab.expect(valid.ok() && !*valid, when + ": NOTIF_ID_VALID on the monitor's listener: " +
+                                        (valid ? "unexpectedly valid" : valid.error().message));
   auto ev = l->wait(std::chrono::milliseconds(0));
   lab.expect(ev.ok() && *ev == kernel::ListenerEvent::kNone,
              when + ": the monitor's listener reports an event while the stub lives");
@@ -109,9 +107,9 @@ void probe_outside_traps(Lab& lab) {
   };
   if (auto o = lab.run(*s, edges)) {
     for (uint32_t i = 0; i < std::size(edges); i++)
-      lab.expect_trapped(*o, i, edges[i].nr, AUDIT_ARCH_X86_64, edges[i].addr + 2,
-                         "nr " + std::to_string(edges[i].nr) + " at " +
-                             std::to_string(edges[i].addr));
+      lab.expect_trapped(
+          *o, i, edges[i].nr, AUDIT_ARCH_X86_64, edges[i].addr + 2,
+          "nr " + std::to_string(edges[i].nr) + " at " + std::to_string(edges[i].addr));
   }
   if (lab.profile().wants_listener())
     lab.expect(s->fd_target(kStubListenerFd) == kListenerLink,
@@ -133,7 +131,8 @@ void probe_stub_allowlist(Lab& lab) {
                                  from_stub(SYS_arch_prctl, {kArchGetFs, s->layout().scratch()}),
                                  from_stub(SYS_futex, {s->layout().scratch(), 1 /* WAKE */, 1})})) {
         for (uint32_t i = 0; i < 3; i++) {
-          lab.expect_returned(*o2, i, "allowlisted nr " + std::to_string(i) + " from the stub page");
+          lab.expect_returned(*o2, i,
+                              "allowlisted nr " + std::to_string(i) + " from the stub page");
           lab.expect(o2->results[i].ret >= 0, "an allowlisted call from the stub page failed: " +
                                                   std::to_string(o2->results[i].ret));
         }
@@ -142,8 +141,12 @@ void probe_stub_allowlist(Lab& lab) {
   }
   // Anything else, and any i386 call, kills.
   const stub_record killers[] = {
-      from_stub(SYS_getpid),  from_stub(SYS_write, {0, 0, 0}), from_stub(SYS_dup2, {0, 1}),
-      from_stub(SYS_execve),  i386_from_stub(20 /* getpid */), i386_from_stub(91 /* munmap */),
+      from_stub(SYS_getpid),
+      from_stub(SYS_write, {0, 0, 0}),
+      from_stub(SYS_dup2, {0, 1}),
+      from_stub(SYS_execve),
+      i386_from_stub(20 /* getpid */),
+      i386_from_stub(91 /* munmap */),
       i386_from_stub(11 /* execve, not munmap */),
   };
   for (const auto& rec : killers) {
@@ -170,27 +173,29 @@ void probe_listener_survives(Lab& lab) {
   lab.expect(ev.ok() && *ev == kernel::ListenerEvent::kHangUp,
              "the monitor's listener did not report POLLHUP after the stub died");
   auto n = listener->receive();
-  lab.expect(!n.ok() && n.error().err == ENOENT,
-             "NOTIF_RECV after the stub died: " + (n ? std::string("a notification") : n.error().message));
+  lab.expect(
+      !n.ok() && n.error().err == ENOENT,
+      "NOTIF_RECV after the stub died: " + (n ? std::string("a notification") : n.error().message));
   auto late = kernel::pidfd_getfd(s->pidfd(), kStubListenerFd, s->pid());
-  lab.expect(!late.ok() && late.error().err == ESRCH,
-             "pidfd_getfd on the dead stub: " + (late ? std::string("succeeded") : late.error().message));
+  lab.expect(
+      !late.ok() && late.error().err == ESRCH,
+      "pidfd_getfd on the dead stub: " + (late ? std::string("succeeded") : late.error().message));
 }
 
 bool reproduce_close_listener(Lab& lab) {
   auto s = lab.spawn();
   if (!s) return false;
   auto o = lab.run(*s, {from_stub(SYS_close, {1})});
-  return o && o->end == BatchEnd::kCompleted && o->results[0].ret == 0 &&
-         !o->results[0].trapped && s->fd_target(kStubListenerFd).empty();
+  return o && o->end == BatchEnd::kCompleted && o->results[0].ret == 0 && !o->results[0].trapped &&
+         s->fd_target(kStubListenerFd).empty();
 }
 
 bool reproduce_syscall_below_page(Lab& lab) {
   auto s = lab.spawn();
   if (!s) return false;
   auto o = lab.run(*s, {mmap_record(Origin::kAddress, s->layout().stub_start - 2)});
-  return o && o->end == BatchEnd::kCompleted && !o->results[0].trapped &&
-         o->results[0].ret > 0 && o->results[0].ret % STUB_PAGE_SIZE == 0;
+  return o && o->end == BatchEnd::kCompleted && !o->results[0].trapped && o->results[0].ret > 0 &&
+         o->results[0].ret % STUB_PAGE_SIZE == 0;
 }
 
 // Outside the page both numbers must trap; on the test kernel neither does.
@@ -213,12 +218,18 @@ bool reproduce_unfiltered_nrs(Lab& lab) {
 
 Probe probe_for(ClaimId claim) {
   switch (claim) {
-    case ClaimId::kListenerFd1: return probe_listener_fd_1;
-    case ClaimId::kNoListenerIoctl: return probe_no_listener_ioctl;
-    case ClaimId::kOutsideTraps: return probe_outside_traps;
-    case ClaimId::kStubAllowlist: return probe_stub_allowlist;
-    case ClaimId::kListenerSurvives: return probe_listener_survives;
-    default: return nullptr;
+    case ClaimId::kListenerFd1:
+      return probe_listener_fd_1;
+    case ClaimId::kNoListenerIoctl:
+      return probe_no_listener_ioctl;
+    case ClaimId::kOutsideTraps:
+      return probe_outside_traps;
+    case ClaimId::kStubAllowlist:
+      return probe_stub_allowlist;
+    case ClaimId::kListenerSurvives:
+      return probe_listener_survives;
+    default:
+      return nullptr;
   }
 }
 

@@ -98,8 +98,8 @@ int run_minimize(const ProfileChoice& choice, const std::string& input, const st
   auto m = fuzz::minimize(executor, *profile, *program);
   if (!m) return fail(input + ": " + m.error().message, kExitFailed);
   std::ostringstream text;
-  text << "# " << (m->key.finding.empty() ? "breaks " + m->key.claim
-                                           : "known finding " + m->key.finding)
+  text << "# "
+       << (m->key.finding.empty() ? "breaks " + m->key.claim : "known finding " + m->key.finding)
        << " under " << profile->name << "; minimized from " << input << " in " << m->runs
        << " runs\n"
        << fuzz::to_text(m->program);
@@ -160,7 +160,8 @@ namespace {
 // Beside the build this stubfuzz came from: build/<preset>/harness/stubfuzz.
 std::string default_target(const std::string& self, const std::string& engine) {
   std::error_code ec;
-  const fs::path exe = fs::canonical(self.find('/') == std::string::npos ? "/proc/self/exe" : self, ec);
+  const fs::path exe =
+      fs::canonical(self.find('/') == std::string::npos ? "/proc/self/exe" : self, ec);
   const fs::path build = exe.parent_path().parent_path().parent_path();
   return (build / (engine == "afl" ? "afl" : "fuzz") / "fuzzers" / "fuzz_stub_syscalls").string();
 }
@@ -205,14 +206,15 @@ int run_fuzz(const ProfileChoice& choice, const FuzzOptions& o, const std::strin
     return fail("the engine ran no program; see the logs in " + c.out_dir, kExitFailed);
 
   std::cout << "\n"
-            << r->execs << " programs in " << static_cast<int>(r->seconds) << " s: "
-            << static_cast<uint64_t>(r->seconds > 0 ? r->execs / r->seconds : 0)
+            << r->execs << " programs in " << static_cast<int>(r->seconds)
+            << " s: " << static_cast<uint64_t>(r->seconds > 0 ? r->execs / r->seconds : 0)
             << " programs/s sustained\n"
             << "filter instructions covered: " << r->filter_covered << "/" << r->filter_len
             << "\nverdict-matrix cells seen: " << r->cells << "\n";
   std::cout << "known findings (documented; they do not stop a run):"
             << (r->known.empty() ? " none seen" : "") << "\n";
-  for (const auto& [id, file] : r->known) std::cout << "  " << id << "  reproducer: " << file << "\n";
+  for (const auto& [id, file] : r->known)
+    std::cout << "  " << id << "  reproducer: " << file << "\n";
   if (r->crashes.empty()) {
     std::cout << "new findings: none\n";
     return 0;
@@ -232,8 +234,8 @@ int run_fuzz(const ProfileChoice& choice, const FuzzOptions& o, const std::strin
     }
     std::cout << "  " << file << ": " << verdict << "\n";
   }
-  std::cout << "replay with: stubfuzz replay " << (choice.filter.empty() ? "--profile " + choice.profile
-                                                                        : "--filter " + choice.filter)
+  std::cout << "replay with: stubfuzz replay "
+            << (choice.filter.empty() ? "--profile " + choice.profile : "--filter " + choice.filter)
             << " FILE;  minimize with: stubfuzz minimize ... FILE\n";
   return kExitFailed;
 }

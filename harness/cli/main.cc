@@ -22,12 +22,14 @@ void add_profile_options(CLI::App* cmd, ProfileChoice& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"stubfuzz: fuzzing and security tests for seccomp stubs that hand their "
-               "user-notification listener to a monitor"};
+  CLI::App app{
+      "stubfuzz: fuzzing and security tests for seccomp stubs that hand their "
+      "user-notification listener to a monitor"};
   app.require_subcommand(1);
 
-  auto* doctor = app.add_subcommand("doctor", "what this kernel supports; non-zero if the "
-                                              "harness cannot run here");
+  auto* doctor = app.add_subcommand("doctor",
+                                    "what this kernel supports; non-zero if the "
+                                    "harness cannot run here");
 
   ProfileChoice check_choice;
   auto* check = app.add_subcommand("check", "probe every claim of a profile in real stubs");

@@ -4,14 +4,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iomanip>
 #include <sstream>
 #include <thread>
-#include <fstream>
-#include <algorithm>
-#include <cstring>
 
 #include "fuzz/stats.h"
 #include "kernel/sys.h"
@@ -26,8 +26,7 @@ std::vector<std::string> engine_argv(const CampaignOptions& o, const std::string
   std::vector<std::string> argv;
   if (o.engine == Engine::kLibFuzzer) {
     argv = {o.target, "-max_total_time=" + std::to_string(o.time.count()),
-            "-artifact_prefix=" + out + "/crashes/", "-print_final_stats=1",
-            "-close_fd_mask=3"};
+            "-artifact_prefix=" + out + "/crashes/", "-print_final_stats=1", "-close_fd_mask=3"};
     if (o.jobs > 1) {
       argv.push_back("-jobs=" + std::to_string(o.jobs));
       argv.push_back("-workers=" + std::to_string(o.jobs));
@@ -46,10 +45,15 @@ std::vector<std::vector<std::string>> afl_instances(const CampaignOptions& o,
   std::vector<std::vector<std::string>> all;
   const std::string seeds = o.seeds.empty() ? out + "/seeds" : o.seeds.front();
   for (int i = 0; i < std::max(1, o.jobs); i++) {
-    std::vector<std::string> argv = {"afl-fuzz", "-i", seeds, "-o", out + "/afl",
+    std::vector<std::string> argv = {"afl-fuzz",
+                                     "-i",
+                                     seeds,
+                                     "-o",
+                                     out + "/afl",
                                      i == 0 ? "-M" : "-S",
                                      i == 0 ? "main" : "secondary" + std::to_string(i),
-                                     "-V", std::to_string(o.time.count())};
+                                     "-V",
+                                     std::to_string(o.time.count())};
     if (!o.dict.empty()) argv.insert(argv.end(), {"-x", o.dict});
     argv.insert(argv.end(), {"--", o.target});
     all.push_back(argv);

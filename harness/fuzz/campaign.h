@@ -16,14 +16,14 @@ enum class Engine { kLibFuzzer, kAfl };
 
 struct CampaignOptions {
   Engine engine = Engine::kLibFuzzer;
-  std::string target;      // the engine's build of fuzz_stub_syscalls
-  std::string profile;     // or:
-  std::string filter;      // a filter file judged by
-  std::string claims;      // this profile's claims
-  bool unsafe = false;     // STUBFUZZ_UNSAFE: no sandbox
+  std::string target;   // the engine's build of fuzz_stub_syscalls
+  std::string profile;  // or:
+  std::string filter;   // a filter file judged by
+  std::string claims;   // this profile's claims
+  bool unsafe = false;  // STUBFUZZ_UNSAFE: no sandbox
   std::chrono::seconds time{60};
   int jobs = 1;
-  std::string out_dir;     // corpus, crashes and stats go here
+  std::string out_dir;             // corpus, crashes and stats go here
   std::vector<std::string> seeds;  // seed corpus directories
   std::string dict;
 };
@@ -33,7 +33,7 @@ struct CampaignResult {
   double seconds = 0;
   size_t filter_len = 0, filter_covered = 0, cells = 0;
   std::vector<std::pair<std::string, std::string>> known;  // id, reproducer file
-  std::vector<std::string> crashes;  // files the engine kept
+  std::vector<std::string> crashes;                        // files the engine kept
 };
 
 // Runs the campaign to its end, printing status to `status` once a second.

@@ -6,12 +6,18 @@ namespace stubfuzz::fuzz {
 
 const char* to_string(Observed o) {
   switch (o) {
-    case Observed::kNotRun: return "not run";
-    case Observed::kRefused: return "refused";
-    case Observed::kReturned: return "returned";
-    case Observed::kTrapped: return "SIGSYS";
-    case Observed::kKilled: return "killed";
-    case Observed::kBlocked: return "blocked";
+    case Observed::kNotRun:
+      return "not run";
+    case Observed::kRefused:
+      return "refused";
+    case Observed::kReturned:
+      return "returned";
+    case Observed::kTrapped:
+      return "SIGSYS";
+    case Observed::kKilled:
+      return "killed";
+    case Observed::kBlocked:
+      return "blocked";
   }
   return "?";
 }
@@ -56,8 +62,12 @@ Result<Execution> Executor::run(const Program& p) {
     o.ret = r.ret;
     o.trap_errno = r.trap_errno;
     switch (r.status) {
-      case STUB_RESULT_PENDING: o.kind = Observed::kNotRun; break;
-      case STUB_RESULT_BAD_RECORD: o.kind = Observed::kRefused; break;
+      case STUB_RESULT_PENDING:
+        o.kind = Observed::kNotRun;
+        break;
+      case STUB_RESULT_BAD_RECORD:
+        o.kind = Observed::kRefused;
+        break;
       case STUB_RESULT_DONE:
         o.kind = r.trapped ? Observed::kTrapped : Observed::kReturned;
         if (!r.trapped) stub_dirty_ = true;

@@ -27,10 +27,10 @@ const char* to_string(Observed o);
 
 struct Observation {
   Observed kind = Observed::kNotRun;
-  stub_record resolved{};    // as run, symbols resolved
-  uint64_t insn_addr = 0;    // the real address of the syscall instruction
+  stub_record resolved{};  // as run, symbols resolved
+  uint64_t insn_addr = 0;  // the real address of the syscall instruction
   int64_t ret = 0;
-  int32_t trap_errno = 0;    // RET_DATA of a trap
+  int32_t trap_errno = 0;            // RET_DATA of a trap
   std::optional<kernel::Exit> exit;  // for kKilled
 };
 

@@ -27,7 +27,9 @@ Result<Minimized> minimize(Executor& executor, const Profile& profile, const Pro
     auto r = replay(executor, profile, candidate);
     if (!r) return r.error();
     return std::any_of(r->judgement.breaches.begin(), r->judgement.breaches.end(),
-                       [&](const Breach& b) { return BreachKey{b.claim, b.finding} == *key; });
+                       [&](const Breach& b) {
+                         return BreachKey{b.claim, b.finding} == *key;
+                       });
   };
 
   // Records, from the last: later ones rarely matter to an earlier breach.

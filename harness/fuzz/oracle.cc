@@ -45,17 +45,21 @@ bool matches(uint32_t ret, const Observation& o) {
   const uint16_t data = filter::ret_data(ret);
   switch (filter::action_of(ret)) {
     case Action::kAllow:
-    case Action::kLog: return executed(o);
+    case Action::kLog:
+      return executed(o);
     case Action::kErrno:
       // The kernel caps the errno at MAX_ERRNO.
       return o.kind == Observed::kReturned &&
              o.ret == -static_cast<int64_t>(std::min<uint16_t>(data, 4095));
-    case Action::kTrap: return o.kind == Observed::kTrapped && o.trap_errno == data;
+    case Action::kTrap:
+      return o.kind == Observed::kTrapped && o.trap_errno == data;
     case Action::kKillProcess:
     case Action::kKillThread:
       return killed_by_filter(o);
-    case Action::kUserNotif: return o.kind == Observed::kBlocked;  // nobody answers yet
-    case Action::kTrace: return o.kind == Observed::kReturned && o.ret == -ENOSYS;
+    case Action::kUserNotif:
+      return o.kind == Observed::kBlocked;  // nobody answers yet
+    case Action::kTrace:
+      return o.kind == Observed::kReturned && o.ret == -ENOSYS;
   }
   return false;
 }
@@ -63,11 +67,12 @@ bool matches(uint32_t ret, const Observation& o) {
 // Calls that can take away the code a later record jumps to (or, like
 // rt_sigreturn, send the stub anywhere), per ABI.
 bool changes_address_space(const Observation& o) {
-  static constexpr uint32_t kX86_64[] = {SYS_munmap, SYS_mmap,  SYS_mremap,      SYS_mprotect,
-                                         SYS_brk,    SYS_madvise, SYS_shmdt, SYS_rt_sigreturn};
+  static constexpr uint32_t kX86_64[] = {SYS_munmap, SYS_mmap,    SYS_mremap, SYS_mprotect,
+                                         SYS_brk,    SYS_madvise, SYS_shmdt,  SYS_rt_sigreturn};
   static constexpr uint32_t kI386[] = {91, 90, 192, 163, 125, 45, 219, 173, 119};
   const uint32_t nr = o.resolved.nr;
-  if (o.resolved.abi == STUB_ABI_I386) return std::find(std::begin(kI386), std::end(kI386), nr) != std::end(kI386);
+  if (o.resolved.abi == STUB_ABI_I386)
+    return std::find(std::begin(kI386), std::end(kI386), nr) != std::end(kI386);
   return std::find(std::begin(kX86_64), std::end(kX86_64), nr) != std::end(kX86_64);
 }
 

@@ -15,10 +15,10 @@
 namespace stubfuzz::fuzz {
 
 struct RecordVerdict {
-  seccomp_data data{};        // what the filter saw
-  filter::Evaluation model;   // the filter under test's prediction
-  uint32_t stack_ret = 0;     // with the safety net, by the kernel's precedence
-  bool denied_by_net = false; // the net turned the filter's verdict into EPERM
+  seccomp_data data{};         // what the filter saw
+  filter::Evaluation model;    // the filter under test's prediction
+  uint32_t stack_ret = 0;      // with the safety net, by the kernel's precedence
+  bool denied_by_net = false;  // the net turned the filter's verdict into EPERM
   bool agrees = true;
   // The stub died of a fault after an earlier record changed its address
   // space: the record's own instruction may be gone, so it is not judged.
@@ -26,8 +26,8 @@ struct RecordVerdict {
 };
 
 struct Breach {
-  std::string claim;       // claim name, or "model-agrees"
-  std::string finding;     // known-finding id when documented, else ""
+  std::string claim;    // claim name, or "model-agrees"
+  std::string finding;  // known-finding id when documented, else ""
   size_t record = 0;
   std::string detail;
 };

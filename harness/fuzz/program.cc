@@ -97,13 +97,20 @@ std::vector<uint8_t> encode(const Program& p) {
 
 uint64_t site_address(const Site& site, const StubLayout& layout, uint64_t outside_gate) {
   switch (site.kind) {
-    case SiteKind::kStub: return layout.stub_start;  // the page; the gate is inside
-    case SiteKind::kOutside: return outside_gate;
-    case SiteKind::kBelowEdge: return layout.stub_start - 2;
-    case SiteKind::kBelow: return layout.page_below() + clamp_offset(site.offset);
-    case SiteKind::kAbove: return layout.page_above() + clamp_offset(site.offset);
-    case SiteKind::kAlias: return layout.alias_page() + clamp_offset(site.offset);
-    case SiteKind::kCount: break;
+    case SiteKind::kStub:
+      return layout.stub_start;  // the page; the gate is inside
+    case SiteKind::kOutside:
+      return outside_gate;
+    case SiteKind::kBelowEdge:
+      return layout.stub_start - 2;
+    case SiteKind::kBelow:
+      return layout.page_below() + clamp_offset(site.offset);
+    case SiteKind::kAbove:
+      return layout.page_above() + clamp_offset(site.offset);
+    case SiteKind::kAlias:
+      return layout.alias_page() + clamp_offset(site.offset);
+    case SiteKind::kCount:
+      break;
   }
   return 0;
 }
@@ -113,8 +120,12 @@ stub_record resolve(const Record& r, const StubLayout& layout, uint64_t pending_
   out.abi = r.i386 ? STUB_ABI_I386 : STUB_ABI_X86_64;
   out.nr = r.nr;
   switch (r.site.kind) {
-    case SiteKind::kStub: out.origin = STUB_ORIGIN_STUB; break;
-    case SiteKind::kOutside: out.origin = STUB_ORIGIN_OUTSIDE; break;
+    case SiteKind::kStub:
+      out.origin = STUB_ORIGIN_STUB;
+      break;
+    case SiteKind::kOutside:
+      out.origin = STUB_ORIGIN_OUTSIDE;
+      break;
     default:
       out.origin = STUB_ORIGIN_ADDRESS;
       out.addr = site_address(r.site, layout, 0);
@@ -122,13 +133,26 @@ stub_record resolve(const Record& r, const StubLayout& layout, uint64_t pending_
   for (int i = 0; i < 6; i++) {
     const Arg& a = r.args[i];
     switch (a.kind) {
-      case ArgKind::kLiteral: out.args[i] = a.value; break;
-      case ArgKind::kListener: out.args[i] = kStubListenerFd; break;
-      case ArgKind::kSocket: out.args[i] = STUB_SOCKET_FD; break;
-      case ArgKind::kScratch: out.args[i] = layout.scratch() + a.value % STUB_SCRATCH_SIZE; break;
-      case ArgKind::kStub: out.args[i] = layout.stub_start + a.value; break;
-      case ArgKind::kPending: out.args[i] = pending_id; break;
-      case ArgKind::kCount: break;
+      case ArgKind::kLiteral:
+        out.args[i] = a.value;
+        break;
+      case ArgKind::kListener:
+        out.args[i] = kStubListenerFd;
+        break;
+      case ArgKind::kSocket:
+        out.args[i] = STUB_SOCKET_FD;
+        break;
+      case ArgKind::kScratch:
+        out.args[i] = layout.scratch() + a.value % STUB_SCRATCH_SIZE;
+        break;
+      case ArgKind::kStub:
+        out.args[i] = layout.stub_start + a.value;
+        break;
+      case ArgKind::kPending:
+        out.args[i] = pending_id;
+        break;
+      case ArgKind::kCount:
+        break;
     }
   }
   return out;

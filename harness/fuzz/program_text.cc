@@ -52,32 +52,46 @@ std::string arg_text(const Arg& a) {
       for (const auto& c : kConstants)
         if (c.value == a.value) return c.name;
       return number(a.value);
-    case ArgKind::kListener: return "LISTENER";
-    case ArgKind::kSocket: return "SOCKET";
-    case ArgKind::kScratch: return plus("&scratch", a.value);
-    case ArgKind::kStub: return plus("STUB", a.value);
-    case ArgKind::kPending: return "PENDING";
-    case ArgKind::kCount: break;
+    case ArgKind::kListener:
+      return "LISTENER";
+    case ArgKind::kSocket:
+      return "SOCKET";
+    case ArgKind::kScratch:
+      return plus("&scratch", a.value);
+    case ArgKind::kStub:
+      return plus("STUB", a.value);
+    case ArgKind::kPending:
+      return "PENDING";
+    case ArgKind::kCount:
+      break;
   }
   return "?";
 }
 
 std::string site_text(const Site& s) {
   switch (s.kind) {
-    case SiteKind::kStub: return "stub";
-    case SiteKind::kOutside: return "outside";
-    case SiteKind::kBelowEdge: return "at(STUB-2)";
-    case SiteKind::kBelow: return "at(" + plus("BELOW", s.offset) + ")";
-    case SiteKind::kAbove: return "at(" + plus("ABOVE", s.offset) + ")";
-    case SiteKind::kAlias: return "at(" + plus("ALIAS", s.offset) + ")";
-    case SiteKind::kCount: break;
+    case SiteKind::kStub:
+      return "stub";
+    case SiteKind::kOutside:
+      return "outside";
+    case SiteKind::kBelowEdge:
+      return "at(STUB-2)";
+    case SiteKind::kBelow:
+      return "at(" + plus("BELOW", s.offset) + ")";
+    case SiteKind::kAbove:
+      return "at(" + plus("ABOVE", s.offset) + ")";
+    case SiteKind::kAlias:
+      return "at(" + plus("ALIAS", s.offset) + ")";
+    case SiteKind::kCount:
+      break;
   }
   return "?";
 }
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -163,8 +177,7 @@ Result<Record> parse_record(std::string_view line) {
   } else if (auto nr = filter::syscall_number(arch, name); nr && *nr >= 0 && *nr <= int{kMaxNr}) {
     r.nr = static_cast<uint32_t>(*nr) | x32;
   } else {
-    return Error{"unknown syscall '" + name + "' for " +
-                     std::string(filter::arch_name(arch)),
+    return Error{"unknown syscall '" + name + "' for " + std::string(filter::arch_name(arch)),
                  EINVAL};
   }
   std::string_view args = rest.substr(open + 1, rest.size() - open - 2);
@@ -210,14 +223,15 @@ Result<Program> parse_text(std::string_view text) {
     std::string_view line = text.substr(0, nl);
     text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
     lineno++;
-    if (const size_t hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+    if (const size_t hash = line.find('#'); hash != std::string_view::npos)
+      line = line.substr(0, hash);
     line = trim(line);
     if (line.empty()) continue;
     auto r = parse_record(line);
     if (!r) return Error{"line " + std::to_string(lineno) + ": " + r.error().message, EINVAL};
     if (p.records.size() == kMaxRecords)
-      return Error{"line " + std::to_string(lineno) + ": more than " +
-                       std::to_string(kMaxRecords) + " records",
+      return Error{"line " + std::to_string(lineno) + ": more than " + std::to_string(kMaxRecords) +
+                       " records",
                    EINVAL};
     p.records.push_back(*r);
   }

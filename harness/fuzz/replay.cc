@@ -47,8 +47,7 @@ Result<Program> load_program(const std::string& path) {
   if (!read) return read.error();
   const std::string& bytes = *read;
   if (bytes.empty()) return Error{path + ": empty file", EINVAL};
-  const std::span<const uint8_t> raw(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                     bytes.size());
+  const std::span<const uint8_t> raw(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
   // Text programs are printable; the binary form almost never is. A printable
   // file that does not parse is reported, not decoded as binary.
   if (looks_like_text(raw)) {
@@ -100,8 +99,7 @@ void print_replay(const std::string& path, const ReplayResult& r, std::ostream& 
   bool known = false;
   for (const auto& b : r.judgement.breaches)
     if (!b.finding.empty()) {
-      out << "  known finding " << b.finding << " (" << b.claim << "), record " << b.record
-          << "\n";
+      out << "  known finding " << b.finding << " (" << b.claim << "), record " << b.record << "\n";
       known = true;
     }
   if (!known) out << "  every claim holds\n";

@@ -35,9 +35,13 @@ void Stats::merge(const Stats& o) {
 }
 
 std::string Stats::to_json() const {
-  json j{{"execs", execs},           {"stubs", stubs}, {"seconds", seconds},
-         {"filter_len", filter_len}, {"filter_pcs", filter_pcs},
-         {"cells", cells},           {"known", known}};
+  json j{{"execs", execs},
+         {"stubs", stubs},
+         {"seconds", seconds},
+         {"filter_len", filter_len},
+         {"filter_pcs", filter_pcs},
+         {"cells", cells},
+         {"known", known}};
   return j.dump();
 }
 

@@ -20,8 +20,8 @@ struct Stats {
   uint64_t stubs = 0;
   double seconds = 0;
   size_t filter_len = 0;
-  std::set<uint16_t> filter_pcs;  // instructions that ran
-  std::set<uint32_t> cells;       // (abi, site, nr) seen with an outcome
+  std::set<uint16_t> filter_pcs;          // instructions that ran
+  std::set<uint32_t> cells;               // (abi, site, nr) seen with an outcome
   std::map<std::string, uint64_t> known;  // known finding -> hits
 
   void add(const Program& p, const Execution& ex, const Judgement& j);

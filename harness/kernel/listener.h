@@ -41,7 +41,7 @@ struct Notification {
 struct Response {
   uint64_t id = 0;
   int64_t val = 0;
-  int32_t error = 0;  // negative errno, or 0
+  int32_t error = 0;   // negative errno, or 0
   uint32_t flags = 0;  // SECCOMP_USER_NOTIF_FLAG_CONTINUE
 };
 

@@ -73,8 +73,7 @@ Result<std::optional<Exit>> reap(int pidfd, std::chrono::nanoseconds timeout) {
   for (;;) {
     auto r = try_reap(pidfd);
     if (!r || r->has_value()) return r;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - Clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) return std::optional<Exit>{};
     pollfd p{pidfd, POLLIN, 0};
     // A pidfd turns readable when the process exits.
@@ -83,8 +82,7 @@ Result<std::optional<Exit>> reap(int pidfd, std::chrono::nanoseconds timeout) {
   }
 }
 
-FutexWait futex_wait(uint32_t* word, uint32_t expected,
-                     std::chrono::nanoseconds timeout) {
+FutexWait futex_wait(uint32_t* word, uint32_t expected, std::chrono::nanoseconds timeout) {
   if (timeout.count() <= 0) return FutexWait::kTimedOut;
   timespec ts{static_cast<time_t>(timeout.count() / 1000000000),
               static_cast<long>(timeout.count() % 1000000000)};
@@ -110,10 +108,8 @@ Result<Fd> memfd_create(const char* name, unsigned flags) {
   return Fd(fd);
 }
 
-Result<long> seccomp_set_mode_filter(unsigned flags,
-                                     std::span<const sock_filter> prog) {
-  sock_fprog fprog{static_cast<unsigned short>(prog.size()),
-                   const_cast<sock_filter*>(prog.data())};
+Result<long> seccomp_set_mode_filter(unsigned flags, std::span<const sock_filter> prog) {
+  sock_fprog fprog{static_cast<unsigned short>(prog.size()), const_cast<sock_filter*>(prog.data())};
   long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fprog);
   if (r < 0) return Error::from_errno("seccomp(SECCOMP_SET_MODE_FILTER)");
   return r;

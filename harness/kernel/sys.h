@@ -39,15 +39,13 @@ Result<std::optional<Exit>> reap(int pidfd, std::chrono::nanoseconds timeout);
 
 // Shared (not private) futexes: the stub and the monitor map the same memfd.
 enum class FutexWait { kWoken, kValueChanged, kTimedOut, kInterrupted };
-FutexWait futex_wait(uint32_t* word, uint32_t expected,
-                     std::chrono::nanoseconds timeout);
+FutexWait futex_wait(uint32_t* word, uint32_t expected, std::chrono::nanoseconds timeout);
 void futex_wake(uint32_t* word, int count);
 
 Result<Fd> memfd_create(const char* name, unsigned flags);
 
 // seccomp(2) operations on the calling process.
-Result<long> seccomp_set_mode_filter(unsigned flags,
-                                     std::span<const sock_filter> prog);
+Result<long> seccomp_set_mode_filter(unsigned flags, std::span<const sock_filter> prog);
 Status seccomp_action_available(uint32_t action);
 
 }  // namespace stubfuzz::kernel

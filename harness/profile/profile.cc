@@ -10,8 +10,8 @@ namespace stubfuzz {
 
 namespace {
 
-constexpr uint64_t kSeedFlags = SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_NEW_LISTENER |
-                                SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
+constexpr uint64_t kSeedFlags =
+    SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
 
 filter::Program uml_filter(const StubLayout& l) { return filter::uml_stub_filter(l.stub_start); }
 
@@ -50,15 +50,14 @@ std::vector<Profile> make_builtins() {
                  "close is allowlisted, so close(1) from the stub page executes and the "
                  "stub's copy of the listener is gone",
                  "stub close(LISTENER)"},
-                edge_below_page(), kernel_skips_seccomp()}});
+                edge_below_page(),
+                kernel_skips_seccomp()}});
   return p;
 }
 
 }  // namespace
 
-bool Profile::wants_listener() const {
-  return seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER;
-}
+bool Profile::wants_listener() const { return seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER; }
 
 bool Profile::makes(ClaimId c) const {
   for (auto x : claims)

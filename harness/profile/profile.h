@@ -17,9 +17,9 @@ namespace stubfuzz {
 
 // A documented deviation from a claim: reported, but it does not fail a run.
 struct KnownFinding {
-  std::string id;       // "close-listener-from-stub-page"
-  ClaimId claim;        // the claim it breaks
-  std::string summary;  // one line
+  std::string id;          // "close-listener-from-stub-page"
+  ClaimId claim;           // the claim it breaks
+  std::string summary;     // one line
   std::string reproducer;  // the program, as text
   // A deviation of the kernel under test rather than of the profile: on
   // another kernel it is simply absent.

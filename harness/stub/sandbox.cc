@@ -107,10 +107,12 @@ Result<Namespaces> make_namespaces() {
     const uid_t host_uid = geteuid() == 0 ? 65534 : geteuid();
     const gid_t host_gid = geteuid() == 0 ? 65534 : getegid();
     status = write_file(proc + "setgroups", "deny");
-    if (status) status = write_file(proc + "uid_map", std::to_string(kSandboxUid) + " " +
-                                                          std::to_string(host_uid) + " 1\n");
-    if (status) status = write_file(proc + "gid_map", std::to_string(kSandboxGid) + " " +
-                                                          std::to_string(host_gid) + " 1\n");
+    if (status)
+      status = write_file(proc + "uid_map",
+                          std::to_string(kSandboxUid) + " " + std::to_string(host_uid) + " 1\n");
+    if (status)
+      status = write_file(proc + "gid_map",
+                          std::to_string(kSandboxGid) + " " + std::to_string(host_gid) + " 1\n");
     for (size_t i = 0; status && i < fds.size(); i++) {
       fds[i] = open((proc + "ns/" + kNsNames[i]).c_str(), O_RDONLY | O_CLOEXEC);
       if (fds[i] < 0) status = Error::from_errno(std::string("open ns/") + kNsNames[i]);
@@ -172,13 +174,9 @@ Result<SandboxChild> shared_sandbox() {
   return c;
 }
 
-bool has_own_pid_ns(const Sandbox& s) {
-  return s.enabled && !s.shared_pid_ns && geteuid() == 0;
-}
+bool has_own_pid_ns(const Sandbox& s) { return s.enabled && !s.shared_pid_ns && geteuid() == 0; }
 
-bool uses_shared_pid_ns(const Sandbox& s) {
-  return s.enabled && s.shared_pid_ns && geteuid() == 0;
-}
+bool uses_shared_pid_ns(const Sandbox& s) { return s.enabled && s.shared_pid_ns && geteuid() == 0; }
 
 Result<SandboxChild> sandbox_child(const Sandbox& s) {
   if (!s.enabled) return SandboxChild{};
@@ -194,7 +192,8 @@ Status sandbox_join_pid_ns(const Sandbox& s) {
   if (joined || !uses_shared_pid_ns(s)) return {};
   auto c = shared_sandbox();
   if (!c) return c.error();
-  if (setns(c->pid_ns_fd, CLONE_NEWPID) < 0) return Error::from_errno("setns(shared pid namespace)");
+  if (setns(c->pid_ns_fd, CLONE_NEWPID) < 0)
+    return Error::from_errno("setns(shared pid namespace)");
   joined = true;
   return {};
 }

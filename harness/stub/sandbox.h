@@ -39,8 +39,8 @@ struct SandboxChild {
   bool drop_groups = false;  // the monitor is root: shed its supplementary groups
   int clone_flags = 0;       // for the spawn clone()
   std::array<int, 5> ns_fds{-1, -1, -1, -1, -1};  // user first, then mnt, net, ipc, uts
-  int pid_ns_fd = -1;  // the shared pid namespace, kept alive by its init
-  const char* root = nullptr;                     // an empty directory to chroot into
+  int pid_ns_fd = -1;          // the shared pid namespace, kept alive by its init
+  const char* root = nullptr;  // an empty directory to chroot into
   std::array<std::pair<int, rlimit>, 6> limits{};
 };
 

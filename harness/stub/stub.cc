@@ -79,32 +79,45 @@ Status send_all(int fd, const void* buf, size_t len) {
 
 const char* init_error_name(int e) {
   switch (e) {
-    case STUB_INIT_READ: return "reading init data";
-    case STUB_INIT_BAD_MAGIC: return "bad init data";
-    case STUB_INIT_MAP_DATA: return "mapping the data pages";
-    case STUB_INIT_MAP_CODE: return "mapping the stub page";
-    case STUB_INIT_MAP_ARENA: return "mapping a guest arena";
-    case STUB_INIT_CLOSE_RANGE: return "close_range";
-    case STUB_INIT_SIGACTION: return "installing the SIGSYS handler";
-    case STUB_INIT_PRCTL: return "prctl";
-    case STUB_INIT_ROBUST: return "set_robust_list";
-    case STUB_INIT_SAFETY_NET: return "seccomp(safety net)";
-    case STUB_INIT_SECCOMP: return "seccomp(SECCOMP_SET_MODE_FILTER)";
-    default: return "unknown step";
+    case STUB_INIT_READ:
+      return "reading init data";
+    case STUB_INIT_BAD_MAGIC:
+      return "bad init data";
+    case STUB_INIT_MAP_DATA:
+      return "mapping the data pages";
+    case STUB_INIT_MAP_CODE:
+      return "mapping the stub page";
+    case STUB_INIT_MAP_ARENA:
+      return "mapping a guest arena";
+    case STUB_INIT_CLOSE_RANGE:
+      return "close_range";
+    case STUB_INIT_SIGACTION:
+      return "installing the SIGSYS handler";
+    case STUB_INIT_PRCTL:
+      return "prctl";
+    case STUB_INIT_ROBUST:
+      return "set_robust_list";
+    case STUB_INIT_SAFETY_NET:
+      return "seccomp(safety net)";
+    case STUB_INIT_SECCOMP:
+      return "seccomp(SECCOMP_SET_MODE_FILTER)";
+    default:
+      return "unknown step";
   }
 }
 
 }  // namespace
 
-uint64_t StubLayout::scratch() const {
-  return data_start() + offsetof(stub_data, scratch);
-}
+uint64_t StubLayout::scratch() const { return data_start() + offsetof(stub_data, scratch); }
 
 const char* to_string(BatchEnd e) {
   switch (e) {
-    case BatchEnd::kCompleted: return "completed";
-    case BatchEnd::kStubDied: return "stub died";
-    case BatchEnd::kTimedOut: return "timed out";
+    case BatchEnd::kCompleted:
+      return "completed";
+    case BatchEnd::kStubDied:
+      return "stub died";
+    case BatchEnd::kTimedOut:
+      return "timed out";
   }
   return "?";
 }
@@ -116,8 +129,7 @@ Status Stub::prepare(const StubConfig& config) {
 }
 
 Result<Stub> Stub::spawn(const StubConfig& config) {
-  if (config.safety_net.size() > STUB_MAX_NET_LEN)
-    return Error{"safety net too long", EINVAL};
+  if (config.safety_net.size() > STUB_MAX_NET_LEN) return Error{"safety net too long", EINVAL};
   if (config.filter.size() > STUB_MAX_FILTER_LEN)
     return Error{"filter has " + std::to_string(config.filter.size()) +
                      " instructions; the kernel takes at most 4096",
@@ -136,8 +148,8 @@ Result<Stub> Stub::spawn(const StubConfig& config) {
   if (!data_fd) return data_fd.error();
   if (ftruncate(data_fd->get(), STUB_DATA_PAGES * STUB_PAGE_SIZE) < 0)
     return Error::from_errno("ftruncate(stub data memfd)");
-  void* data = mmap(nullptr, STUB_DATA_PAGES * STUB_PAGE_SIZE, PROT_READ | PROT_WRITE,
-                    MAP_SHARED, data_fd->get(), 0);
+  void* data = mmap(nullptr, STUB_DATA_PAGES * STUB_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+                    data_fd->get(), 0);
   if (data == MAP_FAILED) return Error::from_errno("mmap(stub data memfd)");
   stub.data_ = static_cast<stub_data*>(data);
   stub.data_->sync = kSyncBooting;
@@ -206,8 +218,7 @@ Result<Stub> Stub::spawn(const StubConfig& config) {
       const int step = stub.data_->init_error;
       if (step == STUB_INIT_SECCOMP) {
         int e = static_cast<int>(-stub.data_->seccomp_ret);
-        return Error{std::string("stub init: seccomp(SECCOMP_SET_MODE_FILTER): ") +
-                         errno_name(e),
+        return Error{std::string("stub init: seccomp(SECCOMP_SET_MODE_FILTER): ") + errno_name(e),
                      e};
       }
       return Error{std::string("stub init failed: ") + init_error_name(step) + " (" +

@@ -40,16 +40,16 @@ struct StubLayout {
 };
 
 enum class SpawnMethod {
-  kUmlClone,     // clone(CLONE_VM|CLONE_VFORK) + pidfd_open, as UML and the seed
-  kClonePidfd,   // the same clone with CLONE_PIDFD: no pidfd_open
+  kUmlClone,    // clone(CLONE_VM|CLONE_VFORK) + pidfd_open, as UML and the seed
+  kClonePidfd,  // the same clone with CLONE_PIDFD: no pidfd_open
 };
 
 // Where spawn's time goes, for the benchmarks (nanoseconds since spawn began).
 struct SpawnPhases {
-  int64_t setup_done = 0;     // memfd, socket, init data written
-  int64_t clone_returned = 0; // the child has exec'd (CLONE_VFORK)
+  int64_t setup_done = 0;      // memfd, socket, init data written
+  int64_t clone_returned = 0;  // the child has exec'd (CLONE_VFORK)
   int64_t pidfd_opened = 0;
-  int64_t stub_ready = 0;     // filter installed, command loop running
+  int64_t stub_ready = 0;  // filter installed, command loop running
   int64_t listener_pulled = 0;
 };
 

@@ -21,9 +21,8 @@ uint64_t StubPool::spawned() const {
 
 Result<Stub> StubPool::take(milliseconds timeout) {
   std::unique_lock lock(mu_);
-  const bool got = changed_.wait_for(lock, timeout, [&] {
-    return !ready_.empty() || last_error_.has_value();
-  });
+  const bool got =
+      changed_.wait_for(lock, timeout, [&] { return !ready_.empty() || last_error_.has_value(); });
   if (!ready_.empty()) {
     Stub s = std::move(ready_.front());
     ready_.pop_front();
