@@ -58,8 +58,9 @@ struct Table {
 };
 
 const Table& table(Arch a) {
-  static const Table x86_64(Arch::kX86_64);
-  static const Table i386(Arch::kI386);
+  // Never destroyed: other threads may still look names up while the process exits.
+  static const Table& x86_64 = *new Table(Arch::kX86_64);
+  static const Table& i386 = *new Table(Arch::kI386);
   return a == Arch::kX86_64 ? x86_64 : i386;
 }
 

@@ -12,13 +12,14 @@ namespace stubfuzz::kernel {
 
 Result<NotifSizes> notif_sizes() {
   // The kernel's sizes do not change while we run: ask once, on every spawn's
-  // hand-over path otherwise.
-  static const Result<NotifSizes> sizes = []() -> Result<NotifSizes> {
+  // hand-over path otherwise. Never destroyed: a pool thread may still be
+  // spawning while the process exits.
+  static const Result<NotifSizes>& sizes = *new Result<NotifSizes>([]() -> Result<NotifSizes> {
     seccomp_notif_sizes s{};
     if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &s) < 0)
       return Error::from_errno("seccomp(SECCOMP_GET_NOTIF_SIZES)");
     return NotifSizes{s.seccomp_notif, s.seccomp_notif_resp, s.seccomp_data};
-  }();
+  }());
   return sizes;
 }
 
