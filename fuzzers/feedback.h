@@ -15,7 +15,6 @@
 
 extern "C" {
 __attribute__((weak)) void __sanitizer_cov_trace_cmp4(uint32_t, uint32_t);
-__attribute__((weak)) void __sanitizer_cov_trace_cmp8(uint64_t, uint64_t);
 }
 
 #ifdef __AFL_COMPILER

@@ -50,6 +50,17 @@ void put(std::vector<uint8_t>& out, uint64_t v, size_t n) {
   for (size_t i = 0; i < n; i++) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
 }
 
+// Where a record with an address site writes its syscall instruction.
+uint64_t arena_address(const Site& site, const StubLayout& layout) {
+  switch (site.kind) {
+    case SiteKind::kBelowEdge: return layout.stub_start - 2;
+    case SiteKind::kBelow: return layout.page_below() + clamp_offset(site.offset);
+    case SiteKind::kAbove: return layout.page_above() + clamp_offset(site.offset);
+    case SiteKind::kAlias: return layout.alias_page() + clamp_offset(site.offset);
+    default: return 0;
+  }
+}
+
 }  // namespace
 
 Program decode(std::span<const uint8_t> bytes) {
@@ -95,26 +106,6 @@ std::vector<uint8_t> encode(const Program& p) {
   return out;
 }
 
-uint64_t site_address(const Site& site, const StubLayout& layout, uint64_t outside_gate) {
-  switch (site.kind) {
-    case SiteKind::kStub:
-      return layout.stub_start;  // the page; the gate is inside
-    case SiteKind::kOutside:
-      return outside_gate;
-    case SiteKind::kBelowEdge:
-      return layout.stub_start - 2;
-    case SiteKind::kBelow:
-      return layout.page_below() + clamp_offset(site.offset);
-    case SiteKind::kAbove:
-      return layout.page_above() + clamp_offset(site.offset);
-    case SiteKind::kAlias:
-      return layout.alias_page() + clamp_offset(site.offset);
-    case SiteKind::kCount:
-      break;
-  }
-  return 0;
-}
-
 stub_record resolve(const Record& r, const StubLayout& layout, uint64_t pending_id) {
   stub_record out{};
   out.abi = r.i386 ? STUB_ABI_I386 : STUB_ABI_X86_64;
@@ -128,7 +119,7 @@ stub_record resolve(const Record& r, const StubLayout& layout, uint64_t pending_
       break;
     default:
       out.origin = STUB_ORIGIN_ADDRESS;
-      out.addr = site_address(r.site, layout, 0);
+      out.addr = arena_address(r.site, layout);
   }
   for (int i = 0; i < 6; i++) {
     const Arg& a = r.args[i];

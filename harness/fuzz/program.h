@@ -73,8 +73,6 @@ Program decode(std::span<const uint8_t> bytes);
 // The canonical binary form: decode(encode(p)) == p.
 std::vector<uint8_t> encode(const Program& p);
 
-// The address of the record's syscall instruction in a stub of `layout`.
-uint64_t site_address(const Site& site, const StubLayout& layout, uint64_t outside_gate);
 // The record as the stub ABI takes it, symbols resolved.
 stub_record resolve(const Record& r, const StubLayout& layout, uint64_t pending_id);
 

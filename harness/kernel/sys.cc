@@ -108,13 +108,6 @@ Result<Fd> memfd_create(const char* name, unsigned flags) {
   return Fd(fd);
 }
 
-Result<long> seccomp_set_mode_filter(unsigned flags, std::span<const sock_filter> prog) {
-  sock_fprog fprog{static_cast<unsigned short>(prog.size()), const_cast<sock_filter*>(prog.data())};
-  long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fprog);
-  if (r < 0) return Error::from_errno("seccomp(SECCOMP_SET_MODE_FILTER)");
-  return r;
-}
-
 Status seccomp_action_available(uint32_t action) {
   if (syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) < 0)
     return Error::from_errno("seccomp(SECCOMP_GET_ACTION_AVAIL)");

@@ -45,7 +45,6 @@ void futex_wake(uint32_t* word, int count);
 Result<Fd> memfd_create(const char* name, unsigned flags);
 
 // seccomp(2) operations on the calling process.
-Result<long> seccomp_set_mode_filter(unsigned flags, std::span<const sock_filter> prog);
 Status seccomp_action_available(uint32_t action);
 
 }  // namespace stubfuzz::kernel
