@@ -53,11 +53,16 @@ void put(std::vector<uint8_t>& out, uint64_t v, size_t n) {
 // Where a record with an address site writes its syscall instruction.
 uint64_t arena_address(const Site& site, const StubLayout& layout) {
   switch (site.kind) {
-    case SiteKind::kBelowEdge: return layout.stub_start - 2;
-    case SiteKind::kBelow: return layout.page_below() + clamp_offset(site.offset);
-    case SiteKind::kAbove: return layout.page_above() + clamp_offset(site.offset);
-    case SiteKind::kAlias: return layout.alias_page() + clamp_offset(site.offset);
-    default: return 0;
+    case SiteKind::kBelowEdge:
+      return layout.stub_start - 2;
+    case SiteKind::kBelow:
+      return layout.page_below() + clamp_offset(site.offset);
+    case SiteKind::kAbove:
+      return layout.page_above() + clamp_offset(site.offset);
+    case SiteKind::kAlias:
+      return layout.alias_page() + clamp_offset(site.offset);
+    default:
+      return 0;
   }
 }
 
