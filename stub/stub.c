@@ -165,6 +165,8 @@ void stub_main(void)
 	d->outside_gate[STUB_ABI_I386] = (uint64_t)outside_gate_i386;
 	d->stub_gate[STUB_ABI_X86_64] = in_page(init.stub_start, stub_gate_x86_64);
 	d->stub_gate[STUB_ABI_I386] = in_page(init.stub_start, stub_gate_i386);
+	/* mov $15, %eax is 5 bytes; the syscall follows. */
+	d->restorer_syscall = in_page(init.stub_start, stub_restorer) + 5;
 
 	/* As UML: only the socket to the monitor stays open, non-blocking. */
 	if (sys3(__NR_close_range, 1, ~0U, 0))

@@ -14,6 +14,16 @@
 #define STUB_DATA_PAGES 4u
 #define STUB_REGION_SIZE (STUB_PAGE_SIZE * (1u + STUB_DATA_PAGES))
 
+/*
+ * Offsets in the stub page of its only syscall instructions (stub_page_asm.S
+ * lays them out; the stub reports them and the harness checks): the gate the
+ * command loop uses, and the SIGSYS restorer's rt_sigreturn. A hardened
+ * filter allows exactly these two addresses.
+ */
+#define STUB_GATE_X86_64_OFFSET 1u
+#define STUB_GATE_I386_OFFSET 4u
+#define STUB_RESTORER_SYSCALL_OFFSET 12u
+
 /* Where a fresh stub finds its pieces before it closes them (close_range). */
 #define STUB_SOCKET_FD 0 /* unix stream socket to the monitor; stays open */
 #define STUB_DATA_FD 1   /* memfd backing the data pages; closed after mmap */
@@ -143,6 +153,7 @@ struct stub_data {
 	uint32_t reserved0;
 	uint64_t outside_gate[STUB_ABI_COUNT]; /* addresses in the stub binary */
 	uint64_t stub_gate[STUB_ABI_COUNT];    /* the stub page's own, copied */
+	uint64_t restorer_syscall;             /* its rt_sigreturn instruction */
 
 	/* Robust futex words; each sits right after its list entry. */
 	struct stub_robust_head robust_head;

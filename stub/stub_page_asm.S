@@ -27,6 +27,16 @@ stub_gate_i386:
 	int $0x80
 	ret
 
+/* sa_restorer for the SIGSYS handler: rt_sigreturn from the stub page. Its
+ * syscall instruction sits at STUB_RESTORER_SYSCALL_OFFSET (stub_abi.h), the
+ * only other address a hardened filter allows. */
+	.globl stub_restorer
+	.hidden stub_restorer
+stub_restorer:
+	mov $15, %eax
+	syscall
+	ud2
+
 /*
  * long stub_call(uint64_t target, uint32_t abi, uint32_t nr,
  *                const uint64_t args[6])
@@ -63,12 +73,5 @@ stub_call:
 	pop %rbx
 	ret
 
-/* sa_restorer for the SIGSYS handler: rt_sigreturn from the stub page. */
-	.globl stub_restorer
-	.hidden stub_restorer
-stub_restorer:
-	mov $15, %eax
-	syscall
-	ud2
 
 	.section .note.GNU-stack,"",@progbits

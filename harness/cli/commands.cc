@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <memory>
 #include <sstream>
 
 #include "check/check.h"
@@ -43,6 +45,16 @@ Result<Profile> ProfileChoice::resolve() const {
   return p;
 }
 
+Result<Profile> ProfileChoice::resolve_for(const std::string& file) const {
+  const std::string named = fuzz::profile_named_in(file);
+  if (profile_given || !filter.empty() || named.empty()) return resolve();
+  ProfileChoice c = *this;
+  c.profile = named;
+  auto p = c.resolve();
+  if (!p) return Error{file + ": " + p.error().message, p.error().err};
+  return p;
+}
+
 int run_doctor() { return print_doctor(stubfuzz::run_doctor(), std::cout) ? 0 : kExitFailed; }
 
 int run_check(const ProfileChoice& choice) {
@@ -72,16 +84,22 @@ Result<std::vector<std::pair<std::string, fuzz::Program>>> load_all(
 
 }  // namespace
 
-int run_replay(const ProfileChoice& choice, const std::vector<std::string>& inputs) {
-  auto profile = choice.resolve();
-  if (!profile) return fail(profile.error().message);
+int run_replay(const ProfileChoice& choice, const std::vector<std::string>& inputs,
+               bool every_claim) {
+  if (auto profile = choice.resolve(); !profile) return fail(profile.error().message);
   auto programs = load_all(inputs);
   if (!programs) return fail(programs.error().message);
-  fuzz::Executor executor(*profile);
+  // One executor per profile the files name.
+  std::map<std::string, std::pair<Profile, std::unique_ptr<fuzz::Executor>>> executors;
   int reproduced = 0;
   for (const auto& [file, program] : *programs) {
-    auto r = fuzz::replay(executor, *profile, program);
+    auto profile = choice.resolve_for(file);
+    if (!profile) return fail(profile.error().message);
+    auto& slot = executors[profile->name];
+    if (!slot.second) slot = {*profile, std::make_unique<fuzz::Executor>(*profile)};
+    auto r = fuzz::replay(*slot.second, slot.first, program, every_claim);
     if (!r) return fail(file + ": " + r.error().message, kExitFailed);
+    std::cout << "[" << slot.first.name << "] ";
     fuzz::print_replay(file, *r, std::cout);
     if (r->judgement.violated()) reproduced++;
   }

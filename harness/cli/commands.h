@@ -22,13 +22,17 @@ struct ProfileChoice {
   std::string profile{kDefaultProfile};
   std::string filter;
   std::string claims{kDefaultProfile};
-  bool unsafe = false;  // no sandbox
+  bool unsafe = false;         // no sandbox
+  bool profile_given = false;  // --profile on the command line
   Result<Profile> resolve() const;
+  // For one input file: --profile if given, else the "# profile:" it names.
+  Result<Profile> resolve_for(const std::string& file) const;
 };
 
 int run_doctor();
 int run_check(const ProfileChoice& choice);
-int run_replay(const ProfileChoice& choice, const std::vector<std::string>& inputs);
+int run_replay(const ProfileChoice& choice, const std::vector<std::string>& inputs,
+               bool every_claim);
 int run_minimize(const ProfileChoice& choice, const std::string& input, const std::string& out);
 
 struct ExplainOptions {

@@ -8,7 +8,7 @@ namespace {
 
 using stubfuzz::cli::ProfileChoice;
 
-void add_profile_options(CLI::App* cmd, ProfileChoice& c) {
+CLI::Option* add_profile_options(CLI::App* cmd, ProfileChoice& c) {
   std::string names;
   for (const auto& p : stubfuzz::builtin_profiles()) names += (names.empty() ? "" : ", ") + p.name;
   auto* prof = cmd->add_option("--profile", c.profile, "built-in profile (" + names + ")");
@@ -17,6 +17,7 @@ void add_profile_options(CLI::App* cmd, ProfileChoice& c) {
   cmd->add_flag("--unsafe", c.unsafe,
                 "run stubs without the sandbox (only on a machine you do not care about)");
   prof->excludes(filt);
+  return prof;
 }
 
 }  // namespace
@@ -64,8 +65,11 @@ int main(int argc, char** argv) {
   std::vector<std::string> inputs;
   auto* replay = app.add_subcommand(
       "replay", "run crash or corpus files (libFuzzer, AFL++ or text programs) and judge them");
-  add_profile_options(replay, replay_choice);
+  auto* replay_profile = add_profile_options(replay, replay_choice);
   replay->add_option("inputs", inputs, "files or directories")->required();
+  bool every_claim = false;
+  replay->add_flag("--every-claim", every_claim,
+                   "judge every claim, not only the profile's (as `stubfuzz matrix` does)");
 
   ProfileChoice minimize_choice;
   std::string minimize_input, minimize_out;
@@ -90,7 +94,10 @@ int main(int argc, char** argv) {
   if (*check) return run_check(check_choice);
   if (*explain) return run_explain(explain_choice, explain_opts);
   if (*fuzz) return run_fuzz(fuzz_choice, fuzz_opts, argv[0]);
-  if (*replay) return run_replay(replay_choice, inputs);
+  if (*replay) {
+    replay_choice.profile_given = replay_profile->count() > 0;
+    return run_replay(replay_choice, inputs, every_claim);
+  }
   if (*minimize) return run_minimize(minimize_choice, minimize_input, minimize_out);
   return fail("no command given (see stubfuzz --help)");
 }

@@ -2,6 +2,8 @@
 
 #include <signal.h>
 
+#include <algorithm>
+
 namespace stubfuzz::fuzz {
 
 const char* to_string(Observed o) {
@@ -18,12 +20,16 @@ const char* to_string(Observed o) {
       return "killed";
     case Observed::kBlocked:
       return "blocked";
+    case Observed::kWatchdog:
+      return "killed by the watchdog";
   }
   return "?";
 }
 
 Executor::Executor(const Profile& profile, std::chrono::milliseconds record_bound)
-    : pool_(profile.stub_config({}, /*pooled=*/true)), record_bound_(record_bound) {}
+    : pool_(profile.stub_config({}, /*pooled=*/true)),
+      monitor_(profile.monitor),
+      record_bound_(record_bound) {}
 
 Result<Stub*> Executor::ready_stub() {
   if (stub_ && stub_->usable() && !stub_dirty_) return &*stub_;
@@ -44,18 +50,32 @@ Result<Execution> Executor::run(const Program& p) {
   Execution ex;
   ex.layout = s.layout();
   std::vector<stub_record> batch;
+  std::vector<QueuedCall> queued;
   for (const Record& r : p.records) {
     Observation o;
     o.resolved = resolve(r, ex.layout, /*pending_id=*/0);
     const int abi = r.i386 ? STUB_ABI_I386 : STUB_ABI_X86_64;
-    o.insn_addr = r.site.kind == SiteKind::kStub      ? s.data().stub_gate[abi]
-                  : r.site.kind == SiteKind::kOutside ? s.data().outside_gate[abi]
-                                                      : o.resolved.addr;
+    o.insn_addr = o.resolved.origin == STUB_ORIGIN_STUB      ? s.data().stub_gate[abi]
+                  : o.resolved.origin == STUB_ORIGIN_OUTSIDE ? s.data().outside_gate[abi]
+                                                             : o.resolved.addr;
     batch.push_back(o.resolved);
+    if (r.site.kind == SiteKind::kQueued) {
+      QueuedCall q{o.resolved.nr, {}};
+      std::copy(std::begin(o.resolved.args), std::end(o.resolved.args), q.args);
+      queued.push_back(q);
+    }
     ex.records.push_back(o);
   }
-  auto out = s.run(batch, record_bound_ * static_cast<int>(std::max<size_t>(1, batch.size())));
-  if (!out) return out.error();
+  auto monitored = monitor_.run(
+      s, batch, queued, record_bound_ * static_cast<int>(std::max<size_t>(1, batch.size())));
+  if (!monitored) return monitored.error();
+  const BatchOutcome* out = &monitored->outcome;
+  ex.monitor_hang = monitored->hang;
+  for (const auto& a : monitored->answers) {
+    if (a.record >= ex.records.size()) continue;
+    ex.records[a.record].answer = a.answer;
+    ex.records[a.record].answer_error = a.error;
+  }
   for (size_t i = 0; i < ex.records.size(); i++) {
     Observation& o = ex.records[i];
     const stub_result& r = out->results[i];
@@ -73,7 +93,9 @@ Result<Execution> Executor::run(const Program& p) {
         if (!r.trapped) stub_dirty_ = true;
         break;
       case STUB_RESULT_RUNNING:
-        o.kind = out->end == BatchEnd::kTimedOut ? Observed::kBlocked : Observed::kKilled;
+        o.kind = out->end == BatchEnd::kTimedOut   ? Observed::kBlocked
+                 : out->end == BatchEnd::kWatchdog ? Observed::kWatchdog
+                                                   : Observed::kKilled;
         o.exit = out->exit;
         break;
     }

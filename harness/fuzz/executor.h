@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "fuzz/program.h"
+#include "monitor/monitor.h"
 #include "profile/profile.h"
 #include "stub/stub.h"
 #include "stub/stub_pool.h"
@@ -22,6 +23,7 @@ enum class Observed {
   kTrapped,   // SIGSYS, not executed
   kKilled,    // the stub died in this record
   kBlocked,   // did not return within the bound; the stub was killed
+  kWatchdog,  // made no progress; the monitor's watchdog killed the stub
 };
 const char* to_string(Observed o);
 
@@ -32,6 +34,9 @@ struct Observation {
   int64_t ret = 0;
   int32_t trap_errno = 0;            // RET_DATA of a trap
   std::optional<kernel::Exit> exit;  // for kKilled
+  // The monitor received a notification for this record and answered it.
+  std::optional<Answer> answer;
+  int32_t answer_error = 0;  // for Answer::kDenied
 };
 
 struct Execution {
@@ -41,6 +46,8 @@ struct Execution {
   // listener-survives: the monitor's copy answered and had not hung up
   // while the stub lived.
   bool listener_ok = true;
+  // Where UML's monitor would have blocked forever (monitor/monitor.h).
+  std::string monitor_hang;
 };
 
 class Executor {
@@ -58,6 +65,7 @@ class Executor {
   Result<Stub*> ready_stub();
 
   StubPool pool_;
+  Monitor monitor_;
   std::chrono::milliseconds record_bound_;
   std::optional<Stub> stub_;
   bool stub_dirty_ = false;

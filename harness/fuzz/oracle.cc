@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 
 #include <algorithm>
+#include <initializer_list>
 
 #include "filter/syscall_names.h"
 #include "filter/uml_filter.h"
@@ -36,7 +37,7 @@ bool killed_by_filter(const Observation& o) {
 // garbage, munmap of its own stack): a death by any signal but SIGSYS.
 bool executed(const Observation& o) {
   return o.kind == Observed::kReturned || o.kind == Observed::kBlocked ||
-         (o.kind == Observed::kKilled && !killed_by_filter(o));
+         o.kind == Observed::kWatchdog || (o.kind == Observed::kKilled && !killed_by_filter(o));
 }
 
 // Whether what the kernel did is what the model's return means.
@@ -57,7 +58,17 @@ bool matches(uint32_t ret, const Observation& o) {
     case Action::kKillThread:
       return killed_by_filter(o);
     case Action::kUserNotif:
-      return o.kind == Observed::kBlocked;  // nobody answers yet
+      if (!o.answer)  // nobody read it: the stub waited until the bound
+        return o.kind == Observed::kBlocked || o.kind == Observed::kWatchdog;
+      switch (*o.answer) {
+        case Answer::kContinued:
+          return executed(o);
+        case Answer::kDenied:
+          return o.kind == Observed::kReturned && o.ret == -int64_t{o.answer_error};
+        case Answer::kGone:
+          return o.kind != Observed::kTrapped && o.kind != Observed::kReturned;
+      }
+      return false;
     case Action::kTrace:
       return o.kind == Observed::kReturned && o.ret == -ENOSYS;
   }
@@ -80,9 +91,42 @@ bool in_stub_page(uint64_t addr, const StubLayout& l) {
   return addr >= l.stub_start && addr < l.stub_start + STUB_PAGE_SIZE;
 }
 
-bool documented(const Profile& p, const std::string& id) {
+bool documented(const Profile& p, std::string_view id) {
   return std::any_of(p.known_findings.begin(), p.known_findings.end(),
                      [&](const KnownFinding& f) { return f.id == id; });
+}
+
+bool is_call(const Observation& o, uint32_t x86_64, std::initializer_list<uint32_t> i386) {
+  if (o.resolved.abi == STUB_ABI_I386)
+    return std::find(i386.begin(), i386.end(), o.resolved.nr) != i386.end();
+  return o.resolved.nr == x86_64;
+}
+
+// Returned an error: the call took no effect.
+bool failed(const Observation& o) {
+  return o.kind == Observed::kReturned && o.ret < 0 && o.ret > -4096;
+}
+
+// 3/7's rule, on the truth: a mapping the monitor queued, no more access.
+bool sanctioned_mmap(const Program& program, const Execution& ex, const Observation& o) {
+  if (o.resolved.abi != STUB_ABI_X86_64) return false;
+  const uint64_t* a = o.resolved.args;
+  for (size_t i = 0; i < program.records.size() && i < ex.records.size(); i++) {
+    if (program.records[i].site.kind != SiteKind::kQueued) continue;
+    const stub_record& q = ex.records[i].resolved;
+    if (q.abi == STUB_ABI_X86_64 && q.nr == SYS_mmap && a[0] == q.args[0] && a[1] == q.args[1] &&
+        (a[2] & ~q.args[2]) == 0 && a[3] == q.args[3] && a[4] == q.args[4] && a[5] == q.args[5])
+      return true;
+  }
+  return false;
+}
+
+// 5/7's rule: a non-empty range, not wrapping, entirely below the stub.
+bool guest_range(const Observation& o, const StubLayout& l) {
+  const bool i386 = o.resolved.abi == STUB_ABI_I386;
+  const uint64_t addr = i386 ? static_cast<uint32_t>(o.resolved.args[0]) : o.resolved.args[0];
+  const uint64_t len = i386 ? static_cast<uint32_t>(o.resolved.args[1]) : o.resolved.args[1];
+  return len != 0 && addr + len > addr && addr + len <= l.stub_start;
 }
 
 }  // namespace
@@ -96,15 +140,17 @@ const Breach* Judgement::first_violation() const {
 }
 
 Judgement judge(const Profile& profile, const StubConfig& config, const Program& program,
-                const Execution& ex) {
+                const Execution& ex, bool every_claim) {
+  using namespace finding;
   const filter::Program& filter = config.filter;
   Judgement j;
   const auto allowlist = filter::uml_stub_allowlist();
-  auto breach = [&](ClaimId claim, const char* finding, size_t i, std::string detail) {
-    const std::string name(claim_info(claim).name);
-    const bool known = finding && documented(profile, finding);
-    if (claim != ClaimId::kModelAgrees && !profile.makes(claim) && !known) return;
-    j.breaches.push_back({name, known ? finding : "", i, std::move(detail)});
+  // `cls` is the class of finding; a kernel finding overrides it.
+  auto breach = [&](ClaimId claim, std::string_view cls, size_t i, std::string detail) {
+    const bool known = documented(profile, cls);
+    if (!every_claim && claim != ClaimId::kModelAgrees && !profile.makes(claim) && !known) return;
+    j.breaches.push_back({std::string(claim_info(claim).name), std::string(cls),
+                          known ? std::string(cls) : "", i, std::move(detail)});
   };
 
   bool address_space_changed = false;
@@ -128,8 +174,8 @@ Judgement judge(const Profile& profile, const StubConfig& config, const Program&
     const bool unfiltered_nr =
         !i386 && std::find(std::begin(kUnfilteredNrs), std::end(kUnfilteredNrs), nr) !=
                      std::end(kUnfilteredNrs);
-    const char* kernel_finding =
-        unfiltered_nr && executed(o) ? "kernel-skips-seccomp-for-nr-335-336" : nullptr;
+    const bool kernel = unfiltered_nr && executed(o);
+    auto cls = [&](std::string_view c) { return kernel ? kKernelSkipsSeccomp : c; };
 
     v.model = filter::evaluate(filter, v.data);
     v.stack_ret = v.model.ret;
@@ -141,7 +187,7 @@ Judgement judge(const Profile& profile, const StubConfig& config, const Program&
     }
     v.agrees = matches(v.stack_ret, o);
     if (!v.agrees)
-      breach(ClaimId::kModelAgrees, kernel_finding, i,
+      breach(ClaimId::kModelAgrees, cls(kModelDisagrees), i,
              std::string("model ") + filter::action_name(v.stack_ret) + ", kernel " +
                  to_string(o.kind));
     j.records.push_back(v);
@@ -149,28 +195,52 @@ Judgement judge(const Profile& profile, const StubConfig& config, const Program&
     const uint64_t fd = i386 ? static_cast<uint32_t>(o.resolved.args[0]) : o.resolved.args[0];
     const bool inside = in_stub_page(o.insn_addr, ex.layout);
 
-    // Returned, but denied by a filter with an errno: it did not run.
+    // Returned, but denied by a filter or by the monitor: it did not run.
     const auto stack_action = filter::action_of(v.stack_ret);
-    const bool ran = executed(o) && !(v.agrees && (stack_action == filter::Action::kErrno ||
-                                                   stack_action == filter::Action::kTrace));
+    const bool denied =
+        v.agrees &&
+        (stack_action == filter::Action::kErrno || stack_action == filter::Action::kTrace ||
+         (stack_action == filter::Action::kUserNotif && o.answer != Answer::kContinued));
+    const bool ran = executed(o) && !denied;
     if (ran && fd == kStubListenerFd && nr == (i386 ? kI386Ioctl : SYS_ioctl))
-      breach(ClaimId::kNoListenerIoctl, kernel_finding, i, "ioctl on the listener executed");
+      breach(ClaimId::kNoListenerIoctl, cls(kListenerIoctl), i, "ioctl on the listener executed");
     if (!inside && o.kind != Observed::kTrapped) {
       const bool edge = program.records[i].site.kind == SiteKind::kBelowEdge;
-      breach(ClaimId::kOutsideTraps, edge ? "syscall-just-below-stub-page" : kernel_finding, i,
+      breach(ClaimId::kOutsideTraps, edge ? kBelowEdge : cls(kOutsideExecutes), i,
              std::string("instruction outside the stub page: ") + to_string(o.kind));
     }
     const bool allowed =
         !i386 && std::find(allowlist.begin(), allowlist.end(), nr) != allowlist.end();
     if (inside && !allowed && !killed_by_filter(o))
-      breach(ClaimId::kStubAllowlist, kernel_finding, i,
+      breach(ClaimId::kStubAllowlist, cls(kOffAllowlist), i,
              std::string("not on the allowlist, yet ") + to_string(o.kind));
-    if (ran && fd <= 1 && nr == (i386 ? kI386Close : SYS_close))
-      breach(ClaimId::kNoSelfClose, fd == 1 && inside ? "close-listener-from-stub-page" : nullptr,
-             i, "close(" + std::to_string(fd) + ") executed");
+    // Under mainline fd 1 is nothing; closing it closes nothing.
+    const bool owned_fd = fd == 0 || (fd == 1 && profile.wants_listener());
+    if (ran && owned_fd && nr == (i386 ? kI386Close : SYS_close))
+      breach(ClaimId::kNoSelfClose, fd == 1 && inside ? kCloseListener : kSelfClose, i,
+             "close(" + std::to_string(fd) + ") executed");
+    if (ran && !failed(o) && is_call(o, SYS_mmap, {90, 192}) && !sanctioned_mmap(program, ex, o))
+      breach(ClaimId::kMmapValidated, cls(kUnsanctionedMmap), i,
+             "an mmap the monitor never queued took effect");
+    if (ran && !failed(o) && is_call(o, SYS_munmap, {91}) && !guest_range(o, ex.layout))
+      breach(ClaimId::kMunmapValidated, cls(kMunmapStubRegion), i,
+             "a munmap outside the guest's memory below the stub took effect");
+    if (o.kind == Observed::kBlocked) {
+      if (!ex.monitor_hang.empty())
+        breach(ClaimId::kNoMonitorHang, kMonitorHang, i, ex.monitor_hang);
+      else
+        breach(ClaimId::kStallKilled, kStubStall, i,
+               "the stub made no progress until the harness's bound and nothing killed it");
+    }
   }
+  // 2/7's monitor also hangs when the stub finishes without the queued call.
+  if (!ex.monitor_hang.empty() &&
+      std::none_of(ex.records.begin(), ex.records.end(),
+                   [](const Observation& o) { return o.kind == Observed::kBlocked; }))
+    breach(ClaimId::kNoMonitorHang, kMonitorHang, ex.records.size() ? ex.records.size() - 1 : 0,
+           ex.monitor_hang);
   if (!ex.listener_ok)
-    breach(ClaimId::kListenerSurvives, nullptr, ex.records.size() ? ex.records.size() - 1 : 0,
+    breach(ClaimId::kListenerSurvives, kListenerLost, ex.records.size() ? ex.records.size() - 1 : 0,
            "the monitor's listener stopped working while the stub lived");
   return j;
 }
@@ -191,6 +261,10 @@ std::string describe(const Program& program, const Execution& ex, const Judgemen
     line += ", kernel ";
     line += to_string(o.kind);
     if (o.kind == Observed::kReturned) line += " " + std::to_string(o.ret);
+    if (o.answer)
+      line += std::string(" (monitor: ") + to_string(*o.answer) +
+              (*o.answer == Answer::kDenied ? std::string(" ") + errno_name(o.answer_error) : "") +
+              ")";
     if (o.kind == Observed::kKilled && o.exit) line += " (" + kernel::describe(*o.exit) + ")";
     if (inconclusive) line += "  (not judged: an earlier record changed the address space)";
     std::string marks;

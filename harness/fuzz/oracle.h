@@ -27,7 +27,8 @@ struct RecordVerdict {
 
 struct Breach {
   std::string claim;    // claim name, or "model-agrees"
-  std::string finding;  // known-finding id when documented, else ""
+  std::string cls;      // its class of finding (profile/findings.h)
+  std::string finding;  // the class id when the profile documents it, else ""
   size_t record = 0;
   std::string detail;
 };
@@ -40,8 +41,10 @@ struct Judgement {
 };
 
 // `config` is what the stubs ran: the filter under test and the safety net.
+// `every_claim`: judge all claims, not only the profile's (the attack matrix
+// asks of every profile what the last one promises).
 Judgement judge(const Profile& profile, const StubConfig& config, const Program& program,
-                const Execution& ex);
+                const Execution& ex, bool every_claim = false);
 
 // One line per record: text, model prediction, observation.
 std::string describe(const Program& program, const Execution& ex, const Judgement& j);

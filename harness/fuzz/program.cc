@@ -117,6 +117,7 @@ stub_record resolve(const Record& r, const StubLayout& layout, uint64_t pending_
   out.nr = r.nr;
   switch (r.site.kind) {
     case SiteKind::kStub:
+    case SiteKind::kQueued:
       out.origin = STUB_ORIGIN_STUB;
       break;
     case SiteKind::kOutside:

@@ -22,6 +22,8 @@ enum class SiteKind : uint8_t {
   kBelow,      // the page below the stub page, at an offset
   kAbove,      // the page just above the stub region, at an offset
   kAlias,      // the page that differs from the stub's only in the upper 32 bits
+  kQueued,     // the stub page's instruction, in a call the monitor queued:
+               // what a legitimate batch does (the series validates against it)
   kCount
 };
 

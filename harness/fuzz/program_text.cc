@@ -3,6 +3,7 @@
 //   outside close(1)
 //   at(STUB-2) mmap(0, 4096, 1, 34, 0xffffffffffffffff, 0)
 //   at(ALIAS+0x40) i386 getpid()
+//   queued mmap(0x200000000, 4096, 3, 0x32, -1, 0)   (a call the monitor queued)
 // Trailing zero arguments are left out; `#` starts a comment.
 #include <linux/seccomp.h>
 #include <sys/ioctl.h>
@@ -82,6 +83,8 @@ std::string site_text(const Site& s) {
       return "at(" + plus("ABOVE", s.offset) + ")";
     case SiteKind::kAlias:
       return "at(" + plus("ALIAS", s.offset) + ")";
+    case SiteKind::kQueued:
+      return "queued";
     case SiteKind::kCount:
       break;
   }
@@ -137,6 +140,7 @@ std::optional<Arg> parse_arg(std::string_view s) {
 std::optional<Site> parse_site(std::string_view s) {
   if (s == "stub") return Site{SiteKind::kStub, 0};
   if (s == "outside") return Site{SiteKind::kOutside, 0};
+  if (s == "queued") return Site{SiteKind::kQueued, 0};
   if (s.size() < 4 || s.substr(0, 3) != "at(" || s.back() != ')') return std::nullopt;
   std::string_view in = s.substr(3, s.size() - 4);
   if (trim(in) == "STUB-2") return Site{SiteKind::kBelowEdge, 0};

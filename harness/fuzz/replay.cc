@@ -81,19 +81,34 @@ Result<std::vector<std::string>> expand_inputs(const std::vector<std::string>& a
   return files;
 }
 
-Result<ReplayResult> replay(Executor& executor, const Profile& profile, const Program& program) {
+std::string profile_named_in(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  for (int n = 0; n < 64 && std::getline(in, line); n++) {
+    constexpr std::string_view kTag = "# profile:";
+    if (line.rfind(kTag, 0) != 0) continue;
+    std::string name = line.substr(kTag.size());
+    name.erase(0, name.find_first_not_of(" \t"));
+    name.erase(name.find_last_not_of(" \t\r") + 1);
+    return name;
+  }
+  return "";
+}
+
+Result<ReplayResult> replay(Executor& executor, const Profile& profile, const Program& program,
+                            bool every_claim) {
   auto ex = executor.run(program);
   if (!ex) return ex.error();
   ReplayResult r{program, *ex, {}};
-  r.judgement = judge(profile, executor.config(), program, r.execution);
+  r.judgement = judge(profile, executor.config(), program, r.execution, every_claim);
   return r;
 }
 
 void print_replay(const std::string& path, const ReplayResult& r, std::ostream& out) {
   out << path << "\n" << describe(r.program, r.execution, r.judgement);
   if (const Breach* b = r.judgement.first_violation()) {
-    out << "  REPRODUCES: claim " << b->claim << " broken by record " << b->record << ": "
-        << b->detail << "\n";
+    out << "  REPRODUCES: claim " << b->claim << " (" << b->cls << ") broken by record "
+        << b->record << ": " << b->detail << "\n";
     return;
   }
   bool known = false;

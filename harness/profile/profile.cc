@@ -1,6 +1,9 @@
 #include "profile/profile.h"
 
 #include <linux/seccomp.h>
+#include <sys/syscall.h>
+
+#include <algorithm>
 
 #include "filter/filter_file.h"
 #include "filter/safety_net.h"
@@ -15,43 +18,88 @@ constexpr uint64_t kSeedFlags =
 
 filter::Program uml_filter(const StubLayout& l) { return filter::uml_stub_filter(l.stub_start); }
 
-KnownFinding edge_below_page() {
-  return {"syscall-just-below-stub-page", ClaimId::kOutsideTraps,
-          "the filter checks the address after the syscall instruction, so an "
-          "instruction in the last 2 bytes before the stub page counts as the page's",
-          "at(STUB-2) mmap(0, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)"};
+// The allowlist with `notified` moved to USER_NOTIF.
+std::function<filter::Program(const StubLayout&)> notifying(std::vector<uint32_t> notified) {
+  return [notified](const StubLayout& l) {
+    std::vector<uint32_t> allow;
+    for (uint32_t nr : filter::uml_stub_allowlist())
+      if (std::find(notified.begin(), notified.end(), nr) == notified.end()) allow.push_back(nr);
+    return filter::uml_stub_filter(l.stub_start, allow, notified);
+  };
 }
 
-KnownFinding kernel_skips_seccomp() {
-  KnownFinding f{"kernel-skips-seccomp-for-nr-335-336", ClaimId::kModelAgrees,
-                 "this kernel runs x86-64 syscalls 335 and 336 without consulting the "
-                 "filter: from outside the stub page they execute instead of trapping",
-                 "outside syscall_335()\noutside syscall_336()"};
-  f.kernel_specific = true;
-  return f;
-}
+KnownFinding known(std::string_view id) { return *finding_class(id); }
+
+constexpr std::chrono::milliseconds kWatchdogBound{25};
 
 std::vector<Profile> make_builtins() {
+  using namespace finding;
   std::vector<Profile> p;
-  p.push_back({"mainline",
-               "UML's seccomp stub filter before the series: TSYNC, no listener",
-               SECCOMP_FILTER_FLAG_TSYNC,
-               uml_filter,
-               {ClaimId::kOutsideTraps, ClaimId::kStubAllowlist},
-               {edge_below_page(), kernel_skips_seccomp()}});
-  p.push_back({"listener",
-               "patch 1/7: the same filter with NEW_LISTENER|TSYNC|TSYNC_ESRCH, the "
-               "listener pulled with pidfd_getfd",
-               kSeedFlags,
-               uml_filter,
-               {ClaimId::kListenerFd1, ClaimId::kNoListenerIoctl, ClaimId::kOutsideTraps,
-                ClaimId::kStubAllowlist, ClaimId::kListenerSurvives},
-               {{"close-listener-from-stub-page", ClaimId::kNoSelfClose,
-                 "close is allowlisted, so close(1) from the stub page executes and the "
-                 "stub's copy of the listener is gone",
-                 "stub close(LISTENER)"},
-                edge_below_page(),
-                kernel_skips_seccomp()}});
+  Profile mainline{"mainline",
+                   "UML's seccomp stub filter before the series: TSYNC, no listener",
+                   SECCOMP_FILTER_FLAG_TSYNC,
+                   uml_filter,
+                   {},
+                   {ClaimId::kOutsideTraps, ClaimId::kStubAllowlist},
+                   {known(kBelowEdge), known(kKernelSkipsSeccomp)}};
+  p.push_back(mainline);
+
+  Profile listener{"listener",
+                   "patch 1/7: the same filter with NEW_LISTENER|TSYNC|TSYNC_ESRCH, the "
+                   "listener pulled with pidfd_getfd",
+                   kSeedFlags,
+                   uml_filter,
+                   {},
+                   {ClaimId::kListenerFd1, ClaimId::kNoListenerIoctl, ClaimId::kOutsideTraps,
+                    ClaimId::kStubAllowlist, ClaimId::kListenerSurvives},
+                   {known(kCloseListener), known(kBelowEdge), known(kKernelSkipsSeccomp)}};
+  p.push_back(listener);
+
+  Profile mmap = listener;
+  mmap.name = "notify-mmap";
+  mmap.summary =
+      "patches 2/7 and 3/7: the stub's mmap is notified; the monitor reads one notification "
+      "per queued mmap and lets through only what it queued";
+  mmap.make_filter = notifying({SYS_mmap});
+  mmap.monitor.answers_mmap = mmap.monitor.validates_mmap = true;
+  mmap.claims.push_back(ClaimId::kMmapValidated);
+  p.push_back(mmap);
+
+  Profile drain = mmap;
+  drain.name = "notify-drain";
+  drain.summary = "patch 4/7: the monitor also drains the listener after every wait";
+  drain.monitor.drains = true;
+  drain.claims.push_back(ClaimId::kNoMonitorHang);
+  p.push_back(drain);
+
+  Profile munmap = drain;
+  munmap.name = "notify-munmap";
+  munmap.summary =
+      "patch 5/7: munmap is notified too, allowed only for a non-empty, non-wrapping range "
+      "below the stub";
+  munmap.make_filter = notifying({SYS_mmap, SYS_munmap});
+  munmap.monitor.validates_munmap = true;
+  munmap.claims.push_back(ClaimId::kMunmapValidated);
+  p.push_back(munmap);
+
+  Profile watchdog = munmap;
+  watchdog.name = "watchdog";
+  watchdog.summary = "patch 6/7: a stub that makes no progress for 25 ms is killed";
+  watchdog.monitor.watchdog = kWatchdogBound;
+  watchdog.claims.push_back(ClaimId::kStallKilled);
+  p.push_back(watchdog);
+
+  Profile hardened = watchdog;
+  hardened.name = "hardened";
+  hardened.summary =
+      "stubfuzz's own: the whole series, syscalls only from the stub page's two syscall "
+      "instructions, close only for fd >= 2";
+  hardened.make_filter = [](const StubLayout& l) {
+    return filter::hardened_stub_filter(l.stub_start);
+  };
+  hardened.claims.push_back(ClaimId::kNoSelfClose);
+  hardened.known_findings = {known(kKernelSkipsSeccomp)};
+  p.push_back(hardened);
   return p;
 }
 

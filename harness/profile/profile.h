@@ -1,5 +1,6 @@
-// A profile: what is tested. A filter program, its install flags, and the
-// claims it makes, with the known findings it documents.
+// A profile: what is tested. A filter program, its install flags, the
+// monitor's rules, and the claims it makes, with the known findings it
+// documents. The built-ins follow the series step by step.
 #pragma once
 
 #include <functional>
@@ -10,21 +11,12 @@
 
 #include "base/result.h"
 #include "filter/program.h"
+#include "monitor/monitor.h"
 #include "profile/claim.h"
+#include "profile/findings.h"
 #include "stub/stub.h"
 
 namespace stubfuzz {
-
-// A documented deviation from a claim: reported, but it does not fail a run.
-struct KnownFinding {
-  std::string id;          // "close-listener-from-stub-page"
-  ClaimId claim;           // the claim it breaks
-  std::string summary;     // one line
-  std::string reproducer;  // the program, as text
-  // A deviation of the kernel under test rather than of the profile: on
-  // another kernel it is simply absent.
-  bool kernel_specific = false;
-};
 
 // x86-64 syscall numbers this kernel runs before seccomp sees them (found by
 // the fuzzer on the 6.18 test kernel: 335 dies of SIGILL, 336 returns
@@ -36,6 +28,8 @@ struct Profile {
   std::string summary;
   uint64_t seccomp_flags = 0;
   std::function<filter::Program(const StubLayout&)> make_filter;
+  // How the monitor answers notifications: the series' later patches.
+  MonitorRules monitor;
   std::vector<ClaimId> claims;
   std::vector<KnownFinding> known_findings;
   // Run stubs in the sandbox (stub/sandbox.h). Only `--unsafe` turns it off.

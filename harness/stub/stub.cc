@@ -118,6 +118,8 @@ const char* to_string(BatchEnd e) {
       return "stub died";
     case BatchEnd::kTimedOut:
       return "timed out";
+    case BatchEnd::kWatchdog:
+      return "killed by the watchdog";
   }
   return "?";
 }
@@ -226,12 +228,19 @@ Result<Stub> Stub::spawn(const StubConfig& config) {
                    0};
     }
     case SyncWait::kTimedOut:
+    case SyncWait::kStalled:
       return Error{"stub pid " + std::to_string(stub.pid_) + " not ready within " +
                        std::to_string(config.ready_timeout.count()) + " ms",
                    ETIMEDOUT};
   }
 
   mark(&SpawnPhases::stub_ready);
+  // Hardened filters allow exact instruction addresses: the build must lay
+  // out the stub page as stub_abi.h says.
+  if (stub.data_->stub_gate[STUB_ABI_X86_64] != l.stub_start + STUB_GATE_X86_64_OFFSET ||
+      stub.data_->stub_gate[STUB_ABI_I386] != l.stub_start + STUB_GATE_I386_OFFSET ||
+      stub.data_->restorer_syscall != l.stub_start + STUB_RESTORER_SYSCALL_OFFSET)
+    return Error{"the stub page's syscall instructions are not where stub_abi.h puts them", 0};
   if (config.install_filter && (config.seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) &&
       config.pull_listener) {
     // The stub reports the number; the seed assumes it. Both must agree.
@@ -284,15 +293,34 @@ bool Stub::alive_word_ok() const {
   return data_ && !(__atomic_load_n(&data_->alive, __ATOMIC_ACQUIRE) & kOwnerDied);
 }
 
-Stub::SyncWait Stub::wait_sync(milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
+Stub::SyncWait Stub::wait_sync(milliseconds timeout, const RunHooks* hooks) {
+  const auto start = Clock::now();
+  const auto deadline = start + timeout;
+  const bool watched = hooks && hooks->watchdog;
+  // Progress: the record index moves, or the monitor answers a notification.
+  auto progress = [&] {
+    return uint64_t{__atomic_load_n(&data_->current, __ATOMIC_RELAXED)} +
+           (hooks && hooks->progress ? hooks->progress() << 32 : 0);
+  };
+  uint64_t seen = watched ? progress() : 0;
+  auto last_progress = start;
   for (;;) {
     const uint32_t v = __atomic_load_n(&data_->sync, __ATOMIC_ACQUIRE);
     if (v == 0) return SyncWait::kIdle;
     if (v & kOwnerDied) return SyncWait::kDied;
-    const auto left = deadline - Clock::now();
+    const auto now = Clock::now();
+    if (watched) {
+      if (const uint64_t p = progress(); p != seen) {
+        seen = p;
+        last_progress = now;
+      } else if (now - last_progress >= *hooks->watchdog) {
+        return SyncWait::kStalled;
+      }
+    }
+    const auto left = deadline - now;
     if (left <= Clock::duration::zero()) return SyncWait::kTimedOut;
-    const auto slice = std::min<Clock::duration>(left, kLivenessSlice);
+    auto slice = std::min<Clock::duration>(left, kLivenessSlice);
+    if (watched) slice = std::min<Clock::duration>(slice, *hooks->watchdog / 4 + milliseconds(1));
     if (kernel::futex_wait(&data_->sync, v, slice) == kernel::FutexWait::kTimedOut) {
       // The kernel wakes us when a registered stub dies; this catches a stub
       // that died before it registered, or while idle.
@@ -305,7 +333,8 @@ Stub::SyncWait Stub::wait_sync(milliseconds timeout) {
   }
 }
 
-Result<BatchOutcome> Stub::run(std::span<const stub_record> records, milliseconds timeout) {
+Result<BatchOutcome> Stub::run(std::span<const stub_record> records, milliseconds timeout,
+                               const RunHooks* hooks) {
   if (records.size() > STUB_MAX_RECORDS)
     return Error{"batch of " + std::to_string(records.size()) + " records; at most " +
                      std::to_string(STUB_MAX_RECORDS),
@@ -324,7 +353,7 @@ Result<BatchOutcome> Stub::run(std::span<const stub_record> records, millisecond
   kernel::futex_wake(&data_->sync, INT_MAX);
 
   BatchOutcome out;
-  switch (wait_sync(timeout)) {
+  switch (wait_sync(timeout, hooks)) {
     case SyncWait::kIdle:
       out.end = BatchEnd::kCompleted;
       break;
@@ -334,6 +363,11 @@ Result<BatchOutcome> Stub::run(std::span<const stub_record> records, millisecond
       break;
     case SyncWait::kTimedOut:
       out.end = BatchEnd::kTimedOut;
+      if (hooks && hooks->before_timeout_kill) hooks->before_timeout_kill();
+      if (auto r = kill(); !r) return r.error();
+      break;
+    case SyncWait::kStalled:
+      out.end = BatchEnd::kWatchdog;
       if (auto r = kill(); !r) return r.error();
       break;
   }

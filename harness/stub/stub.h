@@ -8,6 +8,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <optional>
 #include <span>
@@ -73,6 +74,7 @@ enum class BatchEnd {
   kCompleted,  // every record returned
   kStubDied,   // the stub ended while a record ran (see exit)
   kTimedOut,   // a record blocked past the bound: the stub was killed
+  kWatchdog,   // no progress for the watchdog's bound: the monitor killed it
 };
 const char* to_string(BatchEnd e);
 
@@ -82,6 +84,16 @@ struct BatchOutcome {
   uint32_t count = 0;
   std::array<stub_result, STUB_MAX_RECORDS> results{};
   std::span<const stub_result> view() const { return {results.data(), count}; }
+};
+
+// What a monitor (monitor/) adds to a batch's wait.
+struct RunHooks {
+  // The series' 6/7: kill the stub when it makes no progress for this long.
+  std::optional<milliseconds> watchdog;
+  // Progress the stub makes outside its records (notifications answered).
+  std::function<uint64_t()> progress;
+  // Called when the bound expires, before the stub is killed.
+  std::function<void()> before_timeout_kill;
 };
 
 class Stub {
@@ -112,7 +124,8 @@ class Stub {
 
   // Runs `records` in the stub; every wait is bounded by `timeout`.
   Result<BatchOutcome> run(std::span<const stub_record> records,
-                           milliseconds timeout = milliseconds(1000));
+                           milliseconds timeout = milliseconds(1000),
+                           const RunHooks* hooks = nullptr);
   Result<BatchOutcome> run(std::initializer_list<stub_record> records,
                            milliseconds timeout = milliseconds(1000)) {
     return run(std::span<const stub_record>(records.begin(), records.size()), timeout);
@@ -130,8 +143,8 @@ class Stub {
 
  private:
   Stub() = default;
-  enum class SyncWait { kIdle, kDied, kTimedOut };
-  SyncWait wait_sync(milliseconds timeout);
+  enum class SyncWait { kIdle, kDied, kTimedOut, kStalled };
+  SyncWait wait_sync(milliseconds timeout, const RunHooks* hooks = nullptr);
   bool alive_word_ok() const;
   void release();
 

@@ -1,0 +1,234 @@
+#include "monitor/monitor.h"
+
+#include <linux/audit.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace stubfuzz {
+
+namespace {
+
+constexpr int32_t kDenyErrno = EPERM;
+
+bool notified_by(const MonitorRules& rules, uint32_t nr) {
+  return (nr == SYS_mmap && rules.answers_mmap) || (nr == SYS_munmap && rules.validates_munmap);
+}
+
+bool readable(const kernel::Listener& l) {
+  pollfd p{l.fd(), POLLIN, 0};
+  return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+}  // namespace
+
+const char* to_string(Answer a) {
+  switch (a) {
+    case Answer::kContinued:
+      return "CONTINUE";
+    case Answer::kDenied:
+      return "denied";
+    case Answer::kGone:
+      return "gone";
+  }
+  return "?";
+}
+
+Answer Monitor::decide(const MonitorRules& rules, const seccomp_data& d, uint64_t stub_start,
+                       std::vector<QueuedCall>& queued, int32_t* error) {
+  *error = kDenyErrno;
+  if (d.arch != AUDIT_ARCH_X86_64) return Answer::kDenied;
+  const auto nr = static_cast<uint32_t>(d.nr);
+  const __u64* a = d.args;
+  if (nr == SYS_mmap && rules.answers_mmap) {
+    for (auto it = queued.begin(); it != queued.end(); ++it) {
+      if (it->nr != SYS_mmap) continue;
+      const uint64_t* q = it->args;
+      // 3/7: the same mapping, with no more access than queued.
+      const bool same = a[0] == q[0] && a[1] == q[1] && (a[2] & ~q[2]) == 0 && a[3] == q[3] &&
+                        a[4] == q[4] && a[5] == q[5];
+      if (rules.validates_mmap && !same) continue;
+      queued.erase(it);  // 2/7 alone: the next queued mmap, whatever it maps
+      return Answer::kContinued;
+    }
+    return rules.validates_mmap ? Answer::kDenied : Answer::kContinued;
+  }
+  if (nr == SYS_munmap && rules.validates_munmap) {
+    const uint64_t addr = a[0], len = a[1];
+    // 5/7: non-empty, not wrapping, entirely below the stub.
+    const bool ok = len != 0 && addr + len > addr && addr + len <= stub_start;
+    return ok ? Answer::kContinued : Answer::kDenied;
+  }
+  return Answer::kDenied;  // a notification no rule expects
+}
+
+// The answering thread: blocks in poll() on the listener and on an eventfd
+// that ends the batch. One per Monitor, reused across batches and stubs.
+struct Monitor::Service {
+  explicit Service(const MonitorRules& r) : rules(r) {
+    stop.reset(eventfd(0, EFD_CLOEXEC));
+    thread = std::thread([this] { loop(); });
+  }
+  ~Service() {
+    {
+      std::lock_guard lk(mu);
+      shutdown = true;
+    }
+    cv.notify_all();
+    thread.join();
+  }
+
+  void begin(kernel::Listener* l, const stub_data* d, uint64_t start,
+             std::span<const QueuedCall> queue) {
+    std::lock_guard lk(mu);
+    listener = l;
+    data = d;
+    stub_start = start;
+    queued.assign(queue.begin(), queue.end());
+    expected = 0;
+    for (const auto& q : queue) expected += notified_by(rules, q.nr) ? 1 : 0;
+    reads = 0;
+    answered = 0;
+    unread = false;
+    answers.clear();
+    active = true;
+    cv.notify_all();
+  }
+
+  void end() {
+    const uint64_t one = 1;
+    (void)!write(stop.get(), &one, sizeof(one));
+    std::unique_lock lk(mu);
+    cv.wait(lk, [&] { return !active; });
+  }
+
+  void loop() {
+    for (;;) {
+      std::unique_lock lk(mu);
+      cv.wait(lk, [&] { return shutdown || active; });
+      if (shutdown) return;
+      lk.unlock();
+      serve();
+      lk.lock();
+      active = false;
+      cv.notify_all();
+    }
+  }
+
+  void serve() {
+    bool reading = listener != nullptr;
+    for (;;) {
+      pollfd p[2] = {{stop.get(), POLLIN, 0}, {reading ? listener->fd() : -1, POLLIN, 0}};
+      if (poll(p, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        return;
+      }
+      if (p[0].revents & POLLIN) {
+        uint64_t v;
+        (void)!read(stop.get(), &v, sizeof(v));
+        return;
+      }
+      if (!(p[1].revents & POLLIN)) {
+        if (p[1].revents) reading = false;  // hung up: the stub is gone
+        continue;
+      }
+      if (!rules.drains && reads >= expected) {
+        // 2/7 reads exactly one notification per queued call: this one
+        // stays unread, and the stub waits for an answer that never comes.
+        unread = true;
+        reading = false;
+        continue;
+      }
+      auto note = listener->receive();
+      if (!note) {
+        reading = false;  // the stub died between poll and RECV
+        continue;
+      }
+      reads++;
+      AnsweredNotification a;
+      // Reading the stub's memory: the notification may be stale by now.
+      a.record = __atomic_load_n(&data->current, __ATOMIC_ACQUIRE);
+      a.data = note->data;
+      a.answer = decide(rules, note->data, stub_start, queued, &a.error);
+      auto valid = listener->id_valid(note->id);
+      if (!valid || !*valid) {
+        a.answer = Answer::kGone;
+      } else {
+        kernel::Response r;
+        r.id = note->id;
+        if (a.answer == Answer::kContinued)
+          r.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+        else
+          r.error = -a.error;
+        if (!listener->send(r)) a.answer = Answer::kGone;
+      }
+      answers.push_back(a);
+      answered++;
+    }
+  }
+
+  const MonitorRules rules;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool shutdown = false;
+  bool active = false;
+  Fd stop;
+  std::thread thread;
+  // The batch; written by begin() before `active`, read by the thread.
+  kernel::Listener* listener = nullptr;
+  const stub_data* data = nullptr;
+  uint64_t stub_start = 0;
+  std::vector<QueuedCall> queued;
+  size_t expected = 0;
+  std::atomic<size_t> reads{0};
+  std::atomic<uint64_t> answered{0};
+  std::atomic<bool> unread{false};
+  std::vector<AnsweredNotification> answers;
+};
+
+Monitor::Monitor(MonitorRules rules) : rules_(rules) {}
+Monitor::~Monitor() = default;
+
+Result<MonitoredBatch> Monitor::run(Stub& stub, std::span<const stub_record> records,
+                                    std::span<const QueuedCall> queued,
+                                    std::chrono::milliseconds timeout) {
+  MonitoredBatch out;
+  RunHooks hooks;
+  hooks.watchdog = rules_.watchdog;
+  kernel::Listener* listener = stub.listener();
+  const bool serving = listener && rules_.answers_notifications();
+  if (serving && !service_) service_ = std::make_unique<Service>(rules_);
+  Service* s = serving ? service_.get() : nullptr;
+
+  hooks.before_timeout_kill = [&] {
+    if (!listener) return;
+    if ((s && s->unread) || (readable(*listener) && !rules_.drains))
+      out.hang = "a notification the monitor never reads was pending";
+    else if (s && !rules_.drains && s->reads < s->expected)
+      out.hang = "the monitor waits in RECV for a queued call the stub never made";
+  };
+  if (s) {
+    hooks.progress = [s] { return s->answered.load(std::memory_order_relaxed); };
+    s->begin(listener, &stub.data(), stub.layout().stub_start, queued);
+  }
+  auto batch = stub.run(records, timeout, &hooks);
+  if (s) s->end();
+  if (!batch) return batch.error();
+  out.outcome = *batch;
+  if (s) {
+    out.answers = std::move(s->answers);
+    // The stub is back and idle while 2/7's monitor still waits in RECV.
+    if (out.hang.empty() && batch->end == BatchEnd::kCompleted && !rules_.drains &&
+        s->reads < s->expected)
+      out.hang = "the monitor waits in RECV for a queued call the stub never made";
+  }
+  return out;
+}
+
+}  // namespace stubfuzz
