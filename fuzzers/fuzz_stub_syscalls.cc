@@ -3,9 +3,17 @@
 //   STUBFUZZ_PROFILE=NAME  a built-in profile (default: listener)
 //   STUBFUZZ_FILTER=FILE   a filter file (binary or text), judged by the
 //   STUBFUZZ_CLAIMS=NAME   monitor rules and claims of that profile
+//   STUBFUZZ_MATRIX_DIR=D  attack-matrix mode (`stubfuzz matrix`): every claim
+//                          is judged, nothing aborts, and the first program of
+//                          each class of finding is written to D/<class>.txt
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <set>
 
 #include "feedback.h"
 #include "fuzz/executor.h"
@@ -21,6 +29,8 @@ namespace {
 std::unique_ptr<Profile> g_profile;
 std::unique_ptr<fuzz::Executor> g_executor;
 std::unique_ptr<fuzz::StatsWriter> g_stats;
+const char* g_matrix_dir = nullptr;
+std::chrono::steady_clock::time_point g_start;
 
 [[noreturn]] void die(const std::string& message) {
   std::fprintf(stderr, "fuzz_stub_syscalls: %s\n", message.c_str());
@@ -55,6 +65,34 @@ void start() {
   g_executor = std::make_unique<fuzz::Executor>(*g_profile);
   g_stats = std::make_unique<fuzz::StatsWriter>();
   g_stats->set_filter_len(g_executor->filter().size());
+  g_matrix_dir = std::getenv("STUBFUZZ_MATRIX_DIR");
+  g_start = std::chrono::steady_clock::now();
+}
+
+// The first program of each class, with when it came; O_EXCL keeps the first.
+void note_classes(const fuzz::Program& program, const fuzz::Execution& ex,
+                  const fuzz::Judgement& j) {
+  static std::set<std::string> seen;
+  for (const auto& b : j.breaches) {
+    if (!seen.insert(b.cls).second) continue;
+    const std::string path = std::string(g_matrix_dir) + "/" + b.cls + ".txt";
+    const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) continue;
+    const double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - g_start).count();
+    std::string text = "# seconds: " + std::to_string(s) + "\n# profile: " + g_profile->name +
+                       "\n# breaks " + b.claim + " (" + b.cls + ") at record " +
+                       std::to_string(b.record) + ": " + b.detail + "\n" +
+                       fuzz::to_text(program) + "# as run:\n";
+    const std::string run = fuzz::describe(program, ex, j);
+    for (size_t at = 0; at < run.size();) {
+      const size_t nl = run.find('\n', at);
+      text += "#" + run.substr(at, nl - at) + "\n";
+      at = nl == std::string::npos ? run.size() : nl + 1;
+    }
+    (void)!write(fd, text.data(), text.size());
+    close(fd);
+  }
 }
 
 }  // namespace
@@ -70,9 +108,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (program.records.empty()) return 0;
   auto ex = g_executor->run(program);
   if (!ex) die(ex.error().message);  // the harness itself failed: not a finding
-  const auto j = fuzz::judge(*g_profile, g_executor->config(), program, *ex);
+  const auto j = fuzz::judge(*g_profile, g_executor->config(), program, *ex, g_matrix_dir);
   fuzz::report_feedback(program, *ex, j);
   g_stats->record(program, *ex, j, g_executor->stubs_used());
+  if (g_matrix_dir) {
+    note_classes(program, *ex, j);
+    return 0;
+  }
   if (const auto* b = j.first_violation()) {
     std::fprintf(stderr, "stubfuzz: claim %s broken by record %zu: %s (%s)\n%s", b->claim.c_str(),
                  b->record, fuzz::to_text(program.records[b->record]).c_str(), b->detail.c_str(),

@@ -17,6 +17,7 @@
 #include "filter/asm.h"
 #include "filter/filter_file.h"
 #include "fuzz/executor.h"
+#include "fuzz/matrix.h"
 #include "fuzz/minimize.h"
 #include "fuzz/replay.h"
 
@@ -256,6 +257,48 @@ int run_fuzz(const ProfileChoice& choice, const FuzzOptions& o, const std::strin
             << (choice.filter.empty() ? "--profile " + choice.profile : "--filter " + choice.filter)
             << " FILE;  minimize with: stubfuzz minimize ... FILE\n";
   return kExitFailed;
+}
+
+int run_matrix(const MatrixCliOptions& o, const std::string& self) {
+  if (o.seconds <= 0 || o.jobs <= 0) return fail("--time and --jobs must be positive");
+  fuzz::MatrixOptions m;
+  m.target = o.target.empty() ? default_target(self, "libfuzzer") : o.target;
+  if (o.profiles.empty())
+    for (const auto& p : builtin_profiles()) m.profiles.push_back(p.name);
+  else
+    m.profiles = o.profiles;
+  for (const auto& p : m.profiles)
+    if (auto f = find_profile(p); !f) return fail(f.error().message);
+  m.time = std::chrono::seconds(o.seconds);
+  m.jobs = o.jobs;
+  m.out_dir = o.out.empty() ? "fuzz-out/matrix-" + timestamp() : o.out;
+  // Legitimate batches only: what each hole needs, the fuzzer has to find.
+  m.seeds = {STUBFUZZ_SOURCE_DIR "/corpus/matrix"};
+  m.dict = STUBFUZZ_SOURCE_DIR "/fuzzers/fuzz_stub_syscalls.dict";
+  m.regressions = STUBFUZZ_SOURCE_DIR "/corpus/regressions";
+  std::cout << "fuzzing " << m.profiles.size() << " profiles for " << o.seconds << " s each, "
+            << o.jobs << " at a time (about "
+            << (m.profiles.size() + o.jobs - 1) / static_cast<size_t>(o.jobs) * o.seconds
+            << " s); output in " << m.out_dir << "\n";
+  auto r = fuzz::run_matrix(m, std::cout);
+  if (!r) return fail(r.error().message);
+  const std::string text = fuzz::to_text(*r);
+  std::cout << "\n" << text;
+  for (const auto& [name, body] :
+       {std::pair<std::string, std::string>{"matrix.txt", text},
+        {"matrix.md", fuzz::to_markdown(*r)},
+        {"matrix.svg", fuzz::to_svg(*r)}}) {
+    std::ofstream f(m.out_dir + "/" + name);
+    f << body;
+    if (!f) return fail(m.out_dir + "/" + name + ": cannot write");
+  }
+  std::cout << "\nwritten: " << m.out_dir << "/matrix.{txt,md,svg}; each found program is in "
+            << m.out_dir << "/<profile>/found/<finding>.txt\n";
+  uint64_t execs = 0;
+  for (auto e : r->execs) execs += e;
+  if (execs == 0) return fail("the engine ran no program; see " + m.out_dir + "/*/engine.log",
+                              kExitFailed);
+  return 0;
 }
 
 }  // namespace stubfuzz::cli

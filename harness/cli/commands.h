@@ -53,4 +53,13 @@ struct FuzzOptions {
 };
 int run_fuzz(const ProfileChoice& choice, const FuzzOptions& o, const std::string& self);
 
+struct MatrixCliOptions {
+  int seconds = 120;  // per profile
+  int jobs = 2;
+  std::vector<std::string> profiles;  // default: every built-in
+  std::string out;
+  std::string target;
+};
+int run_matrix(const MatrixCliOptions& o, const std::string& self);
+
 }  // namespace stubfuzz::cli

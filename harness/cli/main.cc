@@ -79,6 +79,18 @@ int main(int argc, char** argv) {
   minimize->add_option("input", minimize_input, "a crash or program file")->required();
   minimize->add_option("-o,--out", minimize_out, "write the text program here (default stdout)");
 
+  stubfuzz::cli::MatrixCliOptions matrix_opts;
+  auto* matrix = app.add_subcommand(
+      "matrix",
+      "fuzz every built-in profile, judging every claim, and print which finding each "
+      "step of the series closes (text, markdown and SVG)");
+  matrix->add_option("--time", matrix_opts.seconds, "seconds per profile (default 120)");
+  matrix->add_option("--jobs", matrix_opts.jobs, "profiles fuzzed at once (default 2)");
+  matrix->add_option("--profiles", matrix_opts.profiles, "columns (default: every built-in)")
+      ->delimiter(',');
+  matrix->add_option("--out", matrix_opts.out, "output directory (default fuzz-out/matrix-<time>)");
+  matrix->add_option("--target", matrix_opts.target, "the libFuzzer fuzz_stub_syscalls binary");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -98,6 +110,7 @@ int main(int argc, char** argv) {
     replay_choice.profile_given = replay_profile->count() > 0;
     return run_replay(replay_choice, inputs, every_claim);
   }
+  if (*matrix) return run_matrix(matrix_opts, argv[0]);
   if (*minimize) return run_minimize(minimize_choice, minimize_input, minimize_out);
   return fail("no command given (see stubfuzz --help)");
 }

@@ -61,41 +61,21 @@ std::vector<std::vector<std::string>> afl_instances(const CampaignOptions& o,
   return all;
 }
 
-Result<pid_t> launch(const std::vector<std::string>& argv, const CampaignOptions& o,
-                     const std::string& out, const std::string& log) {
-  const pid_t pid = fork();
-  if (pid < 0) return Error::from_errno("fork(" + argv[0] + ")");
-  if (pid == 0) {
-    setpgid(0, 0);
-    if (chdir(out.c_str()) < 0) _exit(126);
-    setenv("STUBFUZZ_STATS_DIR", (out + "/stats").c_str(), 1);
-    if (!o.filter.empty()) {
-      setenv("STUBFUZZ_FILTER", o.filter.c_str(), 1);
-      setenv("STUBFUZZ_CLAIMS", o.claims.c_str(), 1);
-    } else {
-      setenv("STUBFUZZ_PROFILE", o.profile.c_str(), 1);
-    }
-    if (o.unsafe) setenv("STUBFUZZ_UNSAFE", "1", 1);
-    if (o.engine == Engine::kAfl) {
-      setenv("AFL_NO_UI", "1", 1);
-      setenv("AFL_SKIP_CPUFREQ", "1", 1);
-      setenv("AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES", "1", 1);
-      setenv("AFL_NO_AFFINITY", "1", 1);
-    }
-    FILE* f = std::fopen(log.c_str(), "w");
-    if (f) {
-      dup2(fileno(f), 1);
-      dup2(fileno(f), 2);
-    }
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    std::fprintf(stderr, "exec %s: %s\n", args[0], strerror(errno));
-    _exit(127);
+std::vector<std::pair<std::string, std::string>> engine_env(const CampaignOptions& o,
+                                                            const std::string& out) {
+  std::vector<std::pair<std::string, std::string>> env = {{"STUBFUZZ_STATS_DIR", out + "/stats"}};
+  if (!o.filter.empty()) {
+    env.push_back({"STUBFUZZ_FILTER", o.filter});
+    env.push_back({"STUBFUZZ_CLAIMS", o.claims});
+  } else {
+    env.push_back({"STUBFUZZ_PROFILE", o.profile});
   }
-  setpgid(pid, pid);
-  return pid;
+  if (o.unsafe) env.push_back({"STUBFUZZ_UNSAFE", "1"});
+  if (o.engine == Engine::kAfl)
+    for (const char* v : {"AFL_NO_UI", "AFL_SKIP_CPUFREQ", "AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES",
+                          "AFL_NO_AFFINITY"})
+      env.push_back({v, "1"});
+  return env;
 }
 
 std::string status_line(const Stats& s, double elapsed, size_t crashes) {
@@ -126,6 +106,31 @@ std::vector<std::string> crash_files(const CampaignOptions& o, const std::string
 
 }  // namespace
 
+Result<pid_t> launch_engine(const std::vector<std::string>& argv,
+                            const std::vector<std::pair<std::string, std::string>>& env,
+                            const std::string& dir, const std::string& log) {
+  const pid_t pid = fork();
+  if (pid < 0) return Error::from_errno("fork(" + argv[0] + ")");
+  if (pid == 0) {
+    setpgid(0, 0);
+    if (chdir(dir.c_str()) < 0) _exit(126);
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    FILE* f = std::fopen(log.c_str(), "w");
+    if (f) {
+      dup2(fileno(f), 1);
+      dup2(fileno(f), 2);
+    }
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    std::fprintf(stderr, "exec %s: %s\n", args[0], strerror(errno));
+    _exit(127);
+  }
+  setpgid(pid, pid);
+  return pid;
+}
+
 Result<CampaignResult> run_campaign(const CampaignOptions& o, std::ostream& status) {
   if (access(o.target.c_str(), X_OK) != 0)
     return Error{"fuzz target " + o.target + " not found (build it with scripts/build " +
@@ -142,13 +147,14 @@ Result<CampaignResult> run_campaign(const CampaignOptions& o, std::ostream& stat
 
   std::vector<pid_t> pids;
   if (o.engine == Engine::kLibFuzzer) {
-    auto pid = launch(engine_argv(o, out), o, out, out + "/engine.log");
+    auto pid = launch_engine(engine_argv(o, out), engine_env(o, out), out, out + "/engine.log");
     if (!pid) return pid.error();
     pids.push_back(*pid);
   } else {
     int i = 0;
     for (const auto& argv : afl_instances(o, out)) {
-      auto pid = launch(argv, o, out, out + "/afl-" + std::to_string(i++) + ".log");
+      auto pid =
+          launch_engine(argv, engine_env(o, out), out, out + "/afl-" + std::to_string(i++) + ".log");
       if (!pid) return pid.error();
       pids.push_back(*pid);
     }

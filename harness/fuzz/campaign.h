@@ -6,6 +6,8 @@
 #include <chrono>
 #include <ostream>
 #include <string>
+#include <sys/types.h>
+#include <utility>
 #include <vector>
 
 #include "base/result.h"
@@ -35,6 +37,12 @@ struct CampaignResult {
   std::vector<std::pair<std::string, std::string>> known;  // id, reproducer file
   std::vector<std::string> crashes;                        // files the engine kept
 };
+
+// Starts a fuzzing engine in its own process group, in `dir`, with `env`
+// added, its output in `log`.
+Result<pid_t> launch_engine(const std::vector<std::string>& argv,
+                            const std::vector<std::pair<std::string, std::string>>& env,
+                            const std::string& dir, const std::string& log);
 
 // Runs the campaign to its end, printing status to `status` once a second.
 Result<CampaignResult> run_campaign(const CampaignOptions& o, std::ostream& status);
