@@ -4,6 +4,9 @@
 #include <sys/syscall.h>
 
 #include <filesystem>
+#include <map>
+#include <memory>
+#include <sstream>
 #include <fstream>
 #include <random>
 
@@ -12,6 +15,7 @@
 #include "fuzz/oracle.h"
 #include "fuzz/program.h"
 #include "fuzz/replay.h"
+#include "profile/findings.h"
 #include "profile/profile.h"
 
 namespace stubfuzz::fuzz {
@@ -110,24 +114,47 @@ TEST(OracleCanFail, AModelThatDisagreesWithTheKernelIsAModelAgreesViolation) {
   EXPECT_EQ(j.first_violation()->claim, "model-agrees");
 }
 
+// The profiles a reproducer names on a "# found-under:" or "# closed-under:"
+// line.
+std::vector<std::string> profiles_on(const std::string& path, const std::string& tag) {
+  std::ifstream in(path);
+  std::vector<std::string> names;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("# " + tag + ":", 0) != 0) continue;
+    std::istringstream words(line.substr(tag.size() + 3));
+    for (std::string w; words >> w;) names.push_back(w);
+  }
+  return names;
+}
+
 // corpus/regressions/ holds every finding ever made: fixed ones must stay
-// fixed, known ones must still reproduce as documented.
+// fixed, known ones must still reproduce as documented, and each attack
+// matrix row must be found where it says and closed where it says.
 TEST(Regressions, EveryCorpusProgramReplaysAsRecorded) {
   const std::string root = STUBFUZZ_SOURCE_DIR "/corpus/";
-  auto files = expand_inputs({root + "regressions", root + "fuzz_stub_syscalls"});
+  auto files = expand_inputs({root + "regressions", root + "fuzz_stub_syscalls", root + "matrix"});
   ASSERT_TRUE(files.ok()) << files.error().message;
   ASSERT_GE(files->size(), 3u);
-  Executor ex(listener());
+  std::map<std::string, std::unique_ptr<Executor>> executors;
+  auto replay_under = [&](const std::string& name, const Program& p, bool every_claim) {
+    const Profile& profile = **find_profile(name);
+    auto& ex = executors[name];
+    if (!ex) ex = std::make_unique<Executor>(profile);
+    return replay(*ex, profile, p, every_claim);
+  };
   for (const auto& f : *files) {
     auto p = load_program(f);
     ASSERT_TRUE(p.ok()) << p.error().message;
-    auto r = replay(ex, listener(), *p);
+    std::string profile_name = profile_named_in(f);
+    if (profile_name.empty()) profile_name = "listener";
+    ASSERT_TRUE(find_profile(profile_name).ok()) << f;
+    auto r = replay_under(profile_name, *p, false);
     ASSERT_TRUE(r.ok()) << f << ": " << r.error().message;
     EXPECT_FALSE(r->judgement.violated()) << f << "\n" << describe(*p, r->execution, r->judgement);
     const std::string name = std::filesystem::path(f).filename().string();
     if (name.rfind("known-", 0) == 0) {
       const std::string id = name.substr(6, name.size() - 6 - 4);
-      const auto& findings = listener().known_findings;
+      const auto& findings = (*find_profile(profile_name))->known_findings;
       const auto known = std::find_if(findings.begin(), findings.end(),
                                       [&](const KnownFinding& k) { return k.id == id; });
       ASSERT_TRUE(known != findings.end()) << name << ": no known finding " << id;
@@ -135,6 +162,24 @@ TEST(Regressions, EveryCorpusProgramReplaysAsRecorded) {
       bool seen = false;
       for (const auto& b : r->judgement.breaches) seen |= b.finding == id;
       EXPECT_TRUE(seen) << f << ": known finding " << id << " no longer reproduces";
+    }
+    if (name.rfind("matrix-", 0) == 0) {
+      const std::string cls = name.substr(7, name.size() - 7 - 4);
+      ASSERT_NE(finding_class(cls), nullptr) << name << ": no class of finding " << cls;
+      const auto found = profiles_on(f, "found-under"), closed = profiles_on(f, "closed-under");
+      ASSERT_FALSE(found.empty()) << name;
+      ASSERT_FALSE(closed.empty()) << name;
+      for (const auto& [under, expect] : {std::pair{found, true}, std::pair{closed, false}}) {
+        for (const auto& prof : under) {
+          ASSERT_TRUE(find_profile(prof).ok()) << name << ": " << prof;
+          auto m = replay_under(prof, *p, true);
+          ASSERT_TRUE(m.ok()) << f << ": " << m.error().message;
+          bool seen = false;
+          for (const auto& b : m->judgement.breaches) seen |= b.cls == cls;
+          EXPECT_EQ(seen, expect) << name << " under " << prof << "\n"
+                                  << describe(*p, m->execution, m->judgement);
+        }
+      }
     }
   }
 }

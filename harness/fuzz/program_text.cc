@@ -244,7 +244,8 @@ Result<Program> parse_text(std::string_view text) {
 
 bool looks_like_text(std::span<const uint8_t> bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](uint8_t c) {
-    return c == '\n' || c == '\t' || c == '\r' || (c >= 0x20 && c < 0x7f);
+    // UTF-8 is allowed: comments are written by people.
+    return c == '\n' || c == '\t' || c == '\r' || (c >= 0x20 && c != 0x7f);
   });
 }
 

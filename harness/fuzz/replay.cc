@@ -40,6 +40,12 @@ Result<std::string> read_program_file(const std::string& path) {
   return bytes;
 }
 
+Result<Program> decode_file(const std::string& path, std::span<const uint8_t> raw) {
+  Program p = decode(raw);
+  if (p.records.empty()) return Error{path + ": no records", EINVAL};
+  return p;
+}
+
 }  // namespace
 
 Result<Program> load_program(const std::string& path) {
@@ -52,13 +58,14 @@ Result<Program> load_program(const std::string& path) {
   // file that does not parse is reported, not decoded as binary.
   if (looks_like_text(raw)) {
     auto p = parse_text(bytes);
+    // Non-ASCII bytes that do not parse are more likely a binary input.
+    const bool ascii = std::all_of(raw.begin(), raw.end(), [](uint8_t c) { return c < 0x80; });
+    if (!p && !ascii) return decode_file(path, raw);
     if (!p) return Error{path + ": " + p.error().message, EINVAL};
     if (p->records.empty()) return Error{path + ": no records", EINVAL};
     return p;
   }
-  Program p = decode(raw);
-  if (p.records.empty()) return Error{path + ": no records", EINVAL};
-  return p;
+  return decode_file(path, raw);
 }
 
 Result<std::vector<std::string>> expand_inputs(const std::vector<std::string>& args) {
