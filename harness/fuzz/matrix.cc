@@ -104,9 +104,13 @@ Result<MatrixResult> read_matrix(const MatrixOptions& o) {
                           std::end(kHeadlineRows);
     if (!any && !headline) continue;
     m.rows.push_back(c.id);
-    const std::string repro = o.regressions + "/matrix-" + c.id + ".txt";
-    std::error_code ec;
-    m.reproducers.push_back(fs::exists(repro, ec) ? repro : "");
+    std::string repro;
+    for (const char* prefix : {"/matrix-", "/known-"}) {
+      std::error_code ec;
+      const std::string f = o.regressions + prefix + c.id + ".txt";
+      if (repro.empty() && fs::exists(f, ec)) repro = f;
+    }
+    m.reproducers.push_back(repro);
     m.cells.push_back(row);
   }
   return m;

@@ -211,9 +211,11 @@ Judgement judge(const Profile& profile, const StubConfig& config, const Program&
     }
     const bool allowed =
         !i386 && std::find(allowlist.begin(), allowlist.end(), nr) != allowlist.end();
-    if (inside && !allowed && !killed_by_filter(o))
+    // Killed or trapped, it did not run (hardened traps the page's unused
+    // i386 instruction as any other address's).
+    if (inside && !allowed && ran)
       breach(ClaimId::kStubAllowlist, cls(kOffAllowlist), i,
-             std::string("not on the allowlist, yet ") + to_string(o.kind));
+             std::string("not on the allowlist, yet it ran: ") + to_string(o.kind));
     // Under mainline fd 1 is nothing; closing it closes nothing.
     const bool owned_fd = fd == 0 || (fd == 1 && profile.wants_listener());
     if (ran && owned_fd && nr == (i386 ? kI386Close : SYS_close))

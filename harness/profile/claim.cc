@@ -14,8 +14,7 @@ constexpr std::array kClaims = {
     ClaimInfo{ClaimId::kOutsideTraps, "outside-traps",
               "no syscall from outside the stub page executes; each delivers SIGSYS"},
     ClaimInfo{ClaimId::kStubAllowlist, "stub-allowlist",
-              "from the stub page only the allowed (arch, syscall) pairs execute; "
-              "anything else kills the stub"},
+              "from the stub page only the allowed (arch, syscall) pairs execute"},
     ClaimInfo{ClaimId::kListenerSurvives, "listener-survives",
               "the monitor's listener keeps working while the stub lives and "
               "reports hang-up when it dies"},
