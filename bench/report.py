@@ -52,12 +52,31 @@ def load(path):
 
 
 def floor_of(name, results):
-    """BM_X/harness_Y pairs with BM_X/floor_Y; BM_X/harness/arg with BM_X/floor/arg."""
+    """BM_X/harness_Y pairs with BM_X/floor_Y; BM_X/harness/arg with BM_X/floor/arg;
+    BM_X/harness_Y/arg, when no BM_X/floor_Y/arg ran, with the shared BM_X/floor_Y."""
     parts = name.split("/")
     if len(parts) < 2 or not parts[1].startswith("harness"):
         return None
-    cand = "/".join([parts[0], parts[1].replace("harness", "floor", 1)] + parts[2:])
-    return cand if cand in results else None
+    floor = parts[1].replace("harness", "floor", 1)
+    for cand in ("/".join([parts[0], floor] + parts[2:]), "/".join([parts[0], floor])):
+        if cand in results:
+            return cand
+    return None
+
+
+def listener_table(results, names):
+    """BM_Profile*: each profile's row against the listener profile's (same call, same run)."""
+    ref = next((n for n in names if n.endswith("/listener") and "median" in results[n]), None)
+    if not ref:
+        return ""
+    base = results[ref]["median"]
+    rows = ["| benchmark | median µs | − listener µs | /listener |", "|---|---:|---:|---:|"]
+    for n in names:
+        m = results[n].get("median")
+        if m is None or n == ref or "/floor" in n:
+            continue
+        rows.append(f"| {n} | {fmt(m)} | {fmt(m - base)} | {m / base:.2f}x |")
+    return f"Against {ref.split('/', 1)[1]} ({fmt(base)} µs):\n\n" + "\n".join(rows)
 
 
 def machine():
@@ -238,6 +257,8 @@ def report(path, out, note):
         md += [f"## {fam}", "", table(results, names), ""]
         if any("setup_ns" in results[n].get("counters", {}) for n in names):
             md += ["Phases (µs, per iteration, medians):", "", phase_table(results, names), ""]
+        if fam.startswith("BM_Profile") and listener_table(results, names):
+            md += [listener_table(results, names), ""]
         if fam == "BM_ScaleMemory":
             md += ["| live stubs | stub Pss KiB | monitor RSS KiB/stub | monitor Pss KiB/stub | user total KiB | kernel KiB |",
                    "|---:|---:|---:|---:|---:|---:|"]
