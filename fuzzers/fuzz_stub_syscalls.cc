@@ -82,8 +82,8 @@ void note_classes(const fuzz::Program& program, const fuzz::Execution& ex,
         std::chrono::duration<double>(std::chrono::steady_clock::now() - g_start).count();
     std::string text = "# seconds: " + std::to_string(s) + "\n# profile: " + g_profile->name +
                        "\n# breaks " + b.claim + " (" + b.cls + ") at record " +
-                       std::to_string(b.record) + ": " + b.detail + "\n" +
-                       fuzz::to_text(program) + "# as run:\n";
+                       std::to_string(b.record) + ": " + b.detail + "\n" + fuzz::to_text(program) +
+                       "# as run:\n";
     const std::string run = fuzz::describe(program, ex, j);
     for (size_t at = 0; at < run.size();) {
       const size_t nl = run.find('\n', at);

@@ -4,11 +4,11 @@
 #include <sys/syscall.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
-#include <sstream>
-#include <fstream>
 #include <random>
+#include <sstream>
 
 #include "filter/uml_filter.h"
 #include "fuzz/executor.h"

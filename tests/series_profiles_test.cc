@@ -8,6 +8,7 @@
 
 #include <algorithm>
 
+#include "check/check.h"
 #include "fuzz/executor.h"
 #include "fuzz/oracle.h"
 #include "fuzz/program.h"
@@ -123,9 +124,9 @@ TEST_F(Series, MunmapOfTheStubPageKillsItBeforeNotifyMunmapAndIsDeniedAfter) {
 
 TEST_F(Series, NotifyMunmapAllowsGuestMemoryBelowTheStubOnly) {
   auto r = run(profile("notify-munmap"),
-               "stub munmap(0x200000000, 4096)\n"       // below the stub: allowed
-               "stub munmap(0, 0)\n"                    // empty
-               "stub munmap(0x7fffff000000, 0x1000)\n"  // above the stub
+               "stub munmap(0x200000000, 4096)\n"             // below the stub: allowed
+               "stub munmap(0, 0)\n"                          // empty
+               "stub munmap(0x7fffff000000, 0x1000)\n"        // above the stub
                "stub munmap(0xfffffffffffff000, 0x2000)\n");  // wraps
   EXPECT_EQ(r.at(0).answer, Answer::kContinued);
   EXPECT_EQ(r.at(0).ret, 0);
@@ -205,3 +206,36 @@ TEST(MonitorRules, TheRangeAndAccessRulesAtTheirEdges) {
 
 }  // namespace
 }  // namespace stubfuzz::fuzz
+
+namespace stubfuzz {
+namespace {
+
+TEST(SeriesCheck, EveryBuiltinProfileHoldsItsClaimsAndReproducesItsFindings) {
+  for (const auto& p : builtin_profiles()) {
+    const CheckReport r = run_checks(p);
+    EXPECT_TRUE(r.ok()) << p.name;
+    for (const auto& row : r.rows)
+      EXPECT_TRUE(row.verdict == Verdict::kPass || row.verdict == Verdict::kFinding ||
+                  row.verdict == Verdict::kAbsent)
+          << p.name << ": " << row.name << " " << to_string(row.verdict) << " " << row.evidence;
+  }
+}
+
+// Can fail: a monitor without 3/7 or without 4/7 fails the program probes.
+TEST(SeriesCheck, AMonitorMissingARuleFailsTheClaimThatRuleKeeps) {
+  Profile no_validation = **find_profile("notify-drain");
+  no_validation.monitor.validates_mmap = false;
+  Profile no_drain = **find_profile("notify-drain");
+  no_drain.monitor.drains = false;
+  for (const auto& [p, claim] :
+       {std::pair{no_validation, "mmap-validated"}, std::pair{no_drain, "no-monitor-hang"}}) {
+    const CheckReport r = run_checks(p);
+    EXPECT_FALSE(r.ok());
+    bool failed = false;
+    for (const auto& row : r.rows) failed |= row.name == claim && row.verdict == Verdict::kFail;
+    EXPECT_TRUE(failed) << claim;
+  }
+}
+
+}  // namespace
+}  // namespace stubfuzz

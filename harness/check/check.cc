@@ -10,6 +10,7 @@
 
 #include "check/lab.h"
 #include "check/probes.h"
+#include "check/program_probes.h"
 
 namespace stubfuzz {
 
@@ -75,10 +76,23 @@ CheckReport run_checks(const Profile& profile) {
   // The stub image's memfd and the sandbox live as long as the process.
   (void)Stub::prepare(profile.stub_config());
   const ResourceCount before = count_resources();
+  // The Lab probes speak to a stub directly: they hold for profiles whose
+  // monitor answers nothing. The series' later profiles are probed with
+  // programs, through the executor and its monitor.
+  const bool programs = profile.monitor.answers_notifications() || profile.monitor.watchdog;
   for (ClaimId id : profile.claims) {
     CheckRow row;
     row.name = std::string(claim_info(id).name);
     Probe probe = probe_for(id);
+    if (programs && id != ClaimId::kListenerFd1 && has_program_probe(id)) {
+      const auto r = probe_claim_with_programs(profile, id);
+      row.verdict = r.broken ? Verdict::kFail : Verdict::kPass;
+      row.stubs = r.programs;
+      row.syscalls = r.syscalls;
+      row.evidence = r.evidence;
+      report.rows.push_back(row);
+      continue;
+    }
     if (!probe) {
       row.verdict = Verdict::kNoProbe;
       row.evidence = "covered by fuzzing only";
@@ -94,19 +108,28 @@ CheckReport run_checks(const Profile& profile) {
     report.rows.push_back(row);
   }
   for (const KnownFinding& f : profile.known_findings) {
-    Lab lab(profile);
-    const bool reproduced = reproduce_finding(f.id, lab);
     CheckRow row;
     row.name = f.id;
+    bool reproduced = false;
+    std::string reproducer = f.reproducer;
+    std::replace(reproducer.begin(), reproducer.end(), '\n', ';');
+    if (programs) {
+      const auto r = reproduce_with_program(profile, f.id);
+      reproduced = r.broken;
+      row.stubs = r.programs;
+      row.syscalls = r.syscalls;
+      row.evidence = r.evidence;
+    } else {
+      Lab lab(profile);
+      reproduced = reproduce_finding(f.id, lab);
+      row.stubs = lab.stubs();
+      row.syscalls = lab.syscalls();
+      row.evidence =
+          evidence_of(lab, "breaks " + std::string(claim_info(f.claim).name) + ": " + reproducer);
+    }
     row.verdict = reproduced          ? Verdict::kFinding
                   : f.kernel_specific ? Verdict::kAbsent
                                       : Verdict::kGone;
-    row.stubs = lab.stubs();
-    row.syscalls = lab.syscalls();
-    std::string reproducer = f.reproducer;
-    std::replace(reproducer.begin(), reproducer.end(), '\n', ';');
-    row.evidence =
-        evidence_of(lab, "breaks " + std::string(claim_info(f.claim).name) + ": " + reproducer);
     report.rows.push_back(row);
   }
   const ResourceCount after = count_resources();

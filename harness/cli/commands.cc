@@ -284,10 +284,9 @@ int run_matrix(const MatrixCliOptions& o, const std::string& self) {
   if (!r) return fail(r.error().message);
   const std::string text = fuzz::to_text(*r);
   std::cout << "\n" << text;
-  for (const auto& [name, body] :
-       {std::pair<std::string, std::string>{"matrix.txt", text},
-        {"matrix.md", fuzz::to_markdown(*r)},
-        {"matrix.svg", fuzz::to_svg(*r)}}) {
+  for (const auto& [name, body] : {std::pair<std::string, std::string>{"matrix.txt", text},
+                                   {"matrix.md", fuzz::to_markdown(*r)},
+                                   {"matrix.svg", fuzz::to_svg(*r)}}) {
     std::ofstream f(m.out_dir + "/" + name);
     f << body;
     if (!f) return fail(m.out_dir + "/" + name + ": cannot write");
@@ -296,8 +295,8 @@ int run_matrix(const MatrixCliOptions& o, const std::string& self) {
             << m.out_dir << "/<profile>/found/<finding>.txt\n";
   uint64_t execs = 0;
   for (auto e : r->execs) execs += e;
-  if (execs == 0) return fail("the engine ran no program; see " + m.out_dir + "/*/engine.log",
-                              kExitFailed);
+  if (execs == 0)
+    return fail("the engine ran no program; see " + m.out_dir + "/*/engine.log", kExitFailed);
   return 0;
 }
 

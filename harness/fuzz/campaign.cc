@@ -153,8 +153,8 @@ Result<CampaignResult> run_campaign(const CampaignOptions& o, std::ostream& stat
   } else {
     int i = 0;
     for (const auto& argv : afl_instances(o, out)) {
-      auto pid =
-          launch_engine(argv, engine_env(o, out), out, out + "/afl-" + std::to_string(i++) + ".log");
+      auto pid = launch_engine(argv, engine_env(o, out), out,
+                               out + "/afl-" + std::to_string(i++) + ".log");
       if (!pid) return pid.error();
       pids.push_back(*pid);
     }

@@ -3,10 +3,11 @@
 // whose program still breaks a claim on replay is a new finding.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <ostream>
 #include <string>
-#include <sys/types.h>
 #include <utility>
 #include <vector>
 

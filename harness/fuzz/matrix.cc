@@ -24,19 +24,17 @@ namespace fs = std::filesystem;
 namespace {
 
 // The rows the issue asks about are always shown, found or not.
-constexpr std::string_view kHeadlineRows[] = {
-    finding::kUnsanctionedMmap, finding::kMonitorHang, finding::kMunmapStubRegion,
-    finding::kStubStall, finding::kCloseListener};
+constexpr std::string_view kHeadlineRows[] = {finding::kUnsanctionedMmap, finding::kMonitorHang,
+                                              finding::kMunmapStubRegion, finding::kStubStall,
+                                              finding::kCloseListener};
 
 std::string profile_dir(const MatrixOptions& o, const std::string& p) {
   return fs::absolute(o.out_dir).string() + "/" + p;
 }
 
 std::vector<std::string> engine_argv(const MatrixOptions& o, const std::string& dir) {
-  std::vector<std::string> argv = {o.target,
-                                   "-max_total_time=" + std::to_string(o.time.count()),
-                                   "-artifact_prefix=" + dir + "/",
-                                   "-print_final_stats=1",
+  std::vector<std::string> argv = {o.target, "-max_total_time=" + std::to_string(o.time.count()),
+                                   "-artifact_prefix=" + dir + "/", "-print_final_stats=1",
                                    "-close_fd_mask=3"};
   if (!o.dict.empty()) argv.push_back("-dict=" + o.dict);
   argv.push_back(dir + "/corpus");
@@ -157,7 +155,8 @@ Result<MatrixResult> run_matrix(const MatrixOptions& o, std::ostream& status) {
                                dir, dir + "/engine.log");
       if (!pid) {
         for (auto& other : runs)
-          if (other.pid > 0 && !other.done) kill(-other.pid, SIGKILL), waitpid(other.pid, nullptr, 0);
+          if (other.pid > 0 && !other.done)
+            kill(-other.pid, SIGKILL), waitpid(other.pid, nullptr, 0);
         return pid.error();
       }
       r.pid = *pid;

@@ -33,7 +33,7 @@ struct MatrixResult {
   std::vector<std::string> profiles;
   std::vector<uint64_t> execs;  // per profile
   std::chrono::seconds time{0};
-  std::vector<std::string> rows;  // classes of finding (profile/findings.h)
+  std::vector<std::string> rows;               // classes of finding (profile/findings.h)
   std::vector<std::string> reproducers;        // per row; "" when none is committed
   std::vector<std::vector<MatrixCell>> cells;  // [row][profile]
 };
