@@ -28,7 +28,9 @@ inline constexpr uint32_t kInterestingNrs[] = {
     SYS_getpid,       SYS_kill,    SYS_prctl,   SYS_seccomp, SYS_mprotect, SYS_execve};
 
 inline Arg interesting_arg(std::mt19937& rng) {
-  switch (rng() % 8) {
+  switch (rng() % 9) {
+    case 8:
+      return {ArgKind::kResponse, 0};
     case 0:
       return {ArgKind::kListener, 0};
     case 1:
@@ -53,6 +55,7 @@ inline Record interesting_record(std::mt19937& rng) {
   r.site.kind = static_cast<SiteKind>(rng() % static_cast<unsigned>(SiteKind::kCount));
   r.site.offset = static_cast<uint16_t>(rng() % (STUB_PAGE_SIZE - 2));
   r.i386 = rng() % 8 == 0;
+  r.thread2 = rng() % 8 == 0;
   r.nr = kInterestingNrs[rng() % std::size(kInterestingNrs)];
   for (Arg& a : r.args) a = rng() % 2 ? interesting_arg(rng) : Arg{};
   return r;
@@ -65,7 +68,10 @@ inline void mutate_program(Program& p, std::mt19937& rng) {
     return;
   }
   Record& r = p.records[rng() % p.records.size()];
-  switch (rng() % 7) {
+  switch (rng() % 8) {
+    case 7:
+      r.thread2 = !r.thread2;
+      break;
     case 0:
       r.site.kind = static_cast<SiteKind>(rng() % static_cast<unsigned>(SiteKind::kCount));
       break;

@@ -10,7 +10,9 @@
 #include <linux/filter.h>
 #include <linux/futex.h>
 #include <linux/mman.h>
+#include <asm/resource.h>
 #include <linux/prctl.h>
+#include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <linux/signal.h>
 
@@ -92,6 +94,37 @@ struct k_sigaction {
 static uint64_t in_page(uint64_t stub_start, const void *sym)
 {
 	return stub_start + (uint64_t)((const char *)sym - __start_stub_page);
+}
+
+#define THREAD2_STACK_SIZE (64u * 1024u)
+
+/*
+ * clone() a thread on `stack_top` that calls serve(d). The child returns
+ * from the syscall on its new stack with every other register as the parent
+ * left it, so the asm must not touch the stack before it calls.
+ */
+static long spawn_thread(char *stack_top, void (*serve)(struct stub_data *),
+			 struct stub_data *d, uint32_t *tid)
+{
+	const long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
+			   CLONE_THREAD | CLONE_SYSVSEM | CLONE_CHILD_SETTID |
+			   CLONE_CHILD_CLEARTID;
+	long ret;
+	register long r10 __asm__("r10") = (long)tid; /* child_tid */
+	register long r8 __asm__("r8") = 0;           /* tls */
+
+	__asm__ volatile("syscall\n\t"
+			 "test %%rax, %%rax\n\t"
+			 "jnz 1f\n\t"
+			 "mov %[d], %%rdi\n\t"
+			 "call *%[serve]\n\t"
+			 "ud2\n"
+			 "1:"
+			 : "=a"(ret)
+			 : "a"(__NR_clone), "D"(flags), "S"(stack_top), "d"(0),
+			   "r"(r10), "r"(r8), [serve] "r"(serve), [d] "r"(d)
+			 : "rcx", "r11", "memory");
+	return ret;
 }
 
 /* 32 KiB: BPF_MAXINSNS instructions. In .bss, so no stack probing. */
@@ -186,12 +219,44 @@ void stub_main(void)
 	if (sys4(__NR_rt_sigaction, SIGSYS, &sa, 0, sizeof(sa.mask)))
 		die(d, STUB_INIT_SIGACTION);
 
+	/* Thread 2 exists before any filter, so that TSYNC covers it. */
+	if (init.second_thread) {
+		long m = sys6(__NR_mmap, 0, THREAD2_STACK_SIZE,
+			      PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m < 0 && m > -4096)
+			die(d, STUB_INIT_THREAD);
+		char *stack = (char *)m;
+		d->thread2_stack_lo = (uint64_t)stack;
+		d->thread2_stack_hi = (uint64_t)stack + THREAD2_STACK_SIZE;
+		d->sync2 = 1; /* thread 2 clears it once it serves */
+		void (*serve2)(struct stub_data *) =
+			(void (*)(struct stub_data *))in_page(init.stub_start,
+							      stub_serve2);
+		if (spawn_thread(stack + THREAD2_STACK_SIZE, serve2, d,
+				 &d->thread2_tid) < 0)
+			die(d, STUB_INIT_THREAD);
+		while (__atomic_load_n(&d->sync2, __ATOMIC_ACQUIRE))
+			sys6(__NR_futex, (long)&d->sync2, FUTEX_WAIT, 1, 0, 0,
+			     0);
+		/* The sandbox's limit, which would have refused the thread. */
+		const struct {
+			uint64_t cur, max;
+		} one = {1, 1};
+		if (sys4(__NR_prlimit64, 0, RLIMIT_NPROC, &one, 0))
+			die(d, STUB_INIT_THREAD);
+	}
+
 	if (init.install_filter && init.net_len) {
 		struct sock_fprog net = {
 			.len = (unsigned short)init.net_len,
 			.filter = net_buf,
 		};
-		r = sys3(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, &net);
+		/* Both threads; a net on one thread only would leave the
+		 * other to the filter under test alone. */
+		r = sys3(__NR_seccomp, SECCOMP_SET_MODE_FILTER,
+			 init.second_thread ? SECCOMP_FILTER_FLAG_TSYNC : 0,
+			 &net);
 		if (r < 0) {
 			d->seccomp_ret = r;
 			die(d, STUB_INIT_SAFETY_NET);

@@ -48,7 +48,7 @@ struct stub_init_data {
 	uint32_t magic;
 	uint32_t filter_len;
 	uint32_t net_len;
-	uint32_t reserved;
+	uint32_t second_thread; /* 1: start thread 2 before the filters */
 	uint64_t stub_start; /* page-aligned address of the code page */
 	uint64_t seccomp_flags;
 	uint32_t install_filter; /* 0: run unfiltered (floors, benchmarks) */
@@ -70,10 +70,17 @@ enum stub_abi_kind {
 	STUB_ABI_COUNT
 };
 
+/* stub_record.pending: args[i] (bit i) and the response in scratch at
+ * STUB_RESP_OFFSET (STUB_PENDING_RESP) take stub_data.pending_id when the
+ * record starts: the id of the notification the monitor holds then. */
+#define STUB_PENDING_RESP 0x40u
+#define STUB_RESP_OFFSET 4032u /* a struct seccomp_notif_resp in scratch */
+
 struct stub_record {
-	uint8_t origin; /* enum stub_origin */
-	uint8_t abi;    /* enum stub_abi_kind */
-	uint16_t reserved;
+	uint8_t origin;  /* enum stub_origin */
+	uint8_t abi;     /* enum stub_abi_kind */
+	uint8_t thread;  /* 0: the stub's thread; 1: its second thread */
+	uint8_t pending; /* STUB_PENDING_* and argument bits */
 	uint32_t nr;
 	/* STUB_ORIGIN_ADDRESS: where the syscall instruction is written. It
 	 * needs 3 bytes (insn + ret) inside an arena, or must end exactly at
@@ -99,6 +106,7 @@ struct stub_result {
 	uint32_t trap_arch;
 	int32_t trap_errno; /* SECCOMP_RET_DATA of the trapping filter */
 	uint32_t trap_count;
+	uint64_t pending_id; /* what the record's PENDING arguments were */
 };
 
 #define STUB_MAX_RECORDS 64u
@@ -132,6 +140,7 @@ enum stub_init_error {
 	STUB_INIT_ROBUST = 18,
 	STUB_INIT_SAFETY_NET = 20,
 	STUB_INIT_SECCOMP = 21, /* as UML */
+	STUB_INIT_THREAD = 22,  /* starting the second thread */
 };
 
 /* Robust-list entries the kernel walks at the stub's exit. */
@@ -173,6 +182,16 @@ struct stub_data {
 	uint32_t nrecords;
 	uint32_t current; /* index of the record running now */
 	uint64_t batches; /* batches completed */
+
+	/* The second thread: its own command word (1: run your records, 0:
+	 * done), its record index, its tid (0 once it has exited:
+	 * CLONE_CHILD_CLEARTID) and its stack, to tell its SIGSYS apart. */
+	uint32_t sync2;
+	uint32_t current2;
+	uint32_t thread2_tid;
+	uint32_t pad4;
+	uint64_t thread2_stack_lo, thread2_stack_hi;
+	uint64_t pending_id;
 	struct stub_record records[STUB_MAX_RECORDS];
 	struct stub_result results[STUB_MAX_RECORDS];
 	uint8_t scratch[STUB_SCRATCH_SIZE] __attribute__((aligned(64)));

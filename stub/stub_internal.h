@@ -22,6 +22,7 @@ long stub_call(uint64_t target, uint32_t abi, uint32_t nr,
 /* Entry points of the stub page, called at their copied address. */
 struct k_siginfo;
 void stub_serve(struct stub_data *d) STUB_HIDDEN __attribute__((noreturn));
+void stub_serve2(struct stub_data *d) STUB_HIDDEN __attribute__((noreturn));
 void stub_sigsys(int sig, struct k_siginfo *si, void *uc) STUB_HIDDEN;
 
 /* Outside the stub page: guest code. */

@@ -75,18 +75,22 @@ record_target(struct stub_data *d, const struct stub_record *r)
 	return r->addr;
 }
 
-static inline __attribute__((always_inline)) void run_batch(struct stub_data *d)
+static inline __attribute__((always_inline)) void
+run_batch(struct stub_data *d, uint32_t thread)
 {
 	uint32_t n = d->nrecords;
+	uint32_t *current = thread ? &d->current2 : &d->current;
 
 	if (n > STUB_MAX_RECORDS)
 		n = STUB_MAX_RECORDS;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct stub_record *r = &d->records[i];
 		struct stub_result *res = &d->results[i];
-		uint64_t target;
+		uint64_t target, args[6];
 
-		d->current = i;
+		if (r->thread != thread)
+			continue;
+		__atomic_store_n(current, i, __ATOMIC_RELAXED);
 		res->trapped = 0;
 		res->trap_count = 0;
 		target = record_target(d, r);
@@ -94,9 +98,27 @@ static inline __attribute__((always_inline)) void run_batch(struct stub_data *d)
 			res->status = STUB_RESULT_BAD_RECORD;
 			continue;
 		}
+		/* No loop: a freestanding compiler may turn one into memcpy. */
+		args[0] = r->args[0];
+		args[1] = r->args[1];
+		args[2] = r->args[2];
+		args[3] = r->args[3];
+		args[4] = r->args[4];
+		args[5] = r->args[5];
+		if (r->pending) {
+			uint64_t id = __atomic_load_n(&d->pending_id,
+						      __ATOMIC_ACQUIRE);
+			res->pending_id = id;
+			for (uint32_t a = 0; a < 6; a++)
+				if (r->pending & (1u << a))
+					((volatile uint64_t *)args)[a] = id;
+			if (r->pending & STUB_PENDING_RESP)
+				*(volatile uint64_t *)(d->scratch +
+						       STUB_RESP_OFFSET) = id;
+		}
 		res->status = STUB_RESULT_RUNNING;
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		res->ret = stub_call(target, r->abi, r->nr, r->args);
+		res->ret = stub_call(target, r->abi, r->nr, args);
 		res->status = STUB_RESULT_DONE;
 	}
 }
@@ -109,15 +131,31 @@ STUB_PAGE void stub_serve(struct stub_data *d)
 		page_futex(&d->sync, FUTEX_WAKE, 0x7fffffff);
 		while (__atomic_load_n(&d->sync, __ATOMIC_ACQUIRE) == 0)
 			page_futex(&d->sync, FUTEX_WAIT, 0);
-		run_batch(d);
+		run_batch(d, 0);
 		d->batches++;
+	}
+}
+
+/* The second thread's loop: the same protocol on sync2. */
+STUB_PAGE void stub_serve2(struct stub_data *d)
+{
+	for (;;) {
+		__atomic_store_n(&d->sync2, 0, __ATOMIC_RELEASE);
+		page_futex(&d->sync2, FUTEX_WAKE, 0x7fffffff);
+		while (__atomic_load_n(&d->sync2, __ATOMIC_ACQUIRE) == 0)
+			page_futex(&d->sync2, FUTEX_WAIT, 0);
+		run_batch(d, 1);
 	}
 }
 
 STUB_PAGE void stub_sigsys(int sig, struct k_siginfo *si, void *uc)
 {
 	struct stub_data *d = page_data();
-	struct stub_result *res = &d->results[d->current % STUB_MAX_RECORDS];
+	/* The handler runs on the trapping thread's stack. */
+	uint64_t sp = (uint64_t)__builtin_frame_address(0);
+	int second = sp >= d->thread2_stack_lo && sp < d->thread2_stack_hi;
+	uint32_t current = second ? d->current2 : d->current;
+	struct stub_result *res = &d->results[current % STUB_MAX_RECORDS];
 
 	(void)sig;
 	(void)uc;

@@ -551,7 +551,7 @@ TEST_F(HostSafety, TenSecondsOfRandomSyscallsUnderAnAllowAllFilterHarmNothingOut
         left++;
         continue;
       }
-      batch.push_back(fuzz::resolve(r, stub->layout(), 0));
+      batch.push_back(fuzz::resolve(r, stub->layout()));
     }
     if (batch.empty()) continue;
     auto o = stub->run(batch, std::chrono::milliseconds(200));

@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "check/check.h"
+#include "filter/uml_filter.h"
 #include "fuzz/executor.h"
 #include "fuzz/oracle.h"
 #include "fuzz/program.h"
@@ -239,3 +240,45 @@ TEST(SeriesCheck, AMonitorMissingARuleFailsTheClaimThatRuleKeeps) {
 
 }  // namespace
 }  // namespace stubfuzz
+
+namespace stubfuzz::fuzz {
+namespace {
+
+// The seed's argument against self-approval is that ioctl is not allowed.
+// With a second thread the stub can try it while its first thread waits in
+// a notified mmap the monitor holds; allow ioctl and the oracle sees it work.
+TEST_F(Series, SelfApprovalFromTheSecondThreadIsKilledAndWorksOnceIoctlIsAllowed) {
+  const char* attack =
+      "stub mmap(0, 4096, 1, 0x22, -1, 0)\n"
+      "t2 stub ioctl(LISTENER, SECCOMP_IOCTL_NOTIF_SEND, &resp{id=PENDING})\n";
+  auto sealed = run(profile("notify-drain"), attack);
+  EXPECT_EQ(sealed.at(1).kind, Observed::kKilled);
+  EXPECT_NE(sealed.at(1).resolved.args[2], 0u);
+  EXPECT_TRUE(sealed.classes().empty());
+
+  Profile hole = profile("notify-drain");
+  hole.make_filter = [](const StubLayout& l) {
+    auto allow = filter::uml_stub_allowlist();
+    allow.erase(std::find(allow.begin(), allow.end(), SYS_mmap));
+    allow.push_back(SYS_ioctl);
+    return filter::uml_stub_filter(l.stub_start, allow, {SYS_mmap});
+  };
+  auto open = run(hole, attack);
+  EXPECT_EQ(open.at(1).kind, Observed::kReturned);
+  EXPECT_EQ(open.at(1).ret, 0) << "NOTIF_SEND of the held notification";
+  EXPECT_EQ(open.at(0).answer, Answer::kGone) << "the monitor found it answered";
+  EXPECT_GT(open.at(0).ret, 0) << "the mmap went through, approved by the stub itself";
+  EXPECT_TRUE(open.found(finding::kListenerIoctl));
+  EXPECT_TRUE(open.found(finding::kUnsanctionedMmap));
+}
+
+TEST_F(Series, SecondThreadRecordsRunAfterTheFirstWhenNothingIsHeld) {
+  auto r = run(profile("listener"),
+               "t2 outside getpid()\noutside getpid()\nt2 stub futex(&scratch, 1, 1)\n");
+  for (size_t i = 0; i < 3; i++) EXPECT_NE(r.at(i).kind, Observed::kNotRun) << i;
+  EXPECT_EQ(r.at(0).kind, Observed::kTrapped) << "TSYNC put the filter on thread 2";
+  EXPECT_EQ(r.at(2).kind, Observed::kReturned);
+}
+
+}  // namespace
+}  // namespace stubfuzz::fuzz

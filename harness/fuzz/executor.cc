@@ -26,8 +26,18 @@ const char* to_string(Observed o) {
   return "?";
 }
 
+namespace {
+
+// Every program may put records on the second thread; it needs TSYNC.
+StubConfig with_second_thread(StubConfig c) {
+  c.second_thread = !c.install_filter || (c.seccomp_flags & SECCOMP_FILTER_FLAG_TSYNC);
+  return c;
+}
+
+}  // namespace
+
 Executor::Executor(const Profile& profile, std::chrono::milliseconds record_bound)
-    : pool_(profile.stub_config({}, /*pooled=*/true)),
+    : pool_(with_second_thread(profile.stub_config({}, /*pooled=*/true))),
       monitor_(profile.monitor),
       record_bound_(record_bound) {}
 
@@ -53,7 +63,7 @@ Result<Execution> Executor::run(const Program& p) {
   std::vector<QueuedCall> queued;
   for (const Record& r : p.records) {
     Observation o;
-    o.resolved = resolve(r, ex.layout, /*pending_id=*/0);
+    o.resolved = resolve(r, ex.layout);
     const int abi = r.i386 ? STUB_ABI_I386 : STUB_ABI_X86_64;
     o.insn_addr = o.resolved.origin == STUB_ORIGIN_STUB      ? s.data().stub_gate[abi]
                   : o.resolved.origin == STUB_ORIGIN_OUTSIDE ? s.data().outside_gate[abi]
@@ -65,6 +75,16 @@ Result<Execution> Executor::run(const Program& p) {
       queued.push_back(q);
     }
     ex.records.push_back(o);
+  }
+  // &resp{id=PENDING}: CONTINUE, the id filled in by the stub.
+  if (std::any_of(batch.begin(), batch.end(),
+                  [](const stub_record& r) { return r.pending & STUB_PENDING_RESP; })) {
+    seccomp_notif_resp resp{};
+    resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    if (auto w = s.write_scratch({reinterpret_cast<const uint8_t*>(&resp), sizeof(resp)},
+                                 STUB_RESP_OFFSET);
+        !w)
+      return w.error();
   }
   auto monitored = monitor_.run(
       s, batch, queued, record_bound_ * static_cast<int>(std::max<size_t>(1, batch.size())));
@@ -81,6 +101,9 @@ Result<Execution> Executor::run(const Program& p) {
     const stub_result& r = out->results[i];
     o.ret = r.ret;
     o.trap_errno = r.trap_errno;
+    // As run: PENDING became the id the monitor held when the record began.
+    for (int a = 0; a < 6; a++)
+      if (o.resolved.pending & (1u << a)) o.resolved.args[a] = r.pending_id;
     switch (r.status) {
       case STUB_RESULT_PENDING:
         o.kind = Observed::kNotRun;

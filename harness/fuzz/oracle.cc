@@ -65,8 +65,8 @@ bool matches(uint32_t ret, const Observation& o) {
           return executed(o);
         case Answer::kDenied:
           return o.kind == Observed::kReturned && o.ret == -int64_t{o.answer_error};
-        case Answer::kGone:
-          return o.kind != Observed::kTrapped && o.kind != Observed::kReturned;
+        case Answer::kGone:  // answered by someone else, or the stub died
+          return o.kind != Observed::kTrapped;
       }
       return false;
     case Action::kTrace:
@@ -197,10 +197,12 @@ Judgement judge(const Profile& profile, const StubConfig& config, const Program&
 
     // Returned, but denied by a filter or by the monitor: it did not run.
     const auto stack_action = filter::action_of(v.stack_ret);
-    const bool denied =
-        v.agrees &&
-        (stack_action == filter::Action::kErrno || stack_action == filter::Action::kTrace ||
-         (stack_action == filter::Action::kUserNotif && o.answer != Answer::kContinued));
+    // A notified call runs on CONTINUE, the monitor's or anyone's.
+    const bool notif_ran = o.answer == Answer::kContinued ||
+                           (o.kind == Observed::kReturned && o.answer != Answer::kDenied);
+    const bool denied = (v.agrees && (stack_action == filter::Action::kErrno ||
+                                      stack_action == filter::Action::kTrace)) ||
+                        (stack_action == filter::Action::kUserNotif && !notif_ran);
     const bool ran = executed(o) && !denied;
     if (ran && fd == kStubListenerFd && nr == (i386 ? kI386Ioctl : SYS_ioctl))
       breach(ClaimId::kNoListenerIoctl, cls(kListenerIoctl), i, "ioctl on the listener executed");

@@ -7,7 +7,8 @@ namespace stubfuzz::fuzz {
 namespace {
 
 // Binary form of a record:
-//   u8  head: bits 0-2 site kind, bit 3 i386, bits 4-7 ignored
+//   u8  head: bits 0-2 site kind, bit 3 i386, bit 4 second thread, bits 5-7
+//       ignored
 //   u16 site offset (little endian; only for sites that take one)
 //   u16 nr: bit 15 x32, bit 14 "as is", bits 0-13 the number; without "as
 //       is" the number is taken modulo 512, so random bytes mostly name real
@@ -76,6 +77,7 @@ Program decode(std::span<const uint8_t> bytes) {
     const auto head = static_cast<uint8_t>(in.take(1));
     r.site.kind = static_cast<SiteKind>((head & 7) % static_cast<uint8_t>(SiteKind::kCount));
     r.i386 = head & 8;
+    r.thread2 = head & 16;
     if (site_has_offset(r.site.kind)) r.site.offset = clamp_offset(in.take(2));
     const auto v = static_cast<uint32_t>(in.take(2));
     r.nr = ((v & 0x4000) ? (v & kMaxNr) : (v & kMaxNr) % kNrWindow) | ((v & 0x8000) ? kX32Bit : 0);
@@ -95,7 +97,8 @@ std::vector<uint8_t> encode(const Program& p) {
   std::vector<uint8_t> out;
   for (size_t i = 0; i < p.records.size() && i < kMaxRecords; i++) {
     const Record& r = p.records[i];
-    out.push_back(static_cast<uint8_t>(static_cast<uint8_t>(r.site.kind) | (r.i386 ? 8 : 0)));
+    out.push_back(static_cast<uint8_t>(static_cast<uint8_t>(r.site.kind) | (r.i386 ? 8 : 0) |
+                                       (r.thread2 ? 16 : 0)));
     if (site_has_offset(r.site.kind)) put(out, clamp_offset(r.site.offset), 2);
     const uint32_t base = r.nr & kMaxNr;
     put(out, base | (base >= kNrWindow ? 0x4000u : 0u) | ((r.nr & kX32Bit) ? 0x8000u : 0u), 2);
@@ -111,9 +114,10 @@ std::vector<uint8_t> encode(const Program& p) {
   return out;
 }
 
-stub_record resolve(const Record& r, const StubLayout& layout, uint64_t pending_id) {
+stub_record resolve(const Record& r, const StubLayout& layout) {
   stub_record out{};
   out.abi = r.i386 ? STUB_ABI_I386 : STUB_ABI_X86_64;
+  out.thread = r.thread2 ? 1 : 0;
   out.nr = r.nr;
   switch (r.site.kind) {
     case SiteKind::kStub:
@@ -146,7 +150,11 @@ stub_record resolve(const Record& r, const StubLayout& layout, uint64_t pending_
         out.args[i] = layout.stub_start + a.value;
         break;
       case ArgKind::kPending:
-        out.args[i] = pending_id;
+        out.pending |= static_cast<uint8_t>(1u << i);
+        break;
+      case ArgKind::kResponse:
+        out.args[i] = layout.scratch() + STUB_RESP_OFFSET;
+        out.pending |= STUB_PENDING_RESP;
         break;
       case ArgKind::kCount:
         break;

@@ -40,7 +40,9 @@ enum class ArgKind : uint8_t {
   kSocket,    // the control socket's fd in the stub (0)
   kScratch,   // pointer into the data page's scratch buffer, + value
   kStub,      // the stub page's address, + value
-  kPending,   // the id of the notification pending in the monitor (0 if none)
+  kPending,   // the id of the notification the monitor holds while the second
+              // thread runs (0 if none); resolved by the stub as the record starts
+  kResponse,  // pointer to a seccomp_notif_resp in scratch: CONTINUE for PENDING
   kCount
 };
 
@@ -57,6 +59,9 @@ inline constexpr uint32_t kMaxNr = 0x3fff;
 
 struct Record {
   Site site;
+  // On the stub's second thread, which runs while the first waits in a
+  // notified syscall (the monitor holds its answer), or after the first.
+  bool thread2 = false;
   bool i386 = false;  // int $0x80 instead of syscall
   uint32_t nr = 0;
   Arg args[6];
@@ -75,8 +80,9 @@ Program decode(std::span<const uint8_t> bytes);
 // The canonical binary form: decode(encode(p)) == p.
 std::vector<uint8_t> encode(const Program& p);
 
-// The record as the stub ABI takes it, symbols resolved.
-stub_record resolve(const Record& r, const StubLayout& layout, uint64_t pending_id);
+// The record as the stub ABI takes it, symbols resolved (PENDING by the
+// stub itself, at run time).
+stub_record resolve(const Record& r, const StubLayout& layout);
 
 // A fuzzer's or a user's input: the text form when the bytes are printable
 // and parse as a program, else the binary form.

@@ -4,6 +4,8 @@
 //   at(STUB-2) mmap(0, 4096, 1, 34, 0xffffffffffffffff, 0)
 //   at(ALIAS+0x40) i386 getpid()
 //   queued mmap(0x200000000, 4096, 3, 0x32, -1, 0)   (a call the monitor queued)
+//   t2 stub ioctl(LISTENER, SECCOMP_IOCTL_NOTIF_SEND, &resp{id=PENDING})
+//                              (on the second thread, while the first waits)
 // Trailing zero arguments are left out; `#` starts a comment.
 #include <linux/seccomp.h>
 #include <sys/ioctl.h>
@@ -63,6 +65,8 @@ std::string arg_text(const Arg& a) {
       return plus("STUB", a.value);
     case ArgKind::kPending:
       return "PENDING";
+    case ArgKind::kResponse:
+      return "&resp{id=PENDING}";
     case ArgKind::kCount:
       break;
   }
@@ -129,6 +133,7 @@ std::optional<Arg> parse_arg(std::string_view s) {
   if (s == "LISTENER") return Arg{ArgKind::kListener, 0};
   if (s == "SOCKET") return Arg{ArgKind::kSocket, 0};
   if (s == "PENDING") return Arg{ArgKind::kPending, 0};
+  if (s == "&resp{id=PENDING}") return Arg{ArgKind::kResponse, 0};
   if (auto v = parse_offset(s, "&scratch")) return Arg{ArgKind::kScratch, *v};
   if (auto v = parse_offset(s, "STUB")) return Arg{ArgKind::kStub, *v};
   for (const auto& c : kConstants)
@@ -154,6 +159,10 @@ std::optional<Site> parse_site(std::string_view s) {
 
 Result<Record> parse_record(std::string_view line) {
   Record r;
+  if (line.substr(0, 3) == "t2 ") {
+    r.thread2 = true;
+    line = trim(line.substr(3));
+  }
   const size_t sp = line.find(' ');
   if (sp == std::string_view::npos) return Error{"expected '<site> <syscall>(<args>)'", EINVAL};
   auto site = parse_site(line.substr(0, sp));
@@ -208,7 +217,8 @@ std::string to_text(const Record& r) {
   if (r.nr & kX32Bit) name = "x32 " + name;
   int last = 5;
   while (last >= 0 && r.args[last] == Arg{}) last--;
-  std::string out = site_text(r.site) + (r.i386 ? " i386 " : " ") + name + "(";
+  std::string out = std::string(r.thread2 ? "t2 " : "") + site_text(r.site) +
+                    (r.i386 ? " i386 " : " ") + name + "(";
   for (int i = 0; i <= last; i++) out += (i ? ", " : "") + arg_text(r.args[i]);
   return out + ")";
 }

@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -16,6 +17,8 @@ namespace stubfuzz {
 namespace {
 
 constexpr int32_t kDenyErrno = EPERM;
+// How long the monitor holds a notification for the second thread's records.
+constexpr std::chrono::milliseconds kHoldBound{50};
 
 bool notified_by(const MonitorRules& rules, uint32_t nr) {
   return (nr == SYS_mmap && rules.answers_mmap) || (nr == SYS_munmap && rules.validates_munmap);
@@ -84,12 +87,15 @@ struct Monitor::Service {
     thread.join();
   }
 
-  void begin(kernel::Listener* l, const stub_data* d, uint64_t start,
-             std::span<const QueuedCall> queue) {
+  void begin(Stub* s, std::span<const stub_record> records, std::span<const QueuedCall> queue) {
     std::lock_guard lk(mu);
-    listener = l;
-    data = d;
-    stub_start = start;
+    stub = s;
+    listener = s->listener();
+    data = &s->data();
+    stub_start = s->layout().stub_start;
+    hold =
+        s->has_second_thread() && std::any_of(records.begin(), records.end(),
+                                              [](const stub_record& r) { return r.thread == 1; });
     queued.assign(queue.begin(), queue.end());
     expected = 0;
     for (const auto& q : queue) expected += notified_by(rules, q.nr) ? 1 : 0;
@@ -153,8 +159,15 @@ struct Monitor::Service {
       reads++;
       AnsweredNotification a;
       // Reading the stub's memory: the notification may be stale by now.
-      a.record = __atomic_load_n(&data->current, __ATOMIC_ACQUIRE);
+      const bool main_thread = static_cast<pid_t>(note->pid) == stub->pid();
+      a.record = __atomic_load_n(main_thread ? &data->current : &data->current2, __ATOMIC_ACQUIRE);
       a.data = note->data;
+      if (main_thread && hold) {
+        // Hold the answer while the second thread runs its records: the
+        // notification is pending, and a hijacked stub may try to answer it.
+        hold = false;
+        if (stub->start_second_thread(note->id)) stub->wait_second_thread(kHoldBound);
+      }
       a.answer = decide(rules, note->data, stub_start, queued, &a.error);
       auto valid = listener->id_valid(note->id);
       if (!valid || !*valid) {
@@ -181,8 +194,10 @@ struct Monitor::Service {
   Fd stop;
   std::thread thread;
   // The batch; written by begin() before `active`, read by the thread.
+  Stub* stub = nullptr;
   kernel::Listener* listener = nullptr;
   const stub_data* data = nullptr;
+  bool hold = false;  // the batch has records for the second thread
   uint64_t stub_start = 0;
   std::vector<QueuedCall> queued;
   size_t expected = 0;
@@ -215,7 +230,7 @@ Result<MonitoredBatch> Monitor::run(Stub& stub, std::span<const stub_record> rec
   };
   if (s) {
     hooks.progress = [s] { return s->answered.load(std::memory_order_relaxed); };
-    s->begin(listener, &stub.data(), stub.layout().stub_start, queued);
+    s->begin(&stub, records, queued);
   }
   auto batch = stub.run(records, timeout, &hooks);
   if (s) s->end();

@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
 
@@ -101,6 +102,8 @@ const char* init_error_name(int e) {
       return "seccomp(safety net)";
     case STUB_INIT_SECCOMP:
       return "seccomp(SECCOMP_SET_MODE_FILTER)";
+    case STUB_INIT_THREAD:
+      return "starting the second thread";
     default:
       return "unknown step";
   }
@@ -132,6 +135,10 @@ Status Stub::prepare(const StubConfig& config) {
 
 Result<Stub> Stub::spawn(const StubConfig& config) {
   if (config.safety_net.size() > STUB_MAX_NET_LEN) return Error{"safety net too long", EINVAL};
+  // Without TSYNC the filter under test would not cover the second thread.
+  if (config.second_thread && config.install_filter &&
+      !(config.seccomp_flags & SECCOMP_FILTER_FLAG_TSYNC))
+    return Error{"a stub with a second thread needs SECCOMP_FILTER_FLAG_TSYNC", EINVAL};
   if (config.filter.size() > STUB_MAX_FILTER_LEN)
     return Error{"filter has " + std::to_string(config.filter.size()) +
                      " instructions; the kernel takes at most 4096",
@@ -170,6 +177,7 @@ Result<Stub> Stub::spawn(const StubConfig& config) {
   init.stub_start = l.stub_start;
   init.seccomp_flags = config.seccomp_flags;
   init.install_filter = config.install_filter ? 1 : 0;
+  init.second_thread = config.second_thread ? 1 : 0;
   init.narenas = 3;
   init.arenas[0] = {l.page_below(), STUB_PAGE_SIZE};
   init.arenas[1] = {l.page_above(), STUB_PAGE_SIZE};
@@ -189,7 +197,13 @@ Result<Stub> Stub::spawn(const StubConfig& config) {
   auto sandbox = sandbox_child(config.sandbox);
   if (!sandbox) return sandbox.error();
   if (auto j = sandbox_join_pid_ns(config.sandbox); !j) return j.error();
-  ChildArgs args{*image, stub_sock.get(), data_fd->get(), &*sandbox, 0};
+  SandboxChild child = *sandbox;
+  // RLIMIT_NPROC 1 would refuse the second thread: the stub sets it itself
+  // once the thread runs (stub.c).
+  if (config.second_thread)
+    for (auto& [resource, limit] : child.limits)
+      if (resource == RLIMIT_NPROC) resource = RLIMIT_CORE, limit = {0, 0};
+  ChildArgs args{*image, stub_sock.get(), data_fd->get(), &child, 0};
   alignas(16) char child_stack[16384];
   int flags = CLONE_VM | CLONE_VFORK | SIGCHLD | sandbox->clone_flags;
   int pidfd = -1;
@@ -271,6 +285,7 @@ Stub& Stub::operator=(Stub&& o) noexcept {
   listener_ = std::move(o.listener_);
   o.listener_.reset();
   exit_ = std::exchange(o.exit_, std::nullopt);
+  second_started_ = o.second_started_.load();
   return *this;
 }
 
@@ -349,11 +364,24 @@ Result<BatchOutcome> Stub::run(std::span<const stub_record> records, millisecond
   std::memcpy(data_->records, records.data(), records.size_bytes());
   std::memset(data_->results, 0, n * sizeof(stub_result));
   data_->nrecords = n;
+  second_started_ = false;
+  __atomic_store_n(&data_->pending_id, 0, __ATOMIC_RELEASE);
   __atomic_store_n(&data_->sync, data_->stub_tid | kFutexWaiters, __ATOMIC_RELEASE);
   kernel::futex_wake(&data_->sync, INT_MAX);
 
   BatchOutcome out;
-  switch (wait_sync(timeout, hooks)) {
+  const auto deadline = Clock::now() + timeout;
+  SyncWait end = wait_sync(timeout, hooks);
+  // Thread 2's records run while thread 1 waits in a notification (the
+  // monitor starts them, start_second_thread), or else now.
+  const bool second = std::any_of(records.begin(), records.end(),
+                                  [](const stub_record& r) { return r.thread == 1; });
+  if (second && end == SyncWait::kIdle) {
+    if (!second_started_) (void)start_second_thread(0);
+    const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+    end = wait_second(std::max(left, milliseconds(1)), hooks);
+  }
+  switch (end) {
     case SyncWait::kIdle:
       out.end = BatchEnd::kCompleted;
       break;
@@ -375,6 +403,43 @@ Result<BatchOutcome> Stub::run(std::span<const stub_record> records, millisecond
   out.count = n;
   std::memcpy(out.results.data(), data_->results, n * sizeof(stub_result));
   return out;
+}
+
+bool Stub::has_second_thread() const { return data_ && data_->thread2_stack_hi != 0; }
+
+Status Stub::start_second_thread(uint64_t pending_id) {
+  if (!has_second_thread()) return Error{"the stub has no second thread", EINVAL};
+  if (second_started_.exchange(true)) return {};
+  __atomic_store_n(&data_->pending_id, pending_id, __ATOMIC_RELEASE);
+  __atomic_store_n(&data_->sync2, 1, __ATOMIC_RELEASE);
+  kernel::futex_wake(&data_->sync2, INT_MAX);
+  return {};
+}
+
+bool Stub::wait_second_thread(milliseconds timeout) {
+  return wait_second(timeout, nullptr) == SyncWait::kIdle;
+}
+
+Stub::SyncWait Stub::wait_second(milliseconds timeout, const RunHooks* hooks) {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    const uint32_t v = __atomic_load_n(&data_->sync2, __ATOMIC_ACQUIRE);
+    if (v == 0) return SyncWait::kIdle;
+    if (!alive_word_ok() || __atomic_load_n(&data_->thread2_tid, __ATOMIC_ACQUIRE) == 0)
+      return SyncWait::kDied;
+    const auto left = deadline - Clock::now();
+    if (left <= Clock::duration::zero()) return SyncWait::kTimedOut;
+    const auto slice = std::min<Clock::duration>(left, milliseconds(5));
+    if (kernel::futex_wait(&data_->sync2, v, slice) == kernel::FutexWait::kTimedOut) {
+      auto r = kernel::try_reap(pidfd_.get());
+      if (r && r->has_value()) {
+        exit_ = **r;
+        return SyncWait::kDied;
+      }
+      if (hooks && hooks->watchdog && Clock::now() - (deadline - timeout) >= *hooks->watchdog)
+        return SyncWait::kStalled;
+    }
+  }
 }
 
 Status Stub::write_scratch(std::span<const uint8_t> bytes, size_t offset) {

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -63,6 +64,9 @@ struct StubConfig {
   bool install_filter = true;
   // Pull fd 1 with pidfd_getfd when the flags ask for a listener.
   bool pull_listener = true;
+  // Start a second thread before the filters (TSYNC covers it) to run the
+  // records with thread == 1 (stub_abi.h).
+  bool second_thread = false;
   StubLayout layout;
   SpawnMethod spawn = SpawnMethod::kUmlClone;
   Sandbox sandbox;
@@ -132,6 +136,13 @@ class Stub {
   }
   bool usable() const { return !exit_ && alive_word_ok(); }
 
+  // The second thread: run() starts it on the batch's thread-2 records when
+  // thread 1 is done, unless the monitor started it earlier, while thread 1
+  // waited in a notification whose id is `pending_id`. Bounded wait.
+  bool has_second_thread() const;
+  Status start_second_thread(uint64_t pending_id);
+  bool wait_second_thread(milliseconds timeout);
+
   // What fd `fd` of the stub is, as /proc/<pid>/fd names it ("" if closed).
   std::string fd_target(int fd) const;
 
@@ -145,6 +156,7 @@ class Stub {
   Stub() = default;
   enum class SyncWait { kIdle, kDied, kTimedOut, kStalled };
   SyncWait wait_sync(milliseconds timeout, const RunHooks* hooks = nullptr);
+  SyncWait wait_second(milliseconds timeout, const RunHooks* hooks);
   bool alive_word_ok() const;
   void release();
 
@@ -155,6 +167,8 @@ class Stub {
   StubLayout layout_;
   std::optional<kernel::Listener> listener_;
   std::optional<kernel::Exit> exit_;
+  // This batch's thread-2 records started (the monitor's thread may do it).
+  std::atomic<bool> second_started_{false};
 };
 
 }  // namespace stubfuzz
