@@ -56,6 +56,7 @@ inline Record interesting_record(std::mt19937& rng) {
   r.site.offset = static_cast<uint16_t>(rng() % (STUB_PAGE_SIZE - 2));
   r.i386 = rng() % 8 == 0;
   r.thread2 = rng() % 8 == 0;
+  r.spin = rng() % 32 == 0;
   r.nr = kInterestingNrs[rng() % std::size(kInterestingNrs)];
   for (Arg& a : r.args) a = rng() % 2 ? interesting_arg(rng) : Arg{};
   return r;
@@ -70,7 +71,10 @@ inline void mutate_program(Program& p, std::mt19937& rng) {
   Record& r = p.records[rng() % p.records.size()];
   switch (rng() % 8) {
     case 7:
-      r.thread2 = !r.thread2;
+      if (rng() % 4)
+        r.thread2 = !r.thread2;
+      else
+        r.spin = !r.spin;
       break;
     case 0:
       r.site.kind = static_cast<SiteKind>(rng() % static_cast<unsigned>(SiteKind::kCount));

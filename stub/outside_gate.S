@@ -12,6 +12,10 @@ outside_gate_i386:
 	int $0x80
 	ret
 
+	.globl outside_spin
+outside_spin:
+	jmp outside_spin
+
 	.globl _start
 _start:
 	xor %ebp, %ebp

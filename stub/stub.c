@@ -196,6 +196,7 @@ void stub_main(void)
 	d->narenas = init.narenas;
 	d->outside_gate[STUB_ABI_X86_64] = (uint64_t)outside_gate_x86_64;
 	d->outside_gate[STUB_ABI_I386] = (uint64_t)outside_gate_i386;
+	d->outside_spin = (uint64_t)outside_spin;
 	d->stub_gate[STUB_ABI_X86_64] = in_page(init.stub_start, stub_gate_x86_64);
 	d->stub_gate[STUB_ABI_I386] = in_page(init.stub_start, stub_gate_i386);
 	/* mov $15, %eax is 5 bytes; the syscall follows. */

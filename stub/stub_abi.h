@@ -67,7 +67,10 @@ enum stub_origin {
 enum stub_abi_kind {
 	STUB_ABI_X86_64 = 0, /* syscall */
 	STUB_ABI_I386 = 1,   /* int $0x80 */
-	STUB_ABI_COUNT
+	STUB_ABI_COUNT,
+	/* Not a syscall: a jump to itself. The stub spins at the site and
+	 * never comes back (what the series' watchdog is for). */
+	STUB_ABI_SPIN = STUB_ABI_COUNT,
 };
 
 /* stub_record.pending: args[i] (bit i) and the response in scratch at
@@ -163,6 +166,7 @@ struct stub_data {
 	uint64_t outside_gate[STUB_ABI_COUNT]; /* addresses in the stub binary */
 	uint64_t stub_gate[STUB_ABI_COUNT];    /* the stub page's own, copied */
 	uint64_t restorer_syscall;             /* its rt_sigreturn instruction */
+	uint64_t outside_spin;                 /* a jump to itself in .text */
 
 	/* Robust futex words; each sits right after its list entry. */
 	struct stub_robust_head robust_head;

@@ -28,6 +28,7 @@ void stub_sigsys(int sig, struct k_siginfo *si, void *uc) STUB_HIDDEN;
 /* Outside the stub page: guest code. */
 extern char outside_gate_x86_64[];
 extern char outside_gate_i386[];
+extern char outside_spin[];
 
 /* The kernel's siginfo for SIGSYS (x86-64). */
 struct k_siginfo {

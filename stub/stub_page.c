@@ -38,16 +38,20 @@ record_target(struct stub_data *d, const struct stub_record *r)
 	char *base = page_base();
 	char *gate;
 
-	if (r->abi >= STUB_ABI_COUNT)
+	if (r->abi > STUB_ABI_SPIN)
 		return 0;
 	switch (r->origin) {
 	case STUB_ORIGIN_STUB:
-		if (r->abi == STUB_ABI_X86_64)
+		if (r->abi == STUB_ABI_SPIN)
+			__asm__("lea stub_spin(%%rip), %0" : "=r"(gate));
+		else if (r->abi == STUB_ABI_X86_64)
 			__asm__("lea stub_gate_x86_64(%%rip), %0" : "=r"(gate));
 		else
 			__asm__("lea stub_gate_i386(%%rip), %0" : "=r"(gate));
 		return (uint64_t)gate;
 	case STUB_ORIGIN_OUTSIDE:
+		if (r->abi == STUB_ABI_SPIN)
+			return d->outside_spin;
 		return d->outside_gate[r->abi];
 	case STUB_ORIGIN_ADDRESS:
 		break;
@@ -68,6 +72,11 @@ record_target(struct stub_data *d, const struct stub_record *r)
 	}
 	if (!fits)
 		return 0;
+	if (r->abi == STUB_ABI_SPIN) { /* jmp . */
+		at[0] = 0xeb;
+		at[1] = 0xfe;
+		return r->addr;
+	}
 	at[0] = r->abi == STUB_ABI_X86_64 ? 0x0f : 0xcd;
 	at[1] = r->abi == STUB_ABI_X86_64 ? 0x05 : 0x80;
 	if (fits == 2)

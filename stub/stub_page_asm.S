@@ -74,4 +74,10 @@ stub_call:
 	ret
 
 
+/* A hijacked stub that never makes another syscall. */
+	.globl stub_spin
+	.hidden stub_spin
+stub_spin:
+	jmp stub_spin
+
 	.section .note.GNU-stack,"",@progbits

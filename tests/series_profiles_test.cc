@@ -144,6 +144,17 @@ TEST_F(Series, AStallIsReportedWithoutTheWatchdogAndKilledWithIt) {
   EXPECT_TRUE(after.classes().empty());
 }
 
+TEST_F(Series, ASpinningStubIsAStallTooWhereverItSpins) {
+  for (const char* spin : {"outside spin\n", "at(BELOW+16) spin\n", "t2 stub spin\n"}) {
+    auto before = run(profile("listener"), spin);
+    EXPECT_EQ(before.at(0).kind, Observed::kBlocked) << spin;
+    EXPECT_TRUE(before.found(finding::kStubStall)) << spin;
+    auto after = run(profile("hardened"), spin);
+    EXPECT_EQ(after.at(0).kind, Observed::kWatchdog) << spin;
+    EXPECT_TRUE(after.classes().empty()) << spin;
+  }
+}
+
 TEST_F(Series, HardenedKillsCloseOfItsOwnFdsAndAllowsTheRest) {
   auto r = run(profile("hardened"), "stub close(5)\nstub close(LISTENER)\n");
   EXPECT_EQ(r.at(0).kind, Observed::kReturned);

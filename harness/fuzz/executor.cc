@@ -65,7 +65,8 @@ Result<Execution> Executor::run(const Program& p) {
     Observation o;
     o.resolved = resolve(r, ex.layout);
     const int abi = r.i386 ? STUB_ABI_I386 : STUB_ABI_X86_64;
-    o.insn_addr = o.resolved.origin == STUB_ORIGIN_STUB      ? s.data().stub_gate[abi]
+    o.insn_addr = r.spin                                     ? 0
+                  : o.resolved.origin == STUB_ORIGIN_STUB    ? s.data().stub_gate[abi]
                   : o.resolved.origin == STUB_ORIGIN_OUTSIDE ? s.data().outside_gate[abi]
                                                              : o.resolved.addr;
     batch.push_back(o.resolved);

@@ -167,6 +167,13 @@ Judgement judge(const Profile& profile, const StubConfig& config, const Program&
       j.records.push_back(v);
       continue;
     }
+    if (o.resolved.abi == STUB_ABI_SPIN) {  // no syscall: nothing for the filter to judge
+      j.records.push_back(v);
+      if (o.kind == Observed::kBlocked)
+        breach(ClaimId::kStallKilled, kStubStall, i,
+               "the stub spun until the harness's bound and nothing killed it");
+      continue;
+    }
     if (executed(o) && changes_address_space(o)) address_space_changed = true;
     const bool i386 = o.resolved.abi == STUB_ABI_I386;
     const uint32_t nr = o.resolved.nr;
@@ -258,7 +265,7 @@ std::string describe(const Program& program, const Execution& ex, const Judgemen
     const bool inconclusive = i < j.records.size() && j.records[i].inconclusive;
     line += " model ";
     line += i < j.records.size() && o.kind != Observed::kNotRun && o.kind != Observed::kRefused &&
-                    !inconclusive
+                    !inconclusive && o.resolved.abi != STUB_ABI_SPIN
                 ? filter::action_name(j.records[i].stack_ret) +
                       (j.records[i].denied_by_net ? " (safety net)" : "")
                 : std::string("-");

@@ -7,8 +7,8 @@ namespace stubfuzz::fuzz {
 namespace {
 
 // Binary form of a record:
-//   u8  head: bits 0-2 site kind, bit 3 i386, bit 4 second thread, bits 5-7
-//       ignored
+//   u8  head: bits 0-2 site kind, bit 3 i386, bit 4 second thread, bit 5
+//       spin (no nr and no args follow), bits 6-7 ignored
 //   u16 site offset (little endian; only for sites that take one)
 //   u16 nr: bit 15 x32, bit 14 "as is", bits 0-13 the number; without "as
 //       is" the number is taken modulo 512, so random bytes mostly name real
@@ -79,6 +79,12 @@ Program decode(std::span<const uint8_t> bytes) {
     r.i386 = head & 8;
     r.thread2 = head & 16;
     if (site_has_offset(r.site.kind)) r.site.offset = clamp_offset(in.take(2));
+    if (head & 32) {
+      r.spin = true;
+      r.i386 = false;
+      p.records.push_back(r);
+      continue;
+    }
     const auto v = static_cast<uint32_t>(in.take(2));
     r.nr = ((v & 0x4000) ? (v & kMaxNr) : (v & kMaxNr) % kNrWindow) | ((v & 0x8000) ? kX32Bit : 0);
     for (Arg& a : r.args) {
@@ -98,8 +104,9 @@ std::vector<uint8_t> encode(const Program& p) {
   for (size_t i = 0; i < p.records.size() && i < kMaxRecords; i++) {
     const Record& r = p.records[i];
     out.push_back(static_cast<uint8_t>(static_cast<uint8_t>(r.site.kind) | (r.i386 ? 8 : 0) |
-                                       (r.thread2 ? 16 : 0)));
+                                       (r.thread2 ? 16 : 0) | (r.spin ? 32 : 0)));
     if (site_has_offset(r.site.kind)) put(out, clamp_offset(r.site.offset), 2);
+    if (r.spin) continue;
     const uint32_t base = r.nr & kMaxNr;
     put(out, base | (base >= kNrWindow ? 0x4000u : 0u) | ((r.nr & kX32Bit) ? 0x8000u : 0u), 2);
     for (const Arg& a : r.args) {
@@ -116,7 +123,7 @@ std::vector<uint8_t> encode(const Program& p) {
 
 stub_record resolve(const Record& r, const StubLayout& layout) {
   stub_record out{};
-  out.abi = r.i386 ? STUB_ABI_I386 : STUB_ABI_X86_64;
+  out.abi = r.spin ? STUB_ABI_SPIN : r.i386 ? STUB_ABI_I386 : STUB_ABI_X86_64;
   out.thread = r.thread2 ? 1 : 0;
   out.nr = r.nr;
   switch (r.site.kind) {

@@ -63,6 +63,10 @@ struct Record {
   // notified syscall (the monitor holds its answer), or after the first.
   bool thread2 = false;
   bool i386 = false;  // int $0x80 instead of syscall
+  // No syscall: the stub spins at the site (a jump to itself) and never
+  // comes back, as a hijacked stub that ignores its monitor; nr and args
+  // are unused.
+  bool spin = false;
   uint32_t nr = 0;
   Arg args[6];
   bool operator==(const Record&) const = default;

@@ -4,6 +4,7 @@
 //   at(STUB-2) mmap(0, 4096, 1, 34, 0xffffffffffffffff, 0)
 //   at(ALIAS+0x40) i386 getpid()
 //   queued mmap(0x200000000, 4096, 3, 0x32, -1, 0)   (a call the monitor queued)
+//   outside spin                                    (loops, never a syscall)
 //   t2 stub ioctl(LISTENER, SECCOMP_IOCTL_NOTIF_SEND, &resp{id=PENDING})
 //                              (on the second thread, while the first waits)
 // Trailing zero arguments are left out; `#` starts a comment.
@@ -169,6 +170,10 @@ Result<Record> parse_record(std::string_view line) {
   if (!site) return Error{"unknown site '" + std::string(line.substr(0, sp)) + "'", EINVAL};
   r.site = *site;
   std::string_view rest = trim(line.substr(sp + 1));
+  if (rest == "spin") {
+    r.spin = true;
+    return r;
+  }
   if (rest.substr(0, 5) == "i386 ") {
     r.i386 = true;
     rest = trim(rest.substr(5));
@@ -210,6 +215,7 @@ Result<Record> parse_record(std::string_view line) {
 }  // namespace
 
 std::string to_text(const Record& r) {
+  if (r.spin) return std::string(r.thread2 ? "t2 " : "") + site_text(r.site) + " spin";
   const auto arch = r.i386 ? filter::Arch::kI386 : filter::Arch::kX86_64;
   const uint32_t nr = r.nr & kMaxNr;
   std::string name = filter::syscall_name(arch, static_cast<int>(nr));

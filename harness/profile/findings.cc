@@ -21,8 +21,8 @@ std::vector<KnownFinding> make_classes() {
        "code page)",
        "stub munmap(STUB, 4096)"},
       {std::string(kStubStall), ClaimId::kStallKilled,
-       "the stub stops making progress (here: waits on a futex forever) and nothing kills it",
-       "stub futex(&scratch, 0, 0, 0)"},
+       "the stub stops making progress (here: spins in guest code) and nothing kills it",
+       "outside spin"},
       {std::string(kCloseListener), ClaimId::kNoSelfClose,
        "close is allowlisted, so close(1) from the stub page executes and the stub's copy of "
        "the listener is gone",
