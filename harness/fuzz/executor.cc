@@ -28,6 +28,10 @@ const char* to_string(Observed o) {
 
 namespace {
 
+// A record that makes no progress for this long is blocked: syscalls that
+// return do so in microseconds, and a stub starved of CPU is given more time.
+constexpr std::chrono::milliseconds kStallBound{20};
+
 // Every program may put records on the second thread; it needs TSYNC.
 StubConfig with_second_thread(StubConfig c) {
   c.second_thread = !c.install_filter || (c.seccomp_flags & SECCOMP_FILTER_FLAG_TSYNC);
@@ -38,7 +42,7 @@ StubConfig with_second_thread(StubConfig c) {
 
 Executor::Executor(const Profile& profile, std::chrono::milliseconds record_bound)
     : pool_(with_second_thread(profile.stub_config({}, /*pooled=*/true))),
-      monitor_(profile.monitor),
+      monitor_(profile.monitor, kStallBound),
       record_bound_(record_bound) {}
 
 Result<Stub*> Executor::ready_stub() {

@@ -127,18 +127,54 @@ struct Monitor::Service {
     }
   }
 
+  // Answers a notification by the rules, unless it is no longer pending.
+  void answer(const kernel::Notification& note, AnsweredNotification a) {
+    a.answer = decide(rules, note.data, stub_start, queued, &a.error);
+    auto valid = listener->id_valid(note.id);
+    if (!valid || !*valid) {
+      a.answer = Answer::kGone;
+    } else {
+      kernel::Response r;
+      r.id = note.id;
+      if (a.answer == Answer::kContinued)
+        r.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+      else
+        r.error = -a.error;
+      if (!listener->send(r)) a.answer = Answer::kGone;
+    }
+    answers.push_back(a);
+    answered++;
+  }
+
   void serve() {
     bool reading = listener != nullptr;
+    // A notification of the first thread whose answer waits until the
+    // second thread's records are done (or kHoldBound): meanwhile this loop
+    // keeps serving the second thread's own notifications.
+    struct Held {
+      kernel::Notification note;
+      AnsweredNotification a;
+      kernel::Clock::time_point until;
+    };
+    std::optional<Held> held;
     for (;;) {
       pollfd p[2] = {{stop.get(), POLLIN, 0}, {reading ? listener->fd() : -1, POLLIN, 0}};
-      if (poll(p, 2, -1) < 0) {
+      if (poll(p, 2, held ? 1 : -1) < 0) {
         if (errno == EINTR) continue;
         return;
       }
       if (p[0].revents & POLLIN) {
         uint64_t v;
         (void)!read(stop.get(), &v, sizeof(v));
+        // The batch ended with an answer still held: the stub died, or
+        // someone else answered; either way it is no longer pending.
+        if (held) answer(held->note, held->a);
         return;
+      }
+      if (held && (stub->wait_second_thread(std::chrono::milliseconds(0)) ||
+                   kernel::Clock::now() >= held->until)) {
+        answer(held->note, held->a);
+        held.reset();
       }
       if (!(p[1].revents & POLLIN)) {
         if (p[1].revents) reading = false;  // hung up: the stub is gone
@@ -158,31 +194,21 @@ struct Monitor::Service {
       }
       reads++;
       AnsweredNotification a;
-      // Reading the stub's memory: the notification may be stale by now.
+      // Reading the stub's memory: the notification may be stale by now,
+      // which answer() checks with NOTIF_ID_VALID.
       const bool main_thread = static_cast<pid_t>(note->pid) == stub->pid();
       a.record = __atomic_load_n(main_thread ? &data->current : &data->current2, __ATOMIC_ACQUIRE);
       a.data = note->data;
-      if (main_thread && hold) {
-        // Hold the answer while the second thread runs its records: the
-        // notification is pending, and a hijacked stub may try to answer it.
+      if (main_thread && hold && !held) {
+        // The notification is pending while the second thread runs: a
+        // hijacked stub may try to answer it itself.
         hold = false;
-        if (stub->start_second_thread(note->id)) stub->wait_second_thread(kHoldBound);
+        if (stub->start_second_thread(note->id)) {
+          held = Held{*note, a, kernel::Clock::now() + kHoldBound};
+          continue;
+        }
       }
-      a.answer = decide(rules, note->data, stub_start, queued, &a.error);
-      auto valid = listener->id_valid(note->id);
-      if (!valid || !*valid) {
-        a.answer = Answer::kGone;
-      } else {
-        kernel::Response r;
-        r.id = note->id;
-        if (a.answer == Answer::kContinued)
-          r.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-        else
-          r.error = -a.error;
-        if (!listener->send(r)) a.answer = Answer::kGone;
-      }
-      answers.push_back(a);
-      answered++;
+      answer(*note, a);
     }
   }
 
@@ -207,7 +233,8 @@ struct Monitor::Service {
   std::vector<AnsweredNotification> answers;
 };
 
-Monitor::Monitor(MonitorRules rules) : rules_(rules) {}
+Monitor::Monitor(MonitorRules rules, std::optional<std::chrono::milliseconds> stall_bound)
+    : rules_(rules), stall_bound_(stall_bound) {}
 Monitor::~Monitor() = default;
 
 Result<MonitoredBatch> Monitor::run(Stub& stub, std::span<const stub_record> records,
@@ -216,6 +243,7 @@ Result<MonitoredBatch> Monitor::run(Stub& stub, std::span<const stub_record> rec
   MonitoredBatch out;
   RunHooks hooks;
   hooks.watchdog = rules_.watchdog;
+  hooks.stall_bound = stall_bound_;
   kernel::Listener* listener = stub.listener();
   const bool serving = listener && rules_.answers_notifications();
   if (serving && !service_) service_ = std::make_unique<Service>(rules_);

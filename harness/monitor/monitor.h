@@ -69,7 +69,9 @@ struct MonitoredBatch {
 
 class Monitor {
  public:
-  explicit Monitor(MonitorRules rules);
+  // `stall_bound`: the harness's own, longer than any watchdog: a stub that
+  // makes no progress for it is blocked (the batch's record ends kTimedOut).
+  explicit Monitor(MonitorRules rules, std::optional<std::chrono::milliseconds> stall_bound = {});
   ~Monitor();
   Monitor(const Monitor&) = delete;
   Monitor& operator=(const Monitor&) = delete;
@@ -90,6 +92,7 @@ class Monitor {
  private:
   struct Service;
   MonitorRules rules_;
+  std::optional<std::chrono::milliseconds> stall_bound_;
   std::unique_ptr<Service> service_;  // the answering thread, when the rules answer
 };
 

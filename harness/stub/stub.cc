@@ -1,5 +1,6 @@
 #include "stub/stub.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <linux/seccomp.h>
@@ -13,6 +14,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdio>
 #include <cstring>
 
 #include "stub/stub_image.h"
@@ -309,34 +311,62 @@ bool Stub::alive_word_ok() const {
 }
 
 Stub::SyncWait Stub::wait_sync(milliseconds timeout, const RunHooks* hooks) {
+  return wait_word(&data_->sync, timeout, hooks);
+}
+
+Stub::SyncWait Stub::wait_second(milliseconds timeout, const RunHooks* hooks) {
+  return wait_word(&data_->sync2, timeout, hooks);
+}
+
+// Waits until the stub clears `word` (sync or sync2), dies, makes no
+// progress for a bound of the hooks, or `timeout` passes.
+Stub::SyncWait Stub::wait_word(uint32_t* word, milliseconds timeout, const RunHooks* hooks) {
   const auto start = Clock::now();
   const auto deadline = start + timeout;
-  const bool watched = hooks && hooks->watchdog;
-  // Progress: the record index moves, or the monitor answers a notification.
+  const bool second = word == &data_->sync2;
+  const auto watchdog = hooks ? hooks->watchdog : std::nullopt;
+  const auto stall = hooks ? hooks->stall_bound : std::nullopt;
+  // Progress: a record index moves, or the monitor answers a notification.
   auto progress = [&] {
     return uint64_t{__atomic_load_n(&data_->current, __ATOMIC_RELAXED)} +
-           (hooks && hooks->progress ? hooks->progress() << 32 : 0);
+           (uint64_t{__atomic_load_n(&data_->current2, __ATOMIC_RELAXED)} << 8) +
+           (hooks && hooks->progress ? hooks->progress() << 16 : 0);
   };
-  uint64_t seen = watched ? progress() : 0;
+  uint64_t seen = progress();
   auto last_progress = start;
+  SchedSample sched = (watchdog || stall) ? sched_sample() : SchedSample{};
   for (;;) {
-    const uint32_t v = __atomic_load_n(&data_->sync, __ATOMIC_ACQUIRE);
+    const uint32_t v = __atomic_load_n(word, __ATOMIC_ACQUIRE);
     if (v == 0) return SyncWait::kIdle;
     if (v & kOwnerDied) return SyncWait::kDied;
+    if (second && (!alive_word_ok() || __atomic_load_n(&data_->thread2_tid, __ATOMIC_ACQUIRE) == 0))
+      return SyncWait::kDied;
     const auto now = Clock::now();
-    if (watched) {
-      if (const uint64_t p = progress(); p != seen) {
-        seen = p;
+    if (const uint64_t p = progress(); p != seen) {
+      seen = p;
+      last_progress = now;
+      if (watchdog || stall) sched = sched_sample();
+    } else if ((watchdog && now - last_progress >= *watchdog) ||
+               (stall && now - last_progress >= *stall)) {
+      // Not progressing, or not scheduled? A stub that waited on a busy
+      // machine's run queue more than it ran gets the window again.
+      const SchedSample again = sched_sample();
+      const uint64_t ran = again.cpu_ns - sched.cpu_ns, queued = again.wait_ns - sched.wait_ns;
+      const auto window = std::chrono::nanoseconds(now - last_progress).count();
+      if (queued > ran && ran < static_cast<uint64_t>(window) / 2) {
         last_progress = now;
-      } else if (now - last_progress >= *hooks->watchdog) {
-        return SyncWait::kStalled;
+        sched = again;
+      } else {
+        return watchdog && now - last_progress >= *watchdog ? SyncWait::kStalled
+                                                            : SyncWait::kTimedOut;
       }
     }
     const auto left = deadline - now;
     if (left <= Clock::duration::zero()) return SyncWait::kTimedOut;
-    auto slice = std::min<Clock::duration>(left, kLivenessSlice);
-    if (watched) slice = std::min<Clock::duration>(slice, *hooks->watchdog / 4 + milliseconds(1));
-    if (kernel::futex_wait(&data_->sync, v, slice) == kernel::FutexWait::kTimedOut) {
+    auto slice = std::min<Clock::duration>(left, second ? milliseconds(5) : kLivenessSlice);
+    for (auto bound : {watchdog, stall})
+      if (bound) slice = std::min<Clock::duration>(slice, *bound / 4 + milliseconds(1));
+    if (kernel::futex_wait(word, v, slice) == kernel::FutexWait::kTimedOut) {
       // The kernel wakes us when a registered stub dies; this catches a stub
       // that died before it registered, or while idle.
       auto r = kernel::try_reap(pidfd_.get());
@@ -420,26 +450,25 @@ bool Stub::wait_second_thread(milliseconds timeout) {
   return wait_second(timeout, nullptr) == SyncWait::kIdle;
 }
 
-Stub::SyncWait Stub::wait_second(milliseconds timeout, const RunHooks* hooks) {
-  const auto deadline = Clock::now() + timeout;
-  for (;;) {
-    const uint32_t v = __atomic_load_n(&data_->sync2, __ATOMIC_ACQUIRE);
-    if (v == 0) return SyncWait::kIdle;
-    if (!alive_word_ok() || __atomic_load_n(&data_->thread2_tid, __ATOMIC_ACQUIRE) == 0)
-      return SyncWait::kDied;
-    const auto left = deadline - Clock::now();
-    if (left <= Clock::duration::zero()) return SyncWait::kTimedOut;
-    const auto slice = std::min<Clock::duration>(left, milliseconds(5));
-    if (kernel::futex_wait(&data_->sync2, v, slice) == kernel::FutexWait::kTimedOut) {
-      auto r = kernel::try_reap(pidfd_.get());
-      if (r && r->has_value()) {
-        exit_ = **r;
-        return SyncWait::kDied;
-      }
-      if (hooks && hooks->watchdog && Clock::now() - (deadline - timeout) >= *hooks->watchdog)
-        return SyncWait::kStalled;
+Stub::SchedSample Stub::sched_sample() const {
+  SchedSample total;
+  const std::string dir = "/proc/" + std::to_string(pid_) + "/task";
+  DIR* d = opendir(dir.c_str());
+  if (!d) return total;
+  while (const dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    const std::string path = dir + "/" + e->d_name + "/schedstat";
+    char buf[96] = {};
+    const Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid() || read(fd.get(), buf, sizeof(buf) - 1) <= 0) continue;
+    unsigned long long cpu = 0, wait = 0;
+    if (std::sscanf(buf, "%llu %llu", &cpu, &wait) == 2) {
+      total.cpu_ns += cpu;
+      total.wait_ns += wait;
     }
   }
+  closedir(d);
+  return total;
 }
 
 Status Stub::write_scratch(std::span<const uint8_t> bytes, size_t offset) {

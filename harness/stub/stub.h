@@ -94,6 +94,9 @@ struct BatchOutcome {
 struct RunHooks {
   // The series' 6/7: kill the stub when it makes no progress for this long.
   std::optional<milliseconds> watchdog;
+  // The harness's own bound: a stub that makes no progress for this long is
+  // blocked (BatchEnd::kTimedOut), however long the batch's timeout.
+  std::optional<milliseconds> stall_bound;
   // Progress the stub makes outside its records (notifications answered).
   std::function<uint64_t()> progress;
   // Called when the bound expires, before the stub is killed.
@@ -157,6 +160,12 @@ class Stub {
   enum class SyncWait { kIdle, kDied, kTimedOut, kStalled };
   SyncWait wait_sync(milliseconds timeout, const RunHooks* hooks = nullptr);
   SyncWait wait_second(milliseconds timeout, const RunHooks* hooks);
+  SyncWait wait_word(uint32_t* word, milliseconds timeout, const RunHooks* hooks);
+  // CPU and run-queue time of all the stub's threads (/proc/.../schedstat).
+  struct SchedSample {
+    uint64_t cpu_ns = 0, wait_ns = 0;
+  };
+  SchedSample sched_sample() const;
   bool alive_word_ok() const;
   void release();
 
