@@ -56,7 +56,7 @@ inline Record interesting_record(std::mt19937& rng) {
   r.site.offset = static_cast<uint16_t>(rng() % (STUB_PAGE_SIZE - 2));
   r.i386 = rng() % 8 == 0;
   r.thread2 = rng() % 8 == 0;
-  r.spin = rng() % 32 == 0;
+  r.spin = rng() % 128 == 0;
   r.nr = kInterestingNrs[rng() % std::size(kInterestingNrs)];
   for (Arg& a : r.args) a = rng() % 2 ? interesting_arg(rng) : Arg{};
   return r;

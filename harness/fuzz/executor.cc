@@ -30,7 +30,7 @@ namespace {
 
 // A record that makes no progress for this long is blocked: syscalls that
 // return do so in microseconds, and a stub starved of CPU is given more time.
-constexpr std::chrono::milliseconds kStallBound{20};
+constexpr std::chrono::milliseconds kStallBound{15};
 
 // Every program may put records on the second thread; it needs TSYNC.
 StubConfig with_second_thread(StubConfig c) {

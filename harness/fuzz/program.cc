@@ -7,8 +7,9 @@ namespace stubfuzz::fuzz {
 namespace {
 
 // Binary form of a record:
-//   u8  head: bits 0-2 site kind, bit 3 i386, bit 4 second thread, bit 5
-//       spin (no nr and no args follow), bits 6-7 ignored
+//   u8  head: bits 0-2 site kind, bit 3 i386, bit 4 second thread, bits 5-7
+//       all set: spin (no nr and no args follow; rare in random bytes, as a
+//       spin costs the fuzzer a whole stall bound)
 //   u16 site offset (little endian; only for sites that take one)
 //   u16 nr: bit 15 x32, bit 14 "as is", bits 0-13 the number; without "as
 //       is" the number is taken modulo 512, so random bytes mostly name real
@@ -79,7 +80,7 @@ Program decode(std::span<const uint8_t> bytes) {
     r.i386 = head & 8;
     r.thread2 = head & 16;
     if (site_has_offset(r.site.kind)) r.site.offset = clamp_offset(in.take(2));
-    if (head & 32) {
+    if ((head >> 5) == 7) {
       r.spin = true;
       r.i386 = false;
       p.records.push_back(r);
@@ -104,7 +105,7 @@ std::vector<uint8_t> encode(const Program& p) {
   for (size_t i = 0; i < p.records.size() && i < kMaxRecords; i++) {
     const Record& r = p.records[i];
     out.push_back(static_cast<uint8_t>(static_cast<uint8_t>(r.site.kind) | (r.i386 ? 8 : 0) |
-                                       (r.thread2 ? 16 : 0) | (r.spin ? 32 : 0)));
+                                       (r.thread2 ? 16 : 0) | (r.spin ? 0xe0 : 0)));
     if (site_has_offset(r.site.kind)) put(out, clamp_offset(r.site.offset), 2);
     if (r.spin) continue;
     const uint32_t base = r.nr & kMaxNr;

@@ -40,8 +40,20 @@ Result<std::string> read_program_file(const std::string& path) {
   return bytes;
 }
 
-Result<Program> decode_file(const std::string& path, std::span<const uint8_t> raw) {
-  Program p = decode(raw);
+// libFuzzer's crash-/timeout-/leak-/oom-/slow-unit- files and corpus
+// entries (a SHA-1 name), AFL++'s id:* files.
+bool engine_artifact(const std::string& path) {
+  const std::string name = fs::path(path).filename().string();
+  for (const char* prefix : {"crash-", "timeout-", "leak-", "oom-", "slow-unit-", "id:"})
+    if (name.rfind(prefix, 0) == 0) return true;
+  return name.size() == 40 && std::all_of(name.begin(), name.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+Result<Program> decode_file(const std::string& path, std::span<const uint8_t> raw,
+                            bool text_first = false) {
+  Program p = text_first ? program_from_bytes(raw) : decode(raw);
   if (p.records.empty()) return Error{path + ": no records", EINVAL};
   return p;
 }
@@ -54,6 +66,9 @@ Result<Program> load_program(const std::string& path) {
   const std::string& bytes = *read;
   if (bytes.empty()) return Error{path + ": empty file", EINVAL};
   const std::span<const uint8_t> raw(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  // An engine's file is read as the fuzz target read it: text if it
+  // parses, else the binary form (mutated text seeds often stay printable).
+  if (engine_artifact(path)) return decode_file(path, raw, /*text_first=*/true);
   // Text programs are printable; the binary form almost never is. A printable
   // file that does not parse is reported, not decoded as binary.
   if (looks_like_text(raw)) {

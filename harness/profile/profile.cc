@@ -30,7 +30,7 @@ std::function<filter::Program(const StubLayout&)> notifying(std::vector<uint32_t
 
 KnownFinding known(std::string_view id) { return *finding_class(id); }
 
-constexpr std::chrono::milliseconds kWatchdogBound{10};
+constexpr std::chrono::milliseconds kWatchdogBound{5};
 
 std::vector<Profile> make_builtins() {
   using namespace finding;
@@ -84,7 +84,7 @@ std::vector<Profile> make_builtins() {
 
   Profile watchdog = munmap;
   watchdog.name = "watchdog";
-  watchdog.summary = "patch 6/7: a stub that makes no progress for 10 ms is killed";
+  watchdog.summary = "patch 6/7: a stub that makes no progress for 5 ms is killed";
   watchdog.monitor.watchdog = kWatchdogBound;
   watchdog.claims.push_back(ClaimId::kStallKilled);
   p.push_back(watchdog);
