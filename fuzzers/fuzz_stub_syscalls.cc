@@ -116,9 +116,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   if (const auto* b = j.first_violation()) {
-    std::fprintf(stderr, "stubfuzz: claim %s broken by record %zu: %s (%s)\n%s", b->claim.c_str(),
-                 b->record, fuzz::to_text(program.records[b->record]).c_str(), b->detail.c_str(),
-                 fuzz::describe(program, *ex, j).c_str());
+    const std::string report = "stubfuzz: claim " + b->claim + " broken by record " +
+                               std::to_string(b->record) + ": " +
+                               fuzz::to_text(program.records[b->record]) + " (" + b->detail +
+                               ")\n" + fuzz::describe(program, *ex, j);
+    std::fputs(report.c_str(), stderr);
+    g_stats->violation(report);
     __builtin_trap();
   }
   return 0;

@@ -253,6 +253,14 @@ int run_fuzz(const ProfileChoice& choice, const FuzzOptions& o, const std::strin
     }
     std::cout << "  " << file << ": " << verdict << "\n";
   }
+  // What the target itself saw, for findings that do not reproduce.
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(c.out_dir + "/stats", ec)) {
+    if (e.path().filename().string().rfind("violation-", 0) != 0) continue;
+    std::cout << "as the target reported it (" << e.path().string() << "):\n";
+    std::ifstream in(e.path());
+    for (std::string line; std::getline(in, line);) std::cout << "  " << line << "\n";
+  }
   std::cout << "replay with: stubfuzz replay "
             << (choice.filter.empty() ? "--profile " + choice.profile : "--filter " + choice.filter)
             << " FILE;  minimize with: stubfuzz minimize ... FILE\n";

@@ -100,6 +100,11 @@ void StatsWriter::flush() {
   fs::rename(tmp, path, ec);
 }
 
+void StatsWriter::violation(const std::string& report) {
+  if (dir_.empty()) return;
+  std::ofstream(dir_ + "/violation-" + std::to_string(getpid()) + ".txt", std::ios::app) << report;
+}
+
 Stats read_stats_dir(const std::string& dir) {
   Stats all;
   std::error_code ec;

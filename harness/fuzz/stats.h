@@ -37,6 +37,9 @@ class StatsWriter {
   StatsWriter();
   void set_filter_len(size_t n) { stats_.filter_len = n; }
   void record(const Program& p, const Execution& ex, const Judgement& j, uint64_t stubs);
+  // The engine may close the target's stdout and stderr (-close_fd_mask):
+  // a violation's report also goes to <dir>/violation-<pid>.txt.
+  void violation(const std::string& report);
 
  private:
   void flush();

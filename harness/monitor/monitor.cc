@@ -1,6 +1,8 @@
 #include "monitor/monitor.h"
 
+#include <fcntl.h>
 #include <linux/audit.h>
+#include <linux/kcmp.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
@@ -10,6 +12,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace stubfuzz {
@@ -71,11 +74,14 @@ Answer Monitor::decide(const MonitorRules& rules, const seccomp_data& d, uint64_
   return Answer::kDenied;  // a notification no rule expects
 }
 
-// The answering thread: blocks in poll() on the listener and on an eventfd
-// that ends the batch. One per Monitor, reused across batches and stubs.
+// The answering thread. It stays in poll() on its own copy of the current
+// stub's listener across batches, so a batch that notifies nothing costs no
+// thread hand-over: begin() and end() only take the lock. It is woken (an
+// eventfd) only to switch to another stub's listener, to resume reading, or
+// to stop. Everything below `mu` is shared with the monitor's caller.
 struct Monitor::Service {
   explicit Service(const MonitorRules& r) : rules(r) {
-    stop.reset(eventfd(0, EFD_CLOEXEC));
+    wake.reset(eventfd(0, EFD_CLOEXEC));
     thread = std::thread([this] { loop(); });
   }
   ~Service() {
@@ -83,19 +89,44 @@ struct Monitor::Service {
       std::lock_guard lk(mu);
       shutdown = true;
     }
-    cv.notify_all();
+    poke();
     thread.join();
   }
 
-  void begin(Stub* s, std::span<const stub_record> records, std::span<const QueuedCall> queue) {
-    std::lock_guard lk(mu);
+  void poke() {
+    const uint64_t one = 1;
+    (void)!write(wake.get(), &one, sizeof(one));
+  }
+
+  // Points the thread at `s`'s listener (a dup it owns, so the stub may
+  // close its own at any time); waits until the thread has switched.
+  Status attach(Stub* s) {
+    auto dup = kernel::Listener::adopt(Fd(fcntl(s->listener()->fd(), F_DUPFD_CLOEXEC, 3)));
+    if (!dup) return dup.error();
+    std::unique_lock lk(mu);
+    next_listener.emplace(std::move(*dup));
     stub = s;
-    listener = s->listener();
+    pid = s->pid();
     data = &s->data();
     stub_start = s->layout().stub_start;
-    hold =
-        s->has_second_thread() && std::any_of(records.begin(), records.end(),
-                                              [](const stub_record& r) { return r.thread == 1; });
+    poke();
+    cv.wait(lk, [&] { return !next_listener; });
+    return {};
+  }
+  // The same open listener (kcmp), not only the same Stub object and pid.
+  bool attached_to(Stub& s) {
+    std::lock_guard lk(mu);
+    if (stub != &s || pid != s.pid() || !listener) return false;
+    const long same =
+        syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, s.listener()->fd(), listener->fd());
+    return same == 0 || (same < 0 && errno == ENOSYS);
+  }
+
+  void begin(std::span<const stub_record> records, std::span<const QueuedCall> queue) {
+    std::lock_guard lk(mu);
+    hold = stub->has_second_thread() &&
+           std::any_of(records.begin(), records.end(),
+                       [](const stub_record& r) { return r.thread == 1; });
     queued.assign(queue.begin(), queue.end());
     expected = 0;
     for (const auto& q : queue) expected += notified_by(rules, q.nr) ? 1 : 0;
@@ -103,31 +134,92 @@ struct Monitor::Service {
     answered = 0;
     unread = false;
     answers.clear();
-    active = true;
-    cv.notify_all();
+    held.reset();
+    if (paused && !hung_up) {
+      paused = false;
+      poke();
+    }
   }
 
-  void end() {
-    const uint64_t one = 1;
-    (void)!write(stop.get(), &one, sizeof(one));
-    std::unique_lock lk(mu);
-    cv.wait(lk, [&] { return !active; });
+  // The stub is idle, dead or killed: nothing more comes for this batch. A
+  // notification still being answered finishes first (it holds `mu`).
+  std::vector<AnsweredNotification> end() {
+    std::lock_guard lk(mu);
+    if (held) answer(held->note, held->a);  // no longer pending: recorded as gone
+    held.reset();
+    hold = false;
+    return std::move(answers);
   }
 
   void loop() {
     for (;;) {
-      std::unique_lock lk(mu);
-      cv.wait(lk, [&] { return shutdown || active; });
-      if (shutdown) return;
-      lk.unlock();
-      serve();
-      lk.lock();
-      active = false;
-      cv.notify_all();
+      int fd = -1;
+      bool holding = false;
+      {
+        std::lock_guard lk(mu);
+        if (shutdown) return;
+        if (next_listener) {
+          listener = std::move(next_listener);
+          next_listener.reset();
+          paused = hung_up = false;
+          cv.notify_all();
+        }
+        if (listener && !paused) fd = listener->fd();
+        holding = held.has_value();
+      }
+      pollfd p[2] = {{wake.get(), POLLIN, 0}, {fd, POLLIN, 0}};
+      if (poll(p, 2, holding ? 1 : -1) < 0 && errno != EINTR) return;
+      if (p[0].revents & POLLIN) {
+        uint64_t v;
+        (void)!read(wake.get(), &v, sizeof(v));
+        continue;
+      }
+      std::lock_guard lk(mu);
+      if (next_listener) continue;  // switching: the fd polled is the old one
+      if (held && (stub->wait_second_thread(std::chrono::milliseconds(0)) ||
+                   kernel::Clock::now() >= held->until)) {
+        answer(held->note, held->a);
+        held.reset();
+      }
+      if (p[1].revents & POLLIN)
+        serve_one();
+      else if (p[1].revents)
+        paused = hung_up = true;  // every filter user is gone
     }
   }
 
-  // Answers a notification by the rules, unless it is no longer pending.
+  // Under `mu`: one readable notification.
+  void serve_one() {
+    if (!rules.drains && reads >= expected) {
+      // 2/7 reads exactly one notification per queued call: this one stays
+      // unread, and the stub waits for an answer that never comes.
+      unread = true;
+      paused = true;
+      return;
+    }
+    auto note = listener->receive();
+    if (!note) return;  // the stub died between poll and RECV
+    reads++;
+    AnsweredNotification a;
+    // Reading the stub's memory: the notification may be stale by now,
+    // which answer() checks with NOTIF_ID_VALID.
+    const bool main_thread = static_cast<pid_t>(note->pid) == pid;
+    a.record = __atomic_load_n(main_thread ? &data->current : &data->current2, __ATOMIC_ACQUIRE);
+    a.data = note->data;
+    if (main_thread && hold && !held) {
+      // The notification is pending while the second thread runs: a
+      // hijacked stub may try to answer it itself.
+      hold = false;
+      if (stub->start_second_thread(note->id)) {
+        held = Held{*note, a, kernel::Clock::now() + kHoldBound};
+        return;
+      }
+    }
+    answer(*note, a);
+  }
+
+  // Under `mu`: answers by the rules, unless the notification is no longer
+  // pending.
   void answer(const kernel::Notification& note, AnsweredNotification a) {
     a.answer = decide(rules, note.data, stub_start, queued, &a.error);
     auto valid = listener->id_valid(note.id);
@@ -146,85 +238,31 @@ struct Monitor::Service {
     answered++;
   }
 
-  void serve() {
-    bool reading = listener != nullptr;
-    // A notification of the first thread whose answer waits until the
-    // second thread's records are done (or kHoldBound): meanwhile this loop
-    // keeps serving the second thread's own notifications.
-    struct Held {
-      kernel::Notification note;
-      AnsweredNotification a;
-      kernel::Clock::time_point until;
-    };
-    std::optional<Held> held;
-    for (;;) {
-      pollfd p[2] = {{stop.get(), POLLIN, 0}, {reading ? listener->fd() : -1, POLLIN, 0}};
-      if (poll(p, 2, held ? 1 : -1) < 0) {
-        if (errno == EINTR) continue;
-        return;
-      }
-      if (p[0].revents & POLLIN) {
-        uint64_t v;
-        (void)!read(stop.get(), &v, sizeof(v));
-        // The batch ended with an answer still held: the stub died, or
-        // someone else answered; either way it is no longer pending.
-        if (held) answer(held->note, held->a);
-        return;
-      }
-      if (held && (stub->wait_second_thread(std::chrono::milliseconds(0)) ||
-                   kernel::Clock::now() >= held->until)) {
-        answer(held->note, held->a);
-        held.reset();
-      }
-      if (!(p[1].revents & POLLIN)) {
-        if (p[1].revents) reading = false;  // hung up: the stub is gone
-        continue;
-      }
-      if (!rules.drains && reads >= expected) {
-        // 2/7 reads exactly one notification per queued call: this one
-        // stays unread, and the stub waits for an answer that never comes.
-        unread = true;
-        reading = false;
-        continue;
-      }
-      auto note = listener->receive();
-      if (!note) {
-        reading = false;  // the stub died between poll and RECV
-        continue;
-      }
-      reads++;
-      AnsweredNotification a;
-      // Reading the stub's memory: the notification may be stale by now,
-      // which answer() checks with NOTIF_ID_VALID.
-      const bool main_thread = static_cast<pid_t>(note->pid) == stub->pid();
-      a.record = __atomic_load_n(main_thread ? &data->current : &data->current2, __ATOMIC_ACQUIRE);
-      a.data = note->data;
-      if (main_thread && hold && !held) {
-        // The notification is pending while the second thread runs: a
-        // hijacked stub may try to answer it itself.
-        hold = false;
-        if (stub->start_second_thread(note->id)) {
-          held = Held{*note, a, kernel::Clock::now() + kHoldBound};
-          continue;
-        }
-      }
-      answer(*note, a);
-    }
-  }
+  // A notification of the first thread whose answer waits until the second
+  // thread's records are done (or kHoldBound); meanwhile the loop keeps
+  // serving the second thread's own notifications.
+  struct Held {
+    kernel::Notification note;
+    AnsweredNotification a;
+    kernel::Clock::time_point until;
+  };
 
   const MonitorRules rules;
+  Fd wake;
+  std::thread thread;
   std::mutex mu;
   std::condition_variable cv;
   bool shutdown = false;
-  bool active = false;
-  Fd stop;
-  std::thread thread;
-  // The batch; written by begin() before `active`, read by the thread.
+  std::optional<kernel::Listener> listener, next_listener;
   Stub* stub = nullptr;
-  kernel::Listener* listener = nullptr;
+  pid_t pid = -1;
   const stub_data* data = nullptr;
-  bool hold = false;  // the batch has records for the second thread
   uint64_t stub_start = 0;
+  bool paused = false;   // not reading: 2/7 left one unread, or hung up
+  bool hung_up = false;  // the stub is gone; until the next attach
+  // The batch.
+  bool hold = false;  // the batch has records for the second thread
+  std::optional<Held> held;
   std::vector<QueuedCall> queued;
   size_t expected = 0;
   std::atomic<size_t> reads{0};
@@ -257,15 +295,18 @@ Result<MonitoredBatch> Monitor::run(Stub& stub, std::span<const stub_record> rec
       out.hang = "the monitor waits in RECV for a queued call the stub never made";
   };
   if (s) {
+    if (!s->attached_to(stub))
+      if (auto a = s->attach(&stub); !a) return a.error();
     hooks.progress = [s] { return s->answered.load(std::memory_order_relaxed); };
-    s->begin(&stub, records, queued);
+    s->begin(records, queued);
   }
   auto batch = stub.run(records, timeout, &hooks);
-  if (s) s->end();
+  std::vector<AnsweredNotification> answers;
+  if (s) answers = s->end();
   if (!batch) return batch.error();
   out.outcome = *batch;
   if (s) {
-    out.answers = std::move(s->answers);
+    out.answers = std::move(answers);
     // The stub is back and idle while 2/7's monitor still waits in RECV.
     if (out.hang.empty() && batch->end == BatchEnd::kCompleted && !rules_.drains &&
         s->reads < s->expected)

@@ -429,6 +429,11 @@ Result<BatchOutcome> Stub::run(std::span<const stub_record> records, millisecond
       if (auto r = kill(); !r) return r.error();
       break;
   }
+  // Already dying of something else (a filter's KILL on a loaded machine
+  // can outlast a bound): the first fatal signal is the one reaped.
+  if ((out.end == BatchEnd::kTimedOut || out.end == BatchEnd::kWatchdog) && exit_ &&
+      !exit_->killed_by(SIGKILL))
+    out.end = BatchEnd::kStubDied;
   out.exit = exit_;
   out.count = n;
   std::memcpy(out.results.data(), data_->results, n * sizeof(stub_result));
