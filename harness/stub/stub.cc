@@ -335,6 +335,7 @@ Stub::SyncWait Stub::wait_word(uint32_t* word, milliseconds timeout, const RunHo
   uint64_t seen = progress();
   auto last_progress = start;
   SchedSample sched = (watchdog || stall) ? sched_sample() : SchedSample{};
+  bool second_window = false;
   for (;;) {
     const uint32_t v = __atomic_load_n(word, __ATOMIC_ACQUIRE);
     if (v == 0) return SyncWait::kIdle;
@@ -345,15 +346,19 @@ Stub::SyncWait Stub::wait_word(uint32_t* word, milliseconds timeout, const RunHo
     if (const uint64_t p = progress(); p != seen) {
       seen = p;
       last_progress = now;
+      second_window = false;
       if (watchdog || stall) sched = sched_sample();
     } else if ((watchdog && now - last_progress >= *watchdog) ||
                (stall && now - last_progress >= *stall)) {
       // Not progressing, or not scheduled? A stub that waited on a busy
-      // machine's run queue more than it ran gets the window again.
+      // machine's run queue more than it ran gets the window again, and any
+      // stub gets a second window: a bound is only ever fired twice in a row.
       const SchedSample again = sched_sample();
       const uint64_t ran = again.cpu_ns - sched.cpu_ns, queued = again.wait_ns - sched.wait_ns;
       const auto window = std::chrono::nanoseconds(now - last_progress).count();
-      if (queued > ran && ran < static_cast<uint64_t>(window) / 2) {
+      const bool starved = queued > ran && ran < static_cast<uint64_t>(window) / 2;
+      if (starved || !second_window) {
+        second_window = !starved;
         last_progress = now;
         sched = again;
       } else {
