@@ -58,8 +58,10 @@ bool matches(uint32_t ret, const Observation& o) {
     case Action::kKillThread:
       return killed_by_filter(o);
     case Action::kUserNotif:
-      if (!o.answer)  // nobody read it: the stub waited until the bound
-        return o.kind == Observed::kBlocked || o.kind == Observed::kWatchdog;
+      // Waiting for an answer (unread, or held while the second thread ran)
+      // until a bound ended the stub.
+      if (o.kind == Observed::kBlocked || o.kind == Observed::kWatchdog) return true;
+      if (!o.answer) return false;
       switch (*o.answer) {
         case Answer::kContinued:
           return executed(o);

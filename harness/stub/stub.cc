@@ -350,13 +350,15 @@ Stub::SyncWait Stub::wait_word(uint32_t* word, milliseconds timeout, const RunHo
       if (watchdog || stall) sched = sched_sample();
     } else if ((watchdog && now - last_progress >= *watchdog) ||
                (stall && now - last_progress >= *stall)) {
-      // Not progressing, or not scheduled? A stub that waited on a busy
-      // machine's run queue more than it ran gets the window again, and any
-      // stub gets a second window: a bound is only ever fired twice in a row.
+      // Stalled, or only not scheduled? A stall is every thread asleep in
+      // a syscall, or a thread that ran for most of the window (a spin). A
+      // runnable thread that hardly ran waited for a CPU, and one exiting or
+      // in uninterruptible sleep is on its way: those get the window again,
+      // and any stub gets a second window before a bound fires.
       const SchedSample again = sched_sample();
-      const uint64_t ran = again.cpu_ns - sched.cpu_ns, queued = again.wait_ns - sched.wait_ns;
+      const uint64_t ran = again.cpu_ns - sched.cpu_ns;
       const auto window = std::chrono::nanoseconds(now - last_progress).count();
-      const bool starved = queued > ran && ran < static_cast<uint64_t>(window) / 2;
+      const bool starved = !again.all_asleep && ran < static_cast<uint64_t>(window) / 2;
       if (starved || !second_window) {
         second_window = !starved;
         last_progress = now;
@@ -465,17 +467,23 @@ Stub::SchedSample Stub::sched_sample() const {
   const std::string dir = "/proc/" + std::to_string(pid_) + "/task";
   DIR* d = opendir(dir.c_str());
   if (!d) return total;
+  auto read_file = [](const std::string& path, char* buf, size_t len) {
+    const Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    const ssize_t n = fd.valid() ? read(fd.get(), buf, len - 1) : -1;
+    buf[n > 0 ? n : 0] = 0;
+    return n > 0;
+  };
   while (const dirent* e = readdir(d)) {
     if (e->d_name[0] == '.') continue;
-    const std::string path = dir + "/" + e->d_name + "/schedstat";
-    char buf[96] = {};
-    const Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd.valid() || read(fd.get(), buf, sizeof(buf) - 1) <= 0) continue;
-    unsigned long long cpu = 0, wait = 0;
-    if (std::sscanf(buf, "%llu %llu", &cpu, &wait) == 2) {
+    const std::string task = dir + "/" + e->d_name;
+    char buf[512];
+    unsigned long long cpu = 0;
+    if (read_file(task + "/schedstat", buf, sizeof(buf)) && std::sscanf(buf, "%llu", &cpu) == 1)
       total.cpu_ns += cpu;
-      total.wait_ns += wait;
-    }
+    // The state follows the command name's closing parenthesis.
+    if (read_file(task + "/stat", buf, sizeof(buf)))
+      if (const char* paren = std::strrchr(buf, ')'); paren && paren[1] == ' ')
+        total.all_asleep = total.all_asleep && paren[2] == 'S';
   }
   closedir(d);
   return total;

@@ -161,9 +161,11 @@ class Stub {
   SyncWait wait_sync(milliseconds timeout, const RunHooks* hooks = nullptr);
   SyncWait wait_second(milliseconds timeout, const RunHooks* hooks);
   SyncWait wait_word(uint32_t* word, milliseconds timeout, const RunHooks* hooks);
-  // CPU and run-queue time of all the stub's threads (/proc/.../schedstat).
+  // CPU time of all the stub's threads (/proc/.../schedstat), and whether
+  // each sleeps in a syscall (state S in /proc/.../stat).
   struct SchedSample {
-    uint64_t cpu_ns = 0, wait_ns = 0;
+    uint64_t cpu_ns = 0;
+    bool all_asleep = true;
   };
   SchedSample sched_sample() const;
   bool alive_word_ok() const;
