@@ -155,12 +155,41 @@ Judgement judge(const Profile& profile, const StubConfig& config, const Program&
                           known ? std::string(cls) : "", i, std::move(detail)});
   };
 
+  // A filter's KILL_PROCESS on one thread also ends the record the other
+  // thread was running: that record's death is not its own.
+  const auto net_and_filter = [&](const Observation& o) {
+    const seccomp_data d = data_for(o);
+    uint32_t ret = filter::evaluate(filter, d).ret;
+    if (!config.safety_net.empty()) {
+      const uint32_t rets[] = {filter::evaluate(config.safety_net, d, {false, false}).ret, ret};
+      ret = filter::combine_returns(rets);
+    }
+    return filter::action_of(ret);
+  };
+  std::vector<bool> killer(ex.records.size(), false);
+  for (size_t i = 0; i < ex.records.size(); i++) {
+    const Observation& o = ex.records[i];
+    killer[i] = killed_by_filter(o) && o.resolved.abi != STUB_ABI_SPIN &&
+                net_and_filter(o) == filter::Action::kKillProcess;
+  }
+  auto collateral = [&](size_t i) {
+    if (!killed_by_filter(ex.records[i]) || killer[i]) return false;
+    for (size_t k = 0; k < ex.records.size(); k++)
+      if (killer[k] && ex.records[k].resolved.thread != ex.records[i].resolved.thread) return true;
+    return false;
+  };
+
   bool address_space_changed = false;
   for (size_t i = 0; i < ex.records.size(); i++) {
     const Observation& o = ex.records[i];
     RecordVerdict v;
     v.data = data_for(o);
     if (o.kind == Observed::kNotRun || o.kind == Observed::kRefused) {
+      j.records.push_back(v);
+      continue;
+    }
+    if (collateral(i)) {
+      v.inconclusive = true;
       j.records.push_back(v);
       continue;
     }
@@ -279,7 +308,10 @@ std::string describe(const Program& program, const Execution& ex, const Judgemen
               (*o.answer == Answer::kDenied ? std::string(" ") + errno_name(o.answer_error) : "") +
               ")";
     if (o.kind == Observed::kKilled && o.exit) line += " (" + kernel::describe(*o.exit) + ")";
-    if (inconclusive) line += "  (not judged: an earlier record changed the address space)";
+    if (inconclusive)
+      line +=
+          "  (not judged: killed by the other thread's record, or after a record changed the "
+          "address space)";
     std::string marks;
     for (const auto& b : j.breaches) {
       if (b.record != i) continue;

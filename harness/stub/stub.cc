@@ -34,6 +34,8 @@ constexpr uint32_t kSyncBooting = 0x3fffffffu;
 // How often a wait on a silent stub checks whether it is still there.
 constexpr milliseconds kLivenessSlice{50};
 constexpr milliseconds kReapTimeout{5000};
+// How many more windows a stub starved of CPU gets before a bound fires.
+constexpr int kMaxExtensions = 3;
 
 struct ChildArgs {
   int image_fd;
@@ -336,6 +338,7 @@ Stub::SyncWait Stub::wait_word(uint32_t* word, milliseconds timeout, const RunHo
   auto last_progress = start;
   SchedSample sched = (watchdog || stall) ? sched_sample() : SchedSample{};
   bool second_window = false;
+  int extensions = 0;  // windows given again to a starved stub
   for (;;) {
     const uint32_t v = __atomic_load_n(word, __ATOMIC_ACQUIRE);
     if (v == 0) return SyncWait::kIdle;
@@ -358,8 +361,10 @@ Stub::SyncWait Stub::wait_word(uint32_t* word, milliseconds timeout, const RunHo
       const SchedSample again = sched_sample();
       const uint64_t ran = again.cpu_ns - sched.cpu_ns;
       const auto window = std::chrono::nanoseconds(now - last_progress).count();
-      const bool starved = !again.all_asleep && ran < static_cast<uint64_t>(window) / 2;
+      const bool starved = !again.all_asleep && ran < static_cast<uint64_t>(window) / 2 &&
+                           extensions < kMaxExtensions;
       if (starved || !second_window) {
+        extensions += starved ? 1 : 0;
         second_window = !starved;
         last_progress = now;
         sched = again;
@@ -369,7 +374,8 @@ Stub::SyncWait Stub::wait_word(uint32_t* word, milliseconds timeout, const RunHo
       }
     }
     const auto left = deadline - now;
-    if (left <= Clock::duration::zero()) return SyncWait::kTimedOut;
+    // With a watchdog, it is the watchdog that ends a stub, whatever bound.
+    if (left <= Clock::duration::zero()) return watchdog ? SyncWait::kStalled : SyncWait::kTimedOut;
     auto slice = std::min<Clock::duration>(left, second ? milliseconds(5) : kLivenessSlice);
     for (auto bound : {watchdog, stall})
       if (bound) slice = std::min<Clock::duration>(slice, *bound / 4 + milliseconds(1));
