@@ -230,16 +230,19 @@ void stub_main(void)
 		char *stack = (char *)m;
 		d->thread2_stack_lo = (uint64_t)stack;
 		d->thread2_stack_hi = (uint64_t)stack + THREAD2_STACK_SIZE;
-		d->sync2 = 1; /* thread 2 clears it once it serves */
+		d->sync2 = 0; /* idle: the thread needs no handshake */
 		void (*serve2)(struct stub_data *) =
 			(void (*)(struct stub_data *))in_page(init.stub_start,
 							      stub_serve2);
-		if (spawn_thread(stack + THREAD2_STACK_SIZE, serve2, d,
-				 &d->thread2_tid) < 0)
+		long tid = spawn_thread(stack + THREAD2_STACK_SIZE, serve2, d,
+					&d->thread2_tid);
+		if (tid < 0)
 			die(d, STUB_INIT_THREAD);
-		while (__atomic_load_n(&d->sync2, __ATOMIC_ACQUIRE))
-			sys6(__NR_futex, (long)&d->sync2, FUTEX_WAIT, 1, 0, 0,
-			     0);
+		/* CLONE_CHILD_SETTID writes it when the thread first runs; the
+		 * monitor reads 0 as "ended", so write it now. The thread
+		 * exists from here on, so TSYNC will cover it. */
+		__atomic_store_n(&d->thread2_tid, (uint32_t)tid,
+				 __ATOMIC_RELEASE);
 		/* The sandbox's limit, which would have refused the thread. */
 		const struct {
 			uint64_t cur, max;

@@ -145,15 +145,16 @@ STUB_PAGE void stub_serve(struct stub_data *d)
 	}
 }
 
-/* The second thread's loop: the same protocol on sync2. */
+/* The second thread's loop: the same protocol on sync2, which starts at 0
+ * (idle), so nobody waits for the thread to arrive here. */
 STUB_PAGE void stub_serve2(struct stub_data *d)
 {
 	for (;;) {
-		__atomic_store_n(&d->sync2, 0, __ATOMIC_RELEASE);
-		page_futex(&d->sync2, FUTEX_WAKE, 0x7fffffff);
 		while (__atomic_load_n(&d->sync2, __ATOMIC_ACQUIRE) == 0)
 			page_futex(&d->sync2, FUTEX_WAIT, 0);
 		run_batch(d, 1);
+		__atomic_store_n(&d->sync2, 0, __ATOMIC_RELEASE);
+		page_futex(&d->sync2, FUTEX_WAKE, 0x7fffffff);
 	}
 }
 

@@ -36,6 +36,11 @@ constexpr milliseconds kLivenessSlice{50};
 constexpr milliseconds kReapTimeout{5000};
 // How many more windows a stub starved of CPU gets before a bound fires.
 constexpr int kMaxExtensions = 3;
+// PF_EXITING, PF_DUMPCORE, PF_SIGNALED (linux/sched.h), in /proc/.../stat.
+constexpr unsigned kDyingFlags = 0x4 | 0x200 | 0x400;
+constexpr unsigned long long kFatalSignals = (1ull << (SIGSYS - 1)) | (1ull << (SIGKILL - 1)) |
+                                             (1ull << (SIGSEGV - 1)) | (1ull << (SIGILL - 1)) |
+                                             (1ull << (SIGBUS - 1));
 
 struct ChildArgs {
   int image_fd;
@@ -361,8 +366,11 @@ Stub::SyncWait Stub::wait_word(uint32_t* word, milliseconds timeout, const RunHo
       const SchedSample again = sched_sample();
       const uint64_t ran = again.cpu_ns - sched.cpu_ns;
       const auto window = std::chrono::nanoseconds(now - last_progress).count();
-      const bool starved = !again.all_asleep && ran < static_cast<uint64_t>(window) / 2 &&
-                           extensions < kMaxExtensions;
+      // A stub on its way out (a filter's kill can outlast a window on a
+      // busy machine) is waited for until the batch's own deadline.
+      const bool starved =
+          again.dying || (!again.all_asleep && ran < static_cast<uint64_t>(window) / 2 &&
+                          extensions < kMaxExtensions);
       if (starved || !second_window) {
         extensions += starved ? 1 : 0;
         second_window = !starved;
@@ -486,10 +494,24 @@ Stub::SchedSample Stub::sched_sample() const {
     unsigned long long cpu = 0;
     if (read_file(task + "/schedstat", buf, sizeof(buf)) && std::sscanf(buf, "%llu", &cpu) == 1)
       total.cpu_ns += cpu;
-    // The state follows the command name's closing parenthesis.
+    // State and flags follow the command name's closing parenthesis.
     if (read_file(task + "/stat", buf, sizeof(buf)))
-      if (const char* paren = std::strrchr(buf, ')'); paren && paren[1] == ' ')
-        total.all_asleep = total.all_asleep && paren[2] == 'S';
+      if (const char* paren = std::strrchr(buf, ')'); paren && paren[1] == ' ') {
+        char state = 0;
+        unsigned flags = 0;
+        if (std::sscanf(paren + 2, "%c %*d %*d %*d %*d %*d %u", &state, &flags) == 2) {
+          total.all_asleep = total.all_asleep && state == 'S';
+          total.dying = total.dying || (flags & kDyingFlags) || state == 'Z' || state == 'X';
+        }
+      }
+    // A fatal signal queued but not yet acted on (a filter's KILL_PROCESS
+    // is a forced SIGSYS, then a core dump attempt).
+    if (read_file(task + "/status", buf, sizeof(buf)))
+      for (const char* key : {"SigPnd:", "ShdPnd:"})
+        if (const char* at = std::strstr(buf, key)) {
+          const unsigned long long pending = std::strtoull(at + std::strlen(key), nullptr, 16);
+          total.dying = total.dying || (pending & kFatalSignals);
+        }
   }
   closedir(d);
   return total;

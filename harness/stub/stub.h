@@ -166,6 +166,7 @@ class Stub {
   struct SchedSample {
     uint64_t cpu_ns = 0;
     bool all_asleep = true;
+    bool dying = false;  // exiting, dumping core, or a fatal signal pending
   };
   SchedSample sched_sample() const;
   bool alive_word_ok() const;
