@@ -8,8 +8,8 @@ namespace {
 
 // Binary form of a record:
 //   u8  head: bits 0-2 site kind, bit 3 i386, bit 4 second thread, bits 5-7
-//       all set: spin (no nr and no args follow; rare in random bytes, as a
-//       spin costs the fuzzer a whole stall bound)
+//       all set and the next byte kSpinMark: spin (no nr and no args
+//       follow; rare in random bytes, as a spin costs a whole stall bound)
 //   u16 site offset (little endian; only for sites that take one)
 //   u16 nr: bit 15 x32, bit 14 "as is", bits 0-13 the number; without "as
 //       is" the number is taken modulo 512, so random bytes mostly name real
@@ -21,6 +21,7 @@ class Reader {
  public:
   explicit Reader(std::span<const uint8_t> b) : b_(b) {}
   bool done() const { return pos_ >= b_.size(); }
+  uint8_t peek() const { return pos_ < b_.size() ? b_[pos_] : 0; }
   uint64_t take(size_t n) {
     uint64_t v = 0;
     for (size_t i = 0; i < n; i++) {
@@ -37,6 +38,7 @@ class Reader {
 };
 
 constexpr uint32_t kNrWindow = 512;
+constexpr uint8_t kSpinMark = 0x5a;
 
 bool site_has_offset(SiteKind k) {
   return k == SiteKind::kBelow || k == SiteKind::kAbove || k == SiteKind::kAlias;
@@ -80,7 +82,8 @@ Program decode(std::span<const uint8_t> bytes) {
     r.i386 = head & 8;
     r.thread2 = head & 16;
     if (site_has_offset(r.site.kind)) r.site.offset = clamp_offset(in.take(2));
-    if ((head >> 5) == 7) {
+    if ((head >> 5) == 7 && in.peek() == kSpinMark) {
+      in.take(1);
       r.spin = true;
       r.i386 = false;
       p.records.push_back(r);
@@ -107,7 +110,10 @@ std::vector<uint8_t> encode(const Program& p) {
     out.push_back(static_cast<uint8_t>(static_cast<uint8_t>(r.site.kind) | (r.i386 ? 8 : 0) |
                                        (r.thread2 ? 16 : 0) | (r.spin ? 0xe0 : 0)));
     if (site_has_offset(r.site.kind)) put(out, clamp_offset(r.site.offset), 2);
-    if (r.spin) continue;
+    if (r.spin) {
+      out.push_back(kSpinMark);
+      continue;
+    }
     const uint32_t base = r.nr & kMaxNr;
     put(out, base | (base >= kNrWindow ? 0x4000u : 0u) | ((r.nr & kX32Bit) ? 0x8000u : 0u), 2);
     for (const Arg& a : r.args) {
