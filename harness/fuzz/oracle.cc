@@ -246,7 +246,7 @@ Judgement judge(const Profile& profile, const StubConfig& config, const Program&
       breach(ClaimId::kNoListenerIoctl, cls(kListenerIoctl), i, "ioctl on the listener executed");
     if (!inside && o.kind != Observed::kTrapped) {
       const bool edge = program.records[i].site.kind == SiteKind::kBelowEdge;
-      breach(ClaimId::kOutsideTraps, edge ? kBelowEdge : cls(kOutsideExecutes), i,
+      breach(ClaimId::kOutsideTraps, edge && !kernel ? kBelowEdge : cls(kOutsideExecutes), i,
              std::string("instruction outside the stub page: ") + to_string(o.kind));
     }
     const bool allowed =
