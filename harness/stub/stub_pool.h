@@ -16,7 +16,8 @@ class StubPool {
  public:
   // The pool thread is the stubs' parent: PR_SET_PDEATHSIG kills them if it
   // ends, so it lives as long as the pool.
-  explicit StubPool(StubConfig config, size_t depth = 4);
+  static constexpr size_t kDefaultDepth = 4;
+  explicit StubPool(StubConfig config, size_t depth = kDefaultDepth);
   ~StubPool();
   StubPool(const StubPool&) = delete;
   StubPool& operator=(const StubPool&) = delete;
