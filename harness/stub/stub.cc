@@ -341,8 +341,8 @@ Stub::SyncWait Stub::wait_word(uint32_t* word, milliseconds timeout, const RunHo
   };
   uint64_t seen = progress();
   auto last_progress = start;
-  SchedSample sched = (watchdog || stall) ? sched_sample() : SchedSample{};
-  bool second_window = false;
+  // Taken when a first window without progress ends; none on the fast path.
+  std::optional<SchedSample> sched;
   int extensions = 0;  // windows given again to a starved stub
   for (;;) {
     const uint32_t v = __atomic_load_n(word, __ATOMIC_ACQUIRE);
@@ -354,26 +354,23 @@ Stub::SyncWait Stub::wait_word(uint32_t* word, milliseconds timeout, const RunHo
     if (const uint64_t p = progress(); p != seen) {
       seen = p;
       last_progress = now;
-      second_window = false;
-      if (watchdog || stall) sched = sched_sample();
+      sched.reset();
     } else if ((watchdog && now - last_progress >= *watchdog) ||
                (stall && now - last_progress >= *stall)) {
-      // Stalled, or only not scheduled? A stall is every thread asleep in
-      // a syscall, or a thread that ran for most of the window (a spin). A
-      // runnable thread that hardly ran waited for a CPU, and one exiting or
-      // in uninterruptible sleep is on its way: those get the window again,
-      // and any stub gets a second window before a bound fires.
+      // A bound fires only after a second window without progress, judged
+      // from /proc. A stall is every thread asleep in a syscall, or a thread
+      // that ran for most of the window (a spin). A runnable thread that
+      // hardly ran waited for a CPU: it gets the window again. A stub on its
+      // way out (a filter's kill can outlast a window on a busy machine) is
+      // waited for until the batch's own deadline.
       const SchedSample again = sched_sample();
-      const uint64_t ran = again.cpu_ns - sched.cpu_ns;
       const auto window = std::chrono::nanoseconds(now - last_progress).count();
-      // A stub on its way out (a filter's kill can outlast a window on a
-      // busy machine) is waited for until the batch's own deadline.
       const bool starved =
-          again.dying || (!again.all_asleep && ran < static_cast<uint64_t>(window) / 2 &&
-                          extensions < kMaxExtensions);
-      if (starved || !second_window) {
+          sched && (again.dying ||
+                    (!again.all_asleep && again.cpu_ns - sched->cpu_ns < uint64_t(window) / 2 &&
+                     extensions < kMaxExtensions));
+      if (!sched || starved) {
         extensions += starved ? 1 : 0;
-        second_window = !starved;
         last_progress = now;
         sched = again;
       } else {
