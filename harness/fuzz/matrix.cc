@@ -138,7 +138,7 @@ Result<MatrixResult> run_matrix(const MatrixOptions& o, std::ostream& status) {
     kernel::Clock::time_point started;
   };
   std::vector<Run> runs;
-  for (const auto& p : o.profiles) runs.push_back({p});
+  for (const auto& p : o.profiles) runs.push_back(Run{p, -1, false, {}});
   const auto start = kernel::Clock::now();
   const auto bound = o.time * 2 + std::chrono::seconds(30);
   size_t next = 0, running = 0, finished = 0;

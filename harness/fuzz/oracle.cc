@@ -9,6 +9,7 @@
 
 #include "filter/syscall_names.h"
 #include "filter/uml_filter.h"
+#include "monitor/monitor.h"
 
 namespace stubfuzz::fuzz {
 
@@ -109,26 +110,25 @@ bool failed(const Observation& o) {
   return o.kind == Observed::kReturned && o.ret < 0 && o.ret > -4096;
 }
 
-// 3/7's rule, on the truth: a mapping the monitor queued, no more access.
+// 3/7's rule (monitor/monitor.h), on the truth: a mapping the monitor
+// queued, no more access.
 bool sanctioned_mmap(const Program& program, const Execution& ex, const Observation& o) {
   if (o.resolved.abi != STUB_ABI_X86_64) return false;
-  const uint64_t* a = o.resolved.args;
   for (size_t i = 0; i < program.records.size() && i < ex.records.size(); i++) {
-    if (program.records[i].site.kind != SiteKind::kQueued) continue;
     const stub_record& q = ex.records[i].resolved;
-    if (q.abi == STUB_ABI_X86_64 && q.nr == SYS_mmap && a[0] == q.args[0] && a[1] == q.args[1] &&
-        (a[2] & ~q.args[2]) == 0 && a[3] == q.args[3] && a[4] == q.args[4] && a[5] == q.args[5])
+    if (program.records[i].site.kind == SiteKind::kQueued && q.abi == STUB_ABI_X86_64 &&
+        q.nr == SYS_mmap && same_mapping(o.resolved.args, q.args))
       return true;
   }
   return false;
 }
 
-// 5/7's rule: a non-empty range, not wrapping, entirely below the stub.
-bool guest_range(const Observation& o, const StubLayout& l) {
+// 5/7's rule (monitor/monitor.h) on the arguments as the ABI reads them.
+bool munmaps_guest_memory(const Observation& o, const StubLayout& l) {
   const bool i386 = o.resolved.abi == STUB_ABI_I386;
   const uint64_t addr = i386 ? static_cast<uint32_t>(o.resolved.args[0]) : o.resolved.args[0];
   const uint64_t len = i386 ? static_cast<uint32_t>(o.resolved.args[1]) : o.resolved.args[1];
-  return len != 0 && addr + len > addr && addr + len <= l.stub_start;
+  return guest_range(addr, len, l.stub_start);
 }
 
 }  // namespace
@@ -155,22 +155,28 @@ Judgement judge(const Profile& profile, const StubConfig& config, const Program&
                           known ? std::string(cls) : "", i, std::move(detail)});
   };
 
+  // The model, once per record: the filter under test, and with the safety
+  // net by the kernel's precedence.
+  std::vector<RecordVerdict> verdicts(ex.records.size());
+  for (size_t i = 0; i < ex.records.size(); i++) {
+    RecordVerdict& v = verdicts[i];
+    v.data = data_for(ex.records[i]);
+    v.model = filter::evaluate(filter, v.data);
+    v.stack_ret = v.model.ret;
+    if (!config.safety_net.empty()) {
+      const uint32_t net = filter::evaluate(config.safety_net, v.data, {false, false}).ret;
+      const uint32_t rets[] = {net, v.model.ret};  // install order
+      v.stack_ret = filter::combine_returns(rets);
+      v.denied_by_net = v.stack_ret != v.model.ret;
+    }
+  }
   // A filter's KILL_PROCESS on one thread also ends the record the other
   // thread was running: that record's death is not its own.
-  const auto net_and_filter = [&](const Observation& o) {
-    const seccomp_data d = data_for(o);
-    uint32_t ret = filter::evaluate(filter, d).ret;
-    if (!config.safety_net.empty()) {
-      const uint32_t rets[] = {filter::evaluate(config.safety_net, d, {false, false}).ret, ret};
-      ret = filter::combine_returns(rets);
-    }
-    return filter::action_of(ret);
-  };
   std::vector<bool> killer(ex.records.size(), false);
   for (size_t i = 0; i < ex.records.size(); i++) {
     const Observation& o = ex.records[i];
     killer[i] = killed_by_filter(o) && o.resolved.abi != STUB_ABI_SPIN &&
-                net_and_filter(o) == filter::Action::kKillProcess;
+                filter::action_of(verdicts[i].stack_ret) == filter::Action::kKillProcess;
   }
   auto collateral = [&](size_t i) {
     if (!killed_by_filter(ex.records[i]) || killer[i]) return false;
@@ -183,7 +189,7 @@ Judgement judge(const Profile& profile, const StubConfig& config, const Program&
   for (size_t i = 0; i < ex.records.size(); i++) {
     const Observation& o = ex.records[i];
     RecordVerdict v;
-    v.data = data_for(o);
+    v.data = verdicts[i].data;
     if (o.kind == Observed::kNotRun || o.kind == Observed::kRefused) {
       j.records.push_back(v);
       continue;
@@ -215,14 +221,7 @@ Judgement judge(const Profile& profile, const StubConfig& config, const Program&
     const bool kernel = unfiltered_nr && executed(o);
     auto cls = [&](std::string_view c) { return kernel ? kKernelSkipsSeccomp : c; };
 
-    v.model = filter::evaluate(filter, v.data);
-    v.stack_ret = v.model.ret;
-    if (!config.safety_net.empty()) {
-      const uint32_t net = filter::evaluate(config.safety_net, v.data, {false, false}).ret;
-      const uint32_t rets[] = {net, v.model.ret};  // install order
-      v.stack_ret = filter::combine_returns(rets);
-      v.denied_by_net = v.stack_ret != v.model.ret;
-    }
+    v = verdicts[i];
     v.agrees = matches(v.stack_ret, o);
     if (!v.agrees)
       breach(ClaimId::kModelAgrees, cls(kModelDisagrees), i,
@@ -264,7 +263,7 @@ Judgement judge(const Profile& profile, const StubConfig& config, const Program&
     if (ran && !failed(o) && is_call(o, SYS_mmap, {90, 192}) && !sanctioned_mmap(program, ex, o))
       breach(ClaimId::kMmapValidated, cls(kUnsanctionedMmap), i,
              "an mmap the monitor never queued took effect");
-    if (ran && !failed(o) && is_call(o, SYS_munmap, {91}) && !guest_range(o, ex.layout))
+    if (ran && !failed(o) && is_call(o, SYS_munmap, {91}) && !munmaps_guest_memory(o, ex.layout))
       breach(ClaimId::kMunmapValidated, cls(kMunmapStubRegion), i,
              "a munmap outside the guest's memory below the stub took effect");
     if (o.kind == Observed::kBlocked) {

@@ -27,12 +27,16 @@ bool notified_by(const MonitorRules& rules, uint32_t nr) {
   return (nr == SYS_mmap && rules.answers_mmap) || (nr == SYS_munmap && rules.validates_munmap);
 }
 
-bool readable(const kernel::Listener& l) {
-  pollfd p{l.fd(), POLLIN, 0};
-  return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}  // namespace
+
+bool same_mapping(const uint64_t call[6], const uint64_t queued[6]) {
+  return call[0] == queued[0] && call[1] == queued[1] && (call[2] & ~queued[2]) == 0 &&
+         call[3] == queued[3] && call[4] == queued[4] && call[5] == queued[5];
 }
 
-}  // namespace
+bool guest_range(uint64_t addr, uint64_t len, uint64_t stub_start) {
+  return len != 0 && addr + len > addr && addr + len <= stub_start;
+}
 
 const char* to_string(Answer a) {
   switch (a) {
@@ -51,25 +55,19 @@ Answer Monitor::decide(const MonitorRules& rules, const seccomp_data& d, uint64_
   *error = kDenyErrno;
   if (d.arch != AUDIT_ARCH_X86_64) return Answer::kDenied;
   const auto nr = static_cast<uint32_t>(d.nr);
-  const __u64* a = d.args;
+  uint64_t a[6];
+  std::copy(std::begin(d.args), std::end(d.args), a);
   if (nr == SYS_mmap && rules.answers_mmap) {
     for (auto it = queued.begin(); it != queued.end(); ++it) {
       if (it->nr != SYS_mmap) continue;
-      const uint64_t* q = it->args;
-      // 3/7: the same mapping, with no more access than queued.
-      const bool same = a[0] == q[0] && a[1] == q[1] && (a[2] & ~q[2]) == 0 && a[3] == q[3] &&
-                        a[4] == q[4] && a[5] == q[5];
-      if (rules.validates_mmap && !same) continue;
+      if (rules.validates_mmap && !same_mapping(a, it->args)) continue;
       queued.erase(it);  // 2/7 alone: the next queued mmap, whatever it maps
       return Answer::kContinued;
     }
     return rules.validates_mmap ? Answer::kDenied : Answer::kContinued;
   }
   if (nr == SYS_munmap && rules.validates_munmap) {
-    const uint64_t addr = a[0], len = a[1];
-    // 5/7: non-empty, not wrapping, entirely below the stub.
-    const bool ok = len != 0 && addr + len > addr && addr + len <= stub_start;
-    return ok ? Answer::kContinued : Answer::kDenied;
+    return guest_range(a[0], a[1], stub_start) ? Answer::kContinued : Answer::kDenied;
   }
   return Answer::kDenied;  // a notification no rule expects
 }
@@ -289,7 +287,9 @@ Result<MonitoredBatch> Monitor::run(Stub& stub, std::span<const stub_record> rec
 
   hooks.before_timeout_kill = [&] {
     if (!listener) return;
-    if ((s && s->unread) || (readable(*listener) && !rules_.drains))
+    const auto pending = listener->wait(std::chrono::milliseconds(0));
+    const bool readable = pending.ok() && *pending == kernel::ListenerEvent::kNotification;
+    if ((s && s->unread) || (readable && !rules_.drains))
       out.hang = "a notification the monitor never reads was pending";
     else if (s && !rules_.drains && s->reads < s->expected)
       out.hang = "the monitor waits in RECV for a queued call the stub never made";

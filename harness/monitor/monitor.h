@@ -38,6 +38,13 @@ struct MonitorRules {
   bool answers_notifications() const { return answers_mmap || validates_munmap; }
 };
 
+// 3/7: `call` maps what `queued` does (address, length, flags, fd, offset),
+// with no more access. mmap's six arguments.
+bool same_mapping(const uint64_t call[6], const uint64_t queued[6]);
+// 5/7: a munmap range that is non-empty, does not wrap and lies entirely
+// below the stub.
+bool guest_range(uint64_t addr, uint64_t len, uint64_t stub_start);
+
 // A call the monitor queued for the stub: what a legitimate batch does.
 struct QueuedCall {
   uint32_t nr = 0;
