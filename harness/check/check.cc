@@ -8,6 +8,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "check/doctor.h"
 #include "check/lab.h"
 #include "check/probes.h"
 #include "check/program_probes.h"
@@ -24,10 +25,26 @@ const char* to_string(Verdict v) {
       return "FINDING";
     case Verdict::kGone:
       return "GONE";
+    case Verdict::kPresent:
+      return "PRESENT";
     case Verdict::kAbsent:
       return "ABSENT";
+    case Verdict::kNotApplicable:
+      return "N/A";
     case Verdict::kNoProbe:
       return "NO PROBE";
+  }
+  return "?";
+}
+
+const char* to_string(RowKind k) {
+  switch (k) {
+    case RowKind::kClaim:
+      return "claim";
+    case RowKind::kFinding:
+      return "finding";
+    case RowKind::kHarness:
+      return "harness";
   }
   return "?";
 }
@@ -66,7 +83,9 @@ std::string evidence_of(const Lab& lab, const std::string& shown) {
       e += " (+" + std::to_string(lab.failures().size() - 1) + " more)";
     return e;
   }
-  return shown;
+  std::string notes;
+  for (const auto& n : lab.notes()) notes += (notes.empty() ? "" : "; ") + n;
+  return notes.empty() ? shown : shown + " (" + notes + ")";
 }
 
 }  // namespace
@@ -110,6 +129,7 @@ CheckReport run_checks(const Profile& profile) {
   for (const KnownFinding& f : profile.known_findings) {
     CheckRow row;
     row.name = f.id;
+    row.kind = RowKind::kFinding;
     bool reproduced = false;
     std::string reproducer = f.reproducer;
     std::replace(reproducer.begin(), reproducer.end(), '\n', ';');
@@ -127,14 +147,16 @@ CheckReport run_checks(const Profile& profile) {
       row.evidence =
           evidence_of(lab, "breaks " + std::string(claim_info(f.claim).name) + ": " + reproducer);
     }
-    row.verdict = reproduced          ? Verdict::kFinding
-                  : f.kernel_specific ? Verdict::kAbsent
-                                      : Verdict::kGone;
+    if (f.kernel_specific)
+      row.verdict = reproduced ? Verdict::kPresent : Verdict::kAbsent;
+    else
+      row.verdict = reproduced ? Verdict::kFinding : Verdict::kGone;
     report.rows.push_back(row);
   }
   const ResourceCount after = count_resources();
   CheckRow clean;
   clean.name = "harness-left-nothing";
+  clean.kind = RowKind::kHarness;
   clean.verdict = after == before ? Verdict::kPass : Verdict::kFail;
   clean.evidence = "fds " + std::to_string(before.fds) + " -> " + std::to_string(after.fds) +
                    ", child processes " + std::to_string(before.children) + " -> " +
@@ -162,6 +184,23 @@ void print_report(const CheckReport& report, std::ostream& out) {
       << (report.ok() ? "every claim holds (FINDING rows are documented deviations)"
                       : "a claim is broken")
       << "\n";
+}
+
+void print_report_json(const CheckReport& report, std::ostream& out) {
+  auto rows = nlohmann::ordered_json::array();
+  for (const auto& r : report.rows)
+    rows.push_back({{"name", r.name},
+                    {"kind", to_string(r.kind)},
+                    {"verdict", to_string(r.verdict)},
+                    {"stubs", r.stubs},
+                    {"syscalls", r.syscalls},
+                    {"evidence", r.evidence}});
+  nlohmann::ordered_json doc = {{"tool", "stubfuzz check"},
+                                {"profile", report.profile},
+                                {"ok", report.ok()},
+                                {"kernel", kernel_json(kernel::facts())},
+                                {"rows", rows}};
+  out << doc.dump(2) << "\n";
 }
 
 }  // namespace stubfuzz

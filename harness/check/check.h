@@ -11,17 +11,23 @@
 namespace stubfuzz {
 
 enum class Verdict {
-  kPass,     // the probe found no violation
-  kFail,     // a violation that is not a known finding
-  kFinding,  // a known finding, reproduced as documented
-  kGone,     // a known finding that no longer reproduces: update the profile
-  kAbsent,   // a kernel-specific finding this kernel does not have
-  kNoProbe,  // no directed probe for this claim yet (the fuzzer covers it)
+  kPass,           // the probe found no violation
+  kFail,           // a violation that is not a known finding
+  kFinding,        // a known finding, reproduced as documented
+  kGone,           // a known finding that no longer reproduces: update the profile
+  kPresent,        // a finding of the kernel (KnownFinding::kernel_specific) it has
+  kAbsent,         // a finding of the kernel this kernel does not have
+  kNotApplicable,  // the claim cannot be probed on this kernel (evidence: why)
+  kNoProbe,        // no directed probe for this claim yet (the fuzzer covers it)
 };
 const char* to_string(Verdict v);
 
+enum class RowKind { kClaim, kFinding, kHarness };
+const char* to_string(RowKind k);
+
 struct CheckRow {
   std::string name;  // claim or finding id
+  RowKind kind = RowKind::kClaim;
   Verdict verdict = Verdict::kPass;
   int stubs = 0;
   int syscalls = 0;
@@ -36,6 +42,9 @@ struct CheckReport {
 
 CheckReport run_checks(const Profile& profile);
 void print_report(const CheckReport& report, std::ostream& out);
+// One JSON object: the rows and the kernel facts they were judged under
+// (docs/json.md has the schema).
+void print_report_json(const CheckReport& report, std::ostream& out);
 
 // Processes and fds this process has now, to show a run left nothing behind.
 struct ResourceCount {

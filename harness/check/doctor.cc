@@ -12,6 +12,7 @@
 #include <iomanip>
 
 #include "filter/program.h"
+#include "kernel/facts.h"
 #include "kernel/listener.h"
 #include "kernel/sys.h"
 #include "stub/record.h"
@@ -109,23 +110,17 @@ DoctorLine pidfds() {
   return l;
 }
 
-// Runs getpid in an unfiltered stub through another ABI.
-DoctorLine abi_line(const char* name, stub_record rec) {
-  DoctorLine l{name, false, false, ""};
-  auto s = spawn_with(allow_all(), 0, /*install=*/false);
-  if (!s) {
-    l.detail = s.error().message;
-    return l;
-  }
-  auto o = s->run({&rec, 1});
-  if (!o) {
-    l.detail = o.error().message;
-    return l;
-  }
-  const auto ret = o->results[0].ret;
-  l.available = o->end == BatchEnd::kCompleted && ret > 0;
-  l.detail = l.available ? "getpid works" : "getpid returned " + std::to_string(ret);
-  return l;
+// The facts the model predicts with (kernel/facts.h), probed in children.
+std::vector<DoctorLine> fact_lines(const kernel::Facts& f) {
+  std::vector<DoctorLine> out;
+  out.push_back({"i386 ABI (int $0x80)", f.i386_abi, false,
+                 f.i386_abi ? "getpid works" : "faults (SIGSEGV) before seccomp sees the call"});
+  out.push_back({"x32 ABI", f.x32_abi, false,
+                 f.x32_abi ? "getpid works" : "x32 calls pass the filter and return -ENOSYS"});
+  const bool exempt = !f.exempt_x86_64.empty() || !f.exempt_i386.empty();
+  out.push_back({"calls seccomp never sees", exempt, false, f.describe_exemptions()});
+  for (const auto& e : f.errors) out.push_back({"kernel facts probe", false, false, e});
+  return out;
 }
 
 DoctorLine user_namespaces() {
@@ -152,10 +147,7 @@ std::vector<DoctorLine> run_doctor() {
   lines.push_back(user_notification());
   for (auto& l : listener_lines()) lines.push_back(std::move(l));
   lines.push_back(pidfds());
-  lines.push_back(abi_line("i386 ABI (int $0x80)",
-                           make_record(Origin::kOutside, Abi::kI386, 20 /* getpid */, {})));
-  constexpr uint32_t kX32Bit = 0x40000000;
-  lines.push_back(abi_line("x32 ABI", from_outside(kX32Bit | SYS_getpid)));
+  for (auto& l : fact_lines(kernel::facts())) lines.push_back(std::move(l));
   lines.push_back(user_namespaces());
   return lines;
 }
@@ -171,6 +163,43 @@ bool print_doctor(const std::vector<DoctorLine>& lines, std::ostream& out) {
     if (l.required && !l.available) ok = false;
   }
   out << (ok ? "the harness can run here\n" : "the harness cannot run here\n");
+  return ok;
+}
+
+nlohmann::ordered_json kernel_json(const kernel::Facts& f) {
+  auto exemptions = [](const std::vector<kernel::Exemption>& list) {
+    auto a = nlohmann::ordered_json::array();
+    for (const auto& e : list) a.push_back({{"nr", e.nr}, {"effect", e.effect}});
+    return a;
+  };
+  return {{"release", f.release},
+          {"facts",
+           {{"i386_abi", f.i386_abi},
+            {"x32_abi", f.x32_abi},
+            {"seccomp_exempt",
+             {{"x86_64", exemptions(f.exempt_x86_64)}, {"i386", exemptions(f.exempt_i386)}}},
+            {"tsync_esrch", f.tsync_esrch},
+            {"sync_wake_up", f.sync_wake_up},
+            {"pidfd_getfd", f.pidfd_getfd},
+            {"user_namespaces", f.user_namespaces},
+            {"probe_errors", f.errors}}}};
+}
+
+bool print_doctor_json(const std::vector<DoctorLine>& lines, std::ostream& out) {
+  bool ok = true;
+  auto rows = nlohmann::ordered_json::array();
+  for (const auto& l : lines) {
+    rows.push_back({{"feature", l.feature},
+                    {"available", l.available},
+                    {"required", l.required},
+                    {"detail", l.detail}});
+    if (l.required && !l.available) ok = false;
+  }
+  nlohmann::ordered_json doc = {{"tool", "stubfuzz doctor"},
+                                {"ok", ok},
+                                {"kernel", kernel_json(kernel::facts())},
+                                {"lines", rows}};
+  out << doc.dump(2) << "\n";
   return ok;
 }
 

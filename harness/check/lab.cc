@@ -2,6 +2,11 @@
 
 #include <signal.h>
 
+#include <algorithm>
+
+#include "filter/predict.h"
+#include "kernel/facts.h"
+
 namespace stubfuzz {
 
 Result<Stub> Lab::spawn() {
@@ -49,6 +54,20 @@ bool Lab::expect_killed(const BatchOutcome& o, uint32_t i, const std::string& wh
                             (o.results[i].status == STUB_RESULT_DONE
                                  ? ", return " + std::to_string(o.results[i].ret)
                                  : ""));
+}
+
+bool Lab::expect_killed(const BatchOutcome& o, uint32_t i, const stub_record& rec,
+                        const std::string& what) {
+  if (rec.abi != STUB_ABI_I386 || kernel::facts().i386_abi) return expect_killed(o, i, what);
+  note(filter::path_reason({.path = filter::Path::kNoAbi}));
+  const bool faulted = o.end == BatchEnd::kStubDied && o.exit && o.exit->killed_by(SIGSEGV) &&
+                       o.results[i].status == STUB_RESULT_RUNNING;
+  return expect(faulted, what + ": no i386 ABI, expected the stub killed by SIGSEGV, got " +
+                             (o.exit ? kernel::describe(*o.exit) : to_string(o.end)));
+}
+
+void Lab::note(const std::string& why) {
+  if (std::find(notes_.begin(), notes_.end(), why) == notes_.end()) notes_.push_back(why);
 }
 
 bool Lab::expect_returned(const BatchOutcome& o, uint32_t i, const std::string& what) {

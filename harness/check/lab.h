@@ -34,17 +34,25 @@ class Lab {
                       uint64_t call_addr, const std::string& what);
   // The record at `i` was the last one: the kernel killed the stub with SIGSYS.
   bool expect_killed(const BatchOutcome& o, uint32_t i, const std::string& what);
+  // The same for `rec`, unless this kernel lacks its ABI: then the stub dies
+  // of the fault that comes before seccomp, and the evidence says so.
+  bool expect_killed(const BatchOutcome& o, uint32_t i, const stub_record& rec,
+                     const std::string& what);
+  // A fact of the kernel that shaped the evidence ("i386 ABI absent: ...").
+  void note(const std::string& why);
   bool expect_returned(const BatchOutcome& o, uint32_t i, const std::string& what);
 
   int stubs() const { return stubs_; }
   int syscalls() const { return syscalls_; }
   const std::vector<std::string>& failures() const { return failures_; }
+  const std::vector<std::string>& notes() const { return notes_; }
 
  private:
   const Profile& profile_;
   int stubs_ = 0;
   int syscalls_ = 0;
   std::vector<std::string> failures_;
+  std::vector<std::string> notes_;
 };
 
 }  // namespace stubfuzz

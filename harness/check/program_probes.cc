@@ -1,5 +1,6 @@
 #include "check/program_probes.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "fuzz/executor.h"
@@ -49,6 +50,22 @@ std::vector<const char*> attacks(ClaimId claim) {
   }
 }
 
+// Why records never met the filter on this kernel, once each.
+void add_path_notes(const fuzz::Judgement& j, std::vector<std::string>& notes) {
+  for (const auto& v : j.records) {
+    const std::string why = filter::path_reason(v);
+    if (!why.empty() && std::find(notes.begin(), notes.end(), why) == notes.end())
+      notes.push_back(why);
+  }
+}
+
+std::string with_notes(std::string evidence, const std::vector<std::string>& notes) {
+  if (notes.empty()) return evidence;
+  std::string all;
+  for (const auto& n : notes) all += (all.empty() ? "" : "; ") + n;
+  return evidence + " (" + all + ")";
+}
+
 std::string one_line(std::string text) {
   for (auto& c : text)
     if (c == '\n') c = ';';
@@ -63,6 +80,7 @@ ProgramProbeResult probe_claim_with_programs(const Profile& profile, ClaimId cla
   ProgramProbeResult r;
   fuzz::Executor executor(profile);
   const std::string name(claim_info(claim).name);
+  std::vector<std::string> notes;
   for (const char* text : attacks(claim)) {
     auto program = fuzz::parse_text(text);
     if (!program) return {true, "probe does not parse: " + program.error().message, r.programs};
@@ -71,6 +89,7 @@ ProgramProbeResult probe_claim_with_programs(const Profile& profile, ClaimId cla
     r.programs++;
     r.syscalls += static_cast<int>(program->records.size());
     const auto j = fuzz::judge(profile, executor.config(), *program, *ex, true);
+    add_path_notes(j, notes);
     for (const auto& b : j.breaches) {
       if (b.claim != name || !b.finding.empty()) continue;
       r.broken = true;
@@ -78,7 +97,7 @@ ProgramProbeResult probe_claim_with_programs(const Profile& profile, ClaimId cla
       return r;
     }
   }
-  r.evidence = std::string(claim_info(claim).meaning);
+  r.evidence = with_notes(std::string(claim_info(claim).meaning), notes);
   return r;
 }
 
@@ -95,7 +114,10 @@ ProgramProbeResult reproduce_with_program(const Profile& profile, std::string_vi
   r.syscalls = static_cast<int>(program->records.size());
   const auto j = fuzz::judge(profile, executor.config(), *program, *ex, true);
   for (const auto& b : j.breaches) r.broken |= b.cls == id;
-  r.evidence = "breaks " + std::string(claim_info(f->claim).name) + ": " + one_line(f->reproducer);
+  std::vector<std::string> notes;
+  add_path_notes(j, notes);
+  r.evidence = with_notes(
+      "breaks " + std::string(claim_info(f->claim).name) + ": " + one_line(f->reproducer), notes);
   return r;
 }
 

@@ -20,6 +20,7 @@
 #include "fuzz/matrix.h"
 #include "fuzz/minimize.h"
 #include "fuzz/replay.h"
+#include "kernel/facts.h"
 
 namespace stubfuzz::cli {
 
@@ -56,13 +57,37 @@ Result<Profile> ProfileChoice::resolve_for(const std::string& file) const {
   return p;
 }
 
-int run_doctor() { return print_doctor(stubfuzz::run_doctor(), std::cout) ? 0 : kExitFailed; }
+int run_doctor(bool json) {
+  const auto lines = stubfuzz::run_doctor();
+  const bool ok = json ? print_doctor_json(lines, std::cout) : print_doctor(lines, std::cout);
+  return ok ? 0 : kExitFailed;
+}
 
-int run_check(const ProfileChoice& choice) {
+namespace {
+
+// What the profile needs of the kernel that this one lacks, or "".
+std::string missing_feature(const Profile& p) {
+  const auto& f = kernel::facts();
+  if (!f.pidfd_getfd) return "pidfd_getfd";
+  if (p.wants_listener() && !f.tsync_esrch)
+    return "SECCOMP_FILTER_FLAG_NEW_LISTENER with TSYNC|TSYNC_ESRCH";
+  if (p.sandboxed && !f.user_namespaces) return "user namespaces for the sandbox (or --unsafe)";
+  return "";
+}
+
+}  // namespace
+
+int run_check(const ProfileChoice& choice, bool json) {
   auto profile = choice.resolve();
   if (!profile) return fail(profile.error().message);
+  if (auto missing = missing_feature(*profile); !missing.empty())
+    return fail("this kernel (" + kernel::facts().release + ") lacks " + missing +
+                ", which profile " + profile->name + " needs (see stubfuzz doctor)");
   auto report = run_checks(*profile);
-  print_report(report, std::cout);
+  if (json)
+    print_report_json(report, std::cout);
+  else
+    print_report(report, std::cout);
   return report.ok() ? 0 : kExitFailed;
 }
 

@@ -29,8 +29,8 @@ struct ProfileChoice {
   Result<Profile> resolve_for(const std::string& file) const;
 };
 
-int run_doctor();
-int run_check(const ProfileChoice& choice);
+int run_doctor(bool json);
+int run_check(const ProfileChoice& choice, bool json);
 int run_replay(const ProfileChoice& choice, const std::vector<std::string>& inputs,
                bool every_claim);
 int run_minimize(const ProfileChoice& choice, const std::string& input, const std::string& out);

@@ -31,10 +31,15 @@ int main(int argc, char** argv) {
   auto* doctor = app.add_subcommand("doctor",
                                     "what this kernel supports; non-zero if the "
                                     "harness cannot run here");
+  bool doctor_json = false;
+  doctor->add_flag("--json", doctor_json, "one JSON object with the kernel facts (docs/json.md)");
 
   ProfileChoice check_choice;
   auto* check = app.add_subcommand("check", "probe every claim of a profile in real stubs");
   add_profile_options(check, check_choice);
+  bool check_json = false;
+  check->add_flag("--json", check_json,
+                  "one JSON object: every row and the kernel facts (docs/json.md)");
 
   ProfileChoice explain_choice;
   stubfuzz::cli::ExplainOptions explain_opts;
@@ -102,8 +107,8 @@ int main(int argc, char** argv) {
   }
 
   using namespace stubfuzz::cli;
-  if (*doctor) return run_doctor();
-  if (*check) return run_check(check_choice);
+  if (*doctor) return run_doctor(doctor_json);
+  if (*check) return run_check(check_choice, check_json);
   if (*explain) return run_explain(explain_choice, explain_opts);
   if (*fuzz) return run_fuzz(fuzz_choice, fuzz_opts, argv[0]);
   if (*replay) {

@@ -35,7 +35,9 @@ seccomp_data record_data(const stub_record& r, uint64_t ip) {
                                    args);
 }
 
-std::string predicted_outcome(uint32_t ret) {
+std::string predicted_outcome(uint32_t ret, filter::Path path) {
+  if (path == filter::Path::kNoAbi) return "FAULT(SIGSEGV)";
+  if (path == filter::Path::kExempt) return "UNFILTERED";
   const uint16_t data = filter::ret_data(ret);
   switch (filter::action_of(ret)) {
     case filter::Action::kAllow:
@@ -64,11 +66,21 @@ std::string observed_outcome(const stub_result& r, const BatchOutcome& batch) {
   if (r.status == STUB_RESULT_RUNNING && batch.end == BatchEnd::kStubDied && batch.exit &&
       batch.exit->killed_by(SIGSYS))
     return "KILL";
+  if (r.status == STUB_RESULT_RUNNING && batch.end == BatchEnd::kStubDied && batch.exit &&
+      batch.exit->killed_by(SIGSEGV))
+    return "FAULT(SIGSEGV)";
   if (r.status == STUB_RESULT_RUNNING)
     return std::string("stub ") + to_string(batch.end) +
            (batch.exit ? " (" + kernel::describe(*batch.exit) + ")" : "");
   if (r.status == STUB_RESULT_BAD_RECORD) return "bad record";
   return "not run";
+}
+
+bool agrees(const std::string& predicted, const std::string& observed) {
+  if (predicted != "UNFILTERED") return predicted == observed;
+  // Ran: anything but the filter's traps and kills, or a record never run.
+  return !observed.starts_with("TRAP") && observed != "KILL" && observed != "not run" &&
+         observed != "bad record";
 }
 
 }  // namespace stubfuzz::explain

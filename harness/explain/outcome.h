@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "filter/predict.h"
 #include "filter/syscall_names.h"
 #include "stub/record.h"
 #include "stub/stub.h"
@@ -27,8 +28,12 @@ uint64_t record_ip(const stub_record& r, const stub_data& data, uint64_t stub_st
 seccomp_data record_data(const stub_record& r, uint64_t ip);
 
 // What the kernel will do with a filter return, in observable terms. TRACE
-// without a tracer and USER_NOTIF without a listener fail with ENOSYS.
-std::string predicted_outcome(uint32_t ret);
+// without a tracer and USER_NOTIF without a listener fail with ENOSYS. A call
+// that never meets the filter (filter/predict.h) is "FAULT(SIGSEGV)" (no
+// such ABI) or "UNFILTERED" (exempt: whatever the call itself does).
+std::string predicted_outcome(uint32_t ret, filter::Path path = filter::Path::kFiltered);
+// Whether an observed outcome is what was predicted.
+bool agrees(const std::string& predicted, const std::string& observed);
 // What the record did: from its result and how the batch ended.
 std::string observed_outcome(const stub_result& r, const BatchOutcome& batch);
 

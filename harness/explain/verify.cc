@@ -6,6 +6,8 @@
 
 #include "explain/outcome.h"
 #include "filter/evaluator.h"
+#include "filter/predict.h"
+#include "kernel/facts.h"
 #include "stub/record.h"
 
 namespace stubfuzz::explain {
@@ -83,11 +85,12 @@ class Runner {
   void check(Cell c, const stub_record& rec, const stub_result& r, const BatchOutcome& b) {
     // The model again, at the exact address this stub used.
     c.ip = record_ip(rec, stub_->data(), opt_.layout.stub_start);
-    c.predicted = predicted_outcome(filter::evaluate(prog_, record_data(rec, c.ip)).ret);
+    const auto p = filter::predict(prog_, {}, kernel::facts(), record_data(rec, c.ip));
+    c.predicted = predicted_outcome(p.ret, p.path);
     c.observed = observed_outcome(r, b);
     report_.cells_run++;
     if (r.trapped && r.trap_call_addr != c.ip) c.observed += " at " + hex(r.trap_call_addr);
-    if (c.observed != c.predicted) report_.disagreements.push_back(std::move(c));
+    if (!agrees(c.predicted, c.observed)) report_.disagreements.push_back(std::move(c));
   }
 
   const filter::Program& prog_;
@@ -113,11 +116,14 @@ Result<VerifyReport> verify(const filter::Program& prog, const VerifyOptions& op
                   row.names[i],
                   c,
                   points.ip(c, row.arch),
-                  predicted_outcome(row.rets[static_cast<size_t>(c)]),
+                  predicted_outcome(row.rets[static_cast<size_t>(c)],
+                                    filter::path_of(kernel::facts(), filter::audit_arch(row.arch),
+                                                    static_cast<uint32_t>(row.nrs[i]))),
                   ""};
         // The outside column's real address is only known in a stub; its
         // verdict there is re-checked, but safety is judged on the model's.
-        if (cell.predicted == "ALLOW" && !harmless(row.arch, row.names[i]))
+        if ((cell.predicted == "ALLOW" || cell.predicted == "UNFILTERED") &&
+            !harmless(row.arch, row.names[i]))
           not_run.push_back(std::move(cell));
         else
           cells.push_back(std::move(cell));

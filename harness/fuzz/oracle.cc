@@ -41,11 +41,24 @@ bool executed(const Observation& o) {
          o.kind == Observed::kWatchdog || (o.kind == Observed::kKilled && !killed_by_filter(o));
 }
 
-// Whether what the kernel did is what the model's return means.
-bool matches(uint32_t ret, const Observation& o) {
+// int $0x80 without the i386 ABI: the general-protection fault's SIGSEGV.
+bool faulted(const Observation& o) {
+  return o.kind == Observed::kKilled && o.exit && o.exit->killed_by(SIGSEGV);
+}
+
+// Whether what the kernel did is what the model predicted.
+bool matches(const filter::Prediction& p, const Observation& o) {
   using filter::Action;
-  const uint16_t data = filter::ret_data(ret);
-  switch (filter::action_of(ret)) {
+  switch (p.path) {
+    case filter::Path::kNoAbi:
+      return faulted(o);
+    case filter::Path::kExempt:
+      return executed(o);
+    case filter::Path::kFiltered:
+      break;
+  }
+  const uint16_t data = filter::ret_data(p.ret);
+  switch (p.action()) {
     case Action::kAllow:
     case Action::kLog:
       return executed(o);
@@ -142,7 +155,7 @@ const Breach* Judgement::first_violation() const {
 }
 
 Judgement judge(const Profile& profile, const StubConfig& config, const Program& program,
-                const Execution& ex, bool every_claim) {
+                const Execution& ex, bool every_claim, const kernel::Facts& facts) {
   using namespace finding;
   const filter::Program& filter = config.filter;
   Judgement j;
@@ -161,14 +174,7 @@ Judgement judge(const Profile& profile, const StubConfig& config, const Program&
   for (size_t i = 0; i < ex.records.size(); i++) {
     RecordVerdict& v = verdicts[i];
     v.data = data_for(ex.records[i]);
-    v.model = filter::evaluate(filter, v.data);
-    v.stack_ret = v.model.ret;
-    if (!config.safety_net.empty()) {
-      const uint32_t net = filter::evaluate(config.safety_net, v.data, {false, false}).ret;
-      const uint32_t rets[] = {net, v.model.ret};  // install order
-      v.stack_ret = filter::combine_returns(rets);
-      v.denied_by_net = v.stack_ret != v.model.ret;
-    }
+    static_cast<filter::Prediction&>(v) = filter::predict(filter, config.safety_net, facts, v.data);
   }
   // A filter's KILL_PROCESS on one thread also ends the record the other
   // thread was running: that record's death is not its own.
@@ -176,7 +182,8 @@ Judgement judge(const Profile& profile, const StubConfig& config, const Program&
   for (size_t i = 0; i < ex.records.size(); i++) {
     const Observation& o = ex.records[i];
     killer[i] = killed_by_filter(o) && o.resolved.abi != STUB_ABI_SPIN &&
-                filter::action_of(verdicts[i].stack_ret) == filter::Action::kKillProcess;
+                verdicts[i].path == filter::Path::kFiltered &&
+                verdicts[i].action() == filter::Action::kKillProcess;
   }
   auto collateral = [&](size_t i) {
     if (!killed_by_filter(ex.records[i]) || killer[i]) return false;
@@ -214,38 +221,37 @@ Judgement judge(const Profile& profile, const StubConfig& config, const Program&
     if (executed(o) && changes_address_space(o)) address_space_changed = true;
     const bool i386 = o.resolved.abi == STUB_ABI_I386;
     const uint32_t nr = o.resolved.nr;
-    // Every breach of a record the kernel runs unfiltered is that finding.
-    const bool unfiltered_nr =
-        !i386 && std::find(std::begin(kUnfilteredNrs), std::end(kUnfilteredNrs), nr) !=
-                     std::end(kUnfilteredNrs);
-    const bool kernel = unfiltered_nr && executed(o);
-    auto cls = [&](std::string_view c) { return kernel ? kKernelSkipsSeccomp : c; };
-
     v = verdicts[i];
-    v.agrees = matches(v.stack_ret, o);
+    // Every breach of a call the kernel exempts from seccomp is that finding.
+    const bool exempt_ran = v.path == filter::Path::kExempt && executed(o);
+    auto cls = [&](std::string_view c) { return exempt_ran ? kSeccompExemption : c; };
+    // Without the ABI, int $0x80 is no syscall: nothing ran, nothing trapped.
+    const bool no_syscall = v.path == filter::Path::kNoAbi;
+
+    v.agrees = matches(v, o);
     if (!v.agrees)
-      breach(ClaimId::kModelAgrees, cls(kModelDisagrees), i,
-             std::string("model ") + filter::action_name(v.stack_ret) + ", kernel " +
-                 to_string(o.kind));
+      breach(ClaimId::kModelAgrees, kModelDisagrees, i,
+             "model " + filter::describe(v) + ", kernel " + to_string(o.kind) +
+                 (o.exit ? " (" + kernel::describe(*o.exit) + ")" : ""));
     j.records.push_back(v);
 
     const uint64_t fd = i386 ? static_cast<uint32_t>(o.resolved.args[0]) : o.resolved.args[0];
     const bool inside = in_stub_page(o.insn_addr, ex.layout);
 
     // Returned, but denied by a filter or by the monitor: it did not run.
-    const auto stack_action = filter::action_of(v.stack_ret);
+    const auto stack_action = v.action();
     // A notified call runs on CONTINUE, the monitor's or anyone's.
     const bool notif_ran = o.answer == Answer::kContinued ||
                            (o.kind == Observed::kReturned && o.answer != Answer::kDenied);
     const bool denied = (v.agrees && (stack_action == filter::Action::kErrno ||
                                       stack_action == filter::Action::kTrace)) ||
                         (stack_action == filter::Action::kUserNotif && !notif_ran);
-    const bool ran = executed(o) && !denied;
+    const bool ran = executed(o) && !denied && !no_syscall;
     if (ran && fd == kStubListenerFd && nr == (i386 ? kI386Ioctl : SYS_ioctl))
       breach(ClaimId::kNoListenerIoctl, cls(kListenerIoctl), i, "ioctl on the listener executed");
-    if (!inside && o.kind != Observed::kTrapped) {
+    if (!inside && o.kind != Observed::kTrapped && !no_syscall) {
       const bool edge = program.records[i].site.kind == SiteKind::kBelowEdge;
-      breach(ClaimId::kOutsideTraps, edge && !kernel ? kBelowEdge : cls(kOutsideExecutes), i,
+      breach(ClaimId::kOutsideTraps, edge && !exempt_ran ? kBelowEdge : cls(kOutsideExecutes), i,
              std::string("instruction outside the stub page: ") + to_string(o.kind));
     }
     const bool allowed =
@@ -296,8 +302,7 @@ std::string describe(const Program& program, const Execution& ex, const Judgemen
     line += " model ";
     line += i < j.records.size() && o.kind != Observed::kNotRun && o.kind != Observed::kRefused &&
                     !inconclusive && o.resolved.abi != STUB_ABI_SPIN
-                ? filter::action_name(j.records[i].stack_ret) +
-                      (j.records[i].denied_by_net ? " (safety net)" : "")
+                ? filter::describe(j.records[i])
                 : std::string("-");
     line += ", kernel ";
     line += to_string(o.kind);

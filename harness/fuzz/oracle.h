@@ -8,17 +8,16 @@
 #include <vector>
 
 #include "filter/evaluator.h"
+#include "filter/predict.h"
 #include "fuzz/executor.h"
 #include "fuzz/program.h"
 #include "profile/profile.h"
 
 namespace stubfuzz::fuzz {
 
-struct RecordVerdict {
-  seccomp_data data{};         // what the filter saw
-  filter::Evaluation model;    // the filter under test's prediction
-  uint32_t stack_ret = 0;      // with the safety net, by the kernel's precedence
-  bool denied_by_net = false;  // the net turned the filter's verdict into EPERM
+// The model's prediction (filter/predict.h) for one record, and the verdict.
+struct RecordVerdict : filter::Prediction {
+  seccomp_data data{};  // what the filter saw
   bool agrees = true;
   // The stub died of a fault after an earlier record changed its address
   // space: the record's own instruction may be gone, so it is not judged.
@@ -42,9 +41,11 @@ struct Judgement {
 
 // `config` is what the stubs ran: the filter under test and the safety net.
 // `every_claim`: judge all claims, not only the profile's (the attack matrix
-// asks of every profile what the last one promises).
+// asks of every profile what the last one promises). `facts`: the kernel the
+// stubs ran on (tests may judge as if on another).
 Judgement judge(const Profile& profile, const StubConfig& config, const Program& program,
-                const Execution& ex, bool every_claim = false);
+                const Execution& ex, bool every_claim = false,
+                const kernel::Facts& facts = kernel::facts());
 
 // One line per record: text, model prediction, observation.
 std::string describe(const Program& program, const Execution& ex, const Judgement& j);

@@ -42,9 +42,11 @@ std::vector<KnownFinding> make_classes() {
        "a syscall off the allowlist runs from the stub page", "stub getpid()"},
       {std::string(kListenerLost), ClaimId::kListenerSurvives,
        "the monitor's listener stops working while the stub lives", ""},
-      {std::string(kKernelSkipsSeccomp), ClaimId::kModelAgrees,
-       "this kernel runs x86-64 syscalls 335 and 336 without consulting the filter: from "
-       "outside the stub page they execute instead of trapping",
+      {std::string(kSeccompExemption), ClaimId::kOutsideTraps,
+       "upstream seccomp lets x86-64 uretprobe (335) and uprobe (336) through without running "
+       "the filter (so that uprobes work under deny-by-default policies; backported to stable "
+       "kernels for 335): where the kernel has it, they execute from anywhere, the stub page and "
+       "outside it, and no filter can stop them",
        "outside syscall_335()\noutside syscall_336()", /*kernel_specific=*/true},
       {std::string(kModelDisagrees), ClaimId::kModelAgrees,
        "the kernel did not do what the filter model predicts", ""},

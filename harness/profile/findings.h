@@ -16,8 +16,8 @@ struct KnownFinding {
   ClaimId claim;           // the claim it breaks
   std::string summary;     // one line
   std::string reproducer;  // the program, as text
-  // A deviation of the kernel under test rather than of the profile: on
-  // another kernel it is simply absent.
+  // A property of the kernel under test rather than of the profile: PRESENT
+  // on kernels that have it, ABSENT on the others (kernel/facts.h says which).
   bool kernel_specific = false;
 };
 
@@ -39,7 +39,8 @@ inline constexpr std::string_view kListenerIoctl = "listener-ioctl";
 inline constexpr std::string_view kOutsideExecutes = "outside-executes";
 inline constexpr std::string_view kOffAllowlist = "off-allowlist";
 inline constexpr std::string_view kListenerLost = "listener-lost";
-inline constexpr std::string_view kKernelSkipsSeccomp = "kernel-skips-seccomp-for-nr-335-336";
+// Upstream seccomp runs x86-64 uretprobe (335) and uprobe (336) unfiltered.
+inline constexpr std::string_view kSeccompExemption = "uprobe-calls-exempt-from-seccomp";
 inline constexpr std::string_view kModelDisagrees = "model-disagrees";
 }  // namespace finding
 

@@ -41,7 +41,7 @@ std::vector<Profile> make_builtins() {
                    uml_filter,
                    {},
                    {ClaimId::kOutsideTraps, ClaimId::kStubAllowlist},
-                   {known(kBelowEdge), known(kKernelSkipsSeccomp)}};
+                   {known(kBelowEdge), known(kSeccompExemption)}};
   p.push_back(mainline);
 
   Profile listener{"listener",
@@ -52,7 +52,7 @@ std::vector<Profile> make_builtins() {
                    {},
                    {ClaimId::kListenerFd1, ClaimId::kNoListenerIoctl, ClaimId::kOutsideTraps,
                     ClaimId::kStubAllowlist, ClaimId::kListenerSurvives},
-                   {known(kCloseListener), known(kBelowEdge), known(kKernelSkipsSeccomp)}};
+                   {known(kCloseListener), known(kBelowEdge), known(kSeccompExemption)}};
   p.push_back(listener);
 
   Profile mmap = listener;
@@ -98,7 +98,7 @@ std::vector<Profile> make_builtins() {
     return filter::hardened_stub_filter(l.stub_start);
   };
   hardened.claims.push_back(ClaimId::kNoSelfClose);
-  hardened.known_findings = {known(kKernelSkipsSeccomp)};
+  hardened.known_findings = {known(kSeccompExemption)};
   p.push_back(hardened);
   return p;
 }

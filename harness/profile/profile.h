@@ -18,11 +18,6 @@
 
 namespace stubfuzz {
 
-// x86-64 syscall numbers this kernel runs before seccomp sees them (found by
-// the fuzzer on the 6.18 test kernel: 335 dies of SIGILL, 336 returns
-// -ENXIO, whatever the filter says).
-inline constexpr uint32_t kUnfilteredNrs[] = {335, 336};
-
 struct Profile {
   std::string name;
   std::string summary;

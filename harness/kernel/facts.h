@@ -1,0 +1,63 @@
+// What the running kernel is, as far as it changes an outcome: its ABIs, the
+// calls seccomp never sees, the listener features it accepts. Probed once per
+// process by running each candidate for real in a forked child (never from a
+// version table), and an input of every prediction, like the filter itself.
+// Tests build their own Facts to cover kernels the machine is not.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace stubfuzz::kernel {
+
+inline constexpr uint32_t kAuditArchI386 = 0x40000003;  // AUDIT_ARCH_I386
+
+// A call the kernel runs before seccomp sees it (upstream: x86-64 uretprobe
+// 335 and uprobe 336, native arch only), with what it did under a filter
+// that denies everything.
+struct Exemption {
+  uint32_t nr = 0;
+  std::string effect;  // "killed by SIGILL", "returned -6"
+};
+
+struct Facts {
+  std::string release;  // uname -r
+  // int $0x80 reaches the syscall path; without it the kernel raises SIGSEGV
+  // before seccomp sees the call (ia32_emulation=0, some guests).
+  bool i386_abi = true;
+  // x32 calls (nr | 0x40000000) run; without it they pass the filter and
+  // return -ENOSYS.
+  bool x32_abi = false;
+  std::vector<Exemption> exempt_x86_64;
+  std::vector<Exemption> exempt_i386;
+  bool tsync_esrch = true;   // NEW_LISTENER|TSYNC accepted with TSYNC_ESRCH
+  bool sync_wake_up = true;  // SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+  bool pidfd_getfd = true;
+  bool user_namespaces = true;
+  // Probe failures (a fork that failed...): the fact keeps its default.
+  std::vector<std::string> errors;
+
+  // Whether seccomp never sees `nr` of `audit_arch` (inline: the model in
+  // filter/ asks it without linking the probes).
+  const Exemption* exemption(uint32_t audit_arch, uint32_t nr) const {
+    for (const auto& e : audit_arch == kAuditArchI386 ? exempt_i386 : exempt_x86_64)
+      if (e.nr == nr) return &e;
+    return nullptr;
+  }
+  bool exempt(uint32_t audit_arch, uint32_t nr) const { return exemption(audit_arch, nr); }
+  // "x86_64 335 (killed by SIGILL), 336 (returned -6)" or "none".
+  std::string describe_exemptions() const;
+};
+
+// The running kernel's facts, probed on first use (a few milliseconds),
+// then cached for the life of the process.
+const Facts& facts();
+// Probes again, uncached.
+Facts probe_facts();
+
+// The highest syscall number probed per ABI, and the exit status of a probe
+// child that ran every candidate.
+inline constexpr uint32_t kProbedNrs = 512;
+
+}  // namespace stubfuzz::kernel

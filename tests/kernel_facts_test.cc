@@ -1,0 +1,174 @@
+// Kernel facts (kernel/facts.h): the probed facts match what real stubs see
+// on this kernel, and the model and the oracle, given facts of other
+// kernels, predict and judge as those kernels behave, whatever this machine
+// is (with or without the i386 ABI, with or without the uprobe exemption).
+#include <gtest/gtest.h>
+#include <linux/audit.h>
+#include <signal.h>
+#include <sys/syscall.h>
+
+#include "filter/predict.h"
+#include "filter/uml_filter.h"
+#include "fuzz/oracle.h"
+#include "fuzz/program.h"
+#include "kernel/facts.h"
+#include "profile/profile.h"
+#include "stub/record.h"
+#include "stub/stub.h"
+
+namespace stubfuzz {
+namespace {
+
+using filter::Path;
+
+constexpr uint32_t kUretprobe = 335, kUprobe = 336;
+constexpr uint32_t kI386Ioctl = 54;
+
+filter::Program trap_everything() { return filter::Builder().ret(SECCOMP_RET_TRAP | 7).build(); }
+
+// Outside the stub page, the stub's own loop is not involved: a filter that
+// traps everything there still lets the command loop run from the page.
+Stub spawn_unfiltered() {
+  StubConfig c;
+  c.filter = filter::Builder().ret(SECCOMP_RET_ALLOW).build();
+  c.install_filter = false;
+  auto s = Stub::spawn(c);
+  EXPECT_TRUE(s.ok()) << s.error().message;
+  return std::move(*s);
+}
+
+TEST(KernelFacts, TheI386FactIsWhatIntOx80DoesInAStub) {
+  Stub s = spawn_unfiltered();
+  auto o = s.run({make_record(Origin::kOutside, Abi::kI386, 20 /* getpid */, {})});
+  ASSERT_TRUE(o.ok()) << o.error().message;
+  if (kernel::facts().i386_abi) {
+    EXPECT_EQ(o->end, BatchEnd::kCompleted);
+    EXPECT_GT(o->results[0].ret, 0);
+  } else {
+    ASSERT_TRUE(o->exit.has_value());
+    EXPECT_TRUE(o->exit->killed_by(SIGSEGV)) << kernel::describe(*o->exit);
+  }
+}
+
+// Under a filter that answers every call with ERRNO(1) from outside the page,
+// exactly the calls the facts name as exempt do something else.
+TEST(KernelFacts, ExemptCallsAreExactlyThoseThatEscapeADenyAllFilter) {
+  const StubLayout layout;
+  const auto& facts = kernel::facts();
+  for (uint32_t nr : {kUretprobe, kUprobe, uint32_t{SYS_getpid}}) {
+    StubConfig c;
+    c.filter = filter::uml_stub_filter(layout.stub_start);
+    auto s = Stub::spawn(c);
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    auto o = s->run({from_outside(nr)});
+    ASSERT_TRUE(o.ok()) << o.error().message;
+    const bool trapped = o->end == BatchEnd::kCompleted && o->results[0].trapped;
+    EXPECT_EQ(!trapped, facts.exempt(AUDIT_ARCH_X86_64, nr))
+        << "nr " << nr << " (facts: " << facts.describe_exemptions() << ")";
+  }
+}
+
+TEST(KernelFacts, ProbedOncePerProcessAndStable) {
+  const auto& a = kernel::facts();
+  const auto& b = kernel::facts();
+  EXPECT_EQ(&a, &b);
+  const auto again = kernel::probe_facts();
+  EXPECT_EQ(again.i386_abi, a.i386_abi);
+  EXPECT_EQ(again.describe_exemptions(), a.describe_exemptions());
+  EXPECT_TRUE(a.errors.empty()) << a.errors.front();
+  EXPECT_FALSE(a.release.empty());
+}
+
+kernel::Facts facts_with(bool i386, std::vector<uint32_t> exempt) {
+  kernel::Facts f;
+  f.i386_abi = i386;
+  for (uint32_t nr : exempt) f.exempt_x86_64.push_back({nr, "test"});
+  return f;
+}
+
+seccomp_data data(uint32_t arch, uint32_t nr, uint64_t ip) {
+  return filter::make_seccomp_data(static_cast<int>(nr), arch, ip);
+}
+
+TEST(Model, WithoutTheI386AbiIntOx80FaultsBeforeAnyFilter) {
+  const StubLayout l;
+  const auto prog = filter::uml_stub_filter(l.stub_start);
+  const auto d = data(AUDIT_ARCH_I386, kI386Ioctl, l.stub_start + STUB_GATE_I386_OFFSET + 2);
+  EXPECT_EQ(filter::predict(prog, {}, facts_with(true, {}), d).path, Path::kFiltered);
+  EXPECT_EQ(filter::predict(prog, {}, facts_with(true, {}), d).action(),
+            filter::Action::kKillProcess);
+  const auto none = filter::predict(prog, {}, facts_with(false, {}), d);
+  EXPECT_EQ(none.path, Path::kNoAbi);
+  EXPECT_FALSE(none.executes());
+  EXPECT_TRUE(none.model.trace.empty()) << "the filter never ran";
+}
+
+TEST(Model, AnExemptCallRunsUnfilteredOnlyInItsOwnArch) {
+  const StubLayout l;
+  const auto prog = filter::uml_stub_filter(l.stub_start);
+  const auto f = facts_with(true, {kUretprobe});
+  const auto outside = data(AUDIT_ARCH_X86_64, kUretprobe, 0x401002);
+  EXPECT_EQ(filter::predict(prog, {}, f, outside).path, Path::kExempt);
+  EXPECT_TRUE(filter::predict(prog, {}, f, outside).executes());
+  EXPECT_EQ(filter::predict(prog, {}, facts_with(true, {}), outside).action(),
+            filter::Action::kTrap);
+  EXPECT_EQ(filter::predict(prog, {}, f, data(AUDIT_ARCH_X86_64, kUprobe, 0x401002)).path,
+            Path::kFiltered);
+  EXPECT_EQ(filter::predict(prog, {}, f, data(AUDIT_ARCH_I386, kUretprobe, 0x401002)).path,
+            Path::kFiltered);
+}
+
+// The oracle on a hand-made execution, as kernels with other facts would
+// have produced it.
+struct Scenario {
+  const Profile& profile = **find_profile("listener");
+  StubConfig config = profile.stub_config();
+  fuzz::Program program;
+  fuzz::Execution ex;
+
+  Scenario(const char* text, fuzz::Observed kind, std::optional<int> signal, uint64_t insn) {
+    program = *fuzz::parse_text(text);
+    ex.layout = config.layout;
+    fuzz::Observation o;
+    const auto& r = program.records[0];
+    o.resolved = make_record(Origin::kStub, r.i386 ? Abi::kI386 : Abi::kX86_64, r.nr, {});
+    o.resolved.args[0] = kStubListenerFd;
+    o.kind = kind;
+    o.insn_addr = insn;
+    if (signal) o.exit = kernel::Exit{CLD_KILLED, *signal};
+    ex.records.push_back(o);
+  }
+  fuzz::Judgement judge(const kernel::Facts& f) {
+    return fuzz::judge(profile, config, program, ex, false, f);
+  }
+};
+
+TEST(Oracle, AnIoctlThatFaultsBeforeSeccompHoldsTheClaimsOnlyWithoutTheI386Abi) {
+  Scenario s("stub i386 ioctl(LISTENER, 0)", fuzz::Observed::kKilled, SIGSEGV,
+             StubLayout{}.stub_start + STUB_GATE_I386_OFFSET);
+  const auto without = s.judge(facts_with(false, {}));
+  EXPECT_FALSE(without.violated()) << without.first_violation()->detail;
+  EXPECT_EQ(without.records[0].path, Path::kNoAbi);
+  EXPECT_TRUE(without.records[0].agrees);
+  // Where int $0x80 works, a SIGSEGV instead of the arch check's kill is the
+  // model disagreeing, and an ioctl that ran.
+  const auto with = s.judge(facts_with(true, {}));
+  ASSERT_TRUE(with.violated());
+  EXPECT_EQ(with.first_violation()->claim, "model-agrees");
+}
+
+TEST(Oracle, AnExemptCallIsTheKnownFindingWhereTheKernelHasItAndAViolationElsewhere) {
+  Scenario s("outside syscall_335()", fuzz::Observed::kKilled, SIGILL, 0x401000);
+  const auto exempt = s.judge(facts_with(true, {kUretprobe}));
+  EXPECT_FALSE(exempt.violated()) << exempt.first_violation()->detail;
+  bool known = false;
+  for (const auto& b : exempt.breaches) known |= b.finding == finding::kSeccompExemption;
+  EXPECT_TRUE(known);
+  EXPECT_TRUE(exempt.records[0].agrees);
+  const auto filtered = s.judge(facts_with(true, {}));
+  ASSERT_TRUE(filtered.violated());
+  EXPECT_EQ(filtered.first_violation()->claim, "model-agrees");
+}
+
+}  // namespace
+}  // namespace stubfuzz
