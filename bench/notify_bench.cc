@@ -142,7 +142,7 @@ NotifiedStub::NotifiedStub(Mmap mode, bool sync_wake_up) {
     }
   kernel::Listener* l = &*listener;
   answerer = std::make_unique<Answerer>([l] {
-    auto n = l->receive();
+    auto n = l->receive(std::chrono::milliseconds(100));
     return n && l->send({n->id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE}).ok();
   });
 }

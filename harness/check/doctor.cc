@@ -119,6 +119,10 @@ std::vector<DoctorLine> fact_lines(const kernel::Facts& f) {
                  f.x32_abi ? "getpid works" : "x32 calls pass the filter and return -ENOSYS"});
   const bool exempt = !f.exempt_x86_64.empty() || !f.exempt_i386.empty();
   out.push_back({"calls seccomp never sees", exempt, false, f.describe_exemptions()});
+  out.push_back({"NOTIF_RECV after every filter user is gone", f.recv_after_hangup, false,
+                 f.recv_after_hangup
+                     ? "fails with ENOENT"
+                     : "blocks until a signal (before 6.11): the harness never asks"});
   for (const auto& e : f.errors) out.push_back({"kernel facts probe", false, false, e});
   return out;
 }
@@ -180,6 +184,7 @@ nlohmann::ordered_json kernel_json(const kernel::Facts& f) {
              {{"x86_64", exemptions(f.exempt_x86_64)}, {"i386", exemptions(f.exempt_i386)}}},
             {"tsync_esrch", f.tsync_esrch},
             {"sync_wake_up", f.sync_wake_up},
+            {"recv_after_hangup", f.recv_after_hangup},
             {"pidfd_getfd", f.pidfd_getfd},
             {"user_namespaces", f.user_namespaces},
             {"probe_errors", f.errors}}}};

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <mutex>
 
+#include "kernel/child.h"
 #include "kernel/listener.h"
 #include "kernel/sys.h"
 
@@ -30,7 +31,6 @@ constexpr uint16_t kDeniedErrno = 4000;
 // The only call the probe filter lets through: exit_group(kProbeDone).
 constexpr uint32_t kProbeDone = 0x5ecc0de;
 constexpr int kProbeDoneStatus = kProbeDone & 0xff;
-constexpr auto kChildBound = std::chrono::seconds(10);
 
 // Raw calls with every argument zero: no libc, no errno, nothing intercepted.
 long raw_syscall(long nr) {
@@ -80,29 +80,6 @@ int install(sock_fprog* prog, unsigned flags) {
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -errno;
   long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, prog);
   return r < 0 ? -errno : static_cast<int>(r);
-}
-
-// Forks `child` (async-signal-safe code only: the parent may have threads)
-// and waits for it, at most kChildBound.
-template <class F>
-Result<Exit> run_child(const char* what, F child) {
-  const pid_t pid = fork();
-  if (pid < 0) return Error::from_errno(std::string("fork (") + what + ")");
-  if (pid == 0) _exit(child());
-  auto pidfd = pidfd_open(pid);
-  if (!pidfd) {
-    int status = 0;
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    return pidfd.error();
-  }
-  auto r = reap(pidfd->get(), kChildBound);
-  if (r && r->has_value()) return **r;
-  (void)pidfd_send_signal(pidfd->get(), SIGKILL);
-  auto killed = reap(pidfd->get(), kChildBound);
-  if (!killed || !killed->has_value())
-    return Error{std::string(what) + ": probe child did not end", ETIMEDOUT};
-  return Error{std::string(what) + ": probe child blocked", ETIMEDOUT};
 }
 
 // Shared with the probe children: where they are and what each call gave.
@@ -165,21 +142,6 @@ bool x32_works() {
   return e && e->exited_with(0);
 }
 
-// Bit 0: the seed's flags accepted; bit 1: SYNC_WAKE_UP on that listener.
-int listener_features() {
-  auto e = run_child("listener probe", [] {
-    sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-    sock_fprog prog{1, &allow};
-    const int fd = install(&prog, SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_TSYNC |
-                                      SECCOMP_FILTER_FLAG_TSYNC_ESRCH);
-    if (fd < 0) return 0;
-    return 1 |
-           (ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0 ? 2
-                                                                                              : 0);
-  });
-  return e && e->code == CLD_EXITED ? e->status : 0;
-}
-
 bool user_namespaces_work() {
   auto e = run_child("user namespace probe", [] {
     return unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET) == 0 ? 0 : 1;
@@ -220,9 +182,10 @@ Facts probe_facts() {
     else
       f.errors.push_back(scan.error().message);
   }
-  const int listener = listener_features();
-  f.tsync_esrch = listener & 1;
-  f.sync_wake_up = listener & 2;
+  const ListenerFeatures listener = probe_listener_features();
+  f.tsync_esrch = listener.tsync_esrch;
+  f.sync_wake_up = listener.sync_wake_up;
+  f.recv_after_hangup = listener.recv_after_hangup;
   f.pidfd_getfd = pidfd_getfd_works();
   f.user_namespaces = user_namespaces_work();
   return f;

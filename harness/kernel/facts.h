@@ -32,7 +32,10 @@ struct Facts {
   std::vector<Exemption> exempt_x86_64;
   std::vector<Exemption> exempt_i386;
   bool tsync_esrch = true;   // NEW_LISTENER|TSYNC accepted with TSYNC_ESRCH
-  bool sync_wake_up = true;  // SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+  bool sync_wake_up = true;  // SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (6.6)
+  // NOTIF_RECV on a listener whose filter has no users left fails with
+  // ENOENT (6.11); before, it blocks until a signal.
+  bool recv_after_hangup = true;
   bool pidfd_getfd = true;
   bool user_namespaces = true;
   // Probe failures (a fork that failed...): the fact keeps its default.

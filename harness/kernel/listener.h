@@ -47,6 +47,16 @@ struct Response {
 
 enum class ListenerEvent { kNone, kNotification, kHangUp };
 
+// What a kernel's listeners support, probed in forked children (kernel/facts.h
+// caches it): the seed's install flags, SYNC_WAKE_UP, and whether NOTIF_RECV
+// returns ENOENT once the filter has no users left.
+struct ListenerFeatures {
+  bool tsync_esrch = false;
+  bool sync_wake_up = false;
+  bool recv_after_hangup = false;
+};
+ListenerFeatures probe_listener_features();
+
 class Listener {
  public:
   // Takes ownership of `fd`; fails if it is not a seccomp listener.
@@ -54,7 +64,11 @@ class Listener {
 
   int fd() const { return fd_.get(); }
 
-  Result<Notification> receive();
+  // Waits up to `timeout` for a notification, then receives it; never blocks
+  // past that: EAGAIN when none came. Once every filter user is gone it is
+  // the kernel's ENOENT where NOTIF_RECV gives one (6.11+), else ENOENT
+  // without asking (NOTIF_RECV would block until a signal).
+  Result<Notification> receive(std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
   Status send(const Response& r);
   // true if `id` is still pending (the task is still waiting for it).
   Result<bool> id_valid(uint64_t id);

@@ -1,0 +1,41 @@
+// Runs a probe in a forked child and waits for it, bounded: how the kernel
+// facts are measured (kernel/facts.h). The child must run async-signal-safe
+// code only (the parent may have threads) and returns its exit status.
+#pragma once
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+
+#include "kernel/sys.h"
+
+namespace stubfuzz::kernel {
+
+inline constexpr std::chrono::seconds kProbeChildBound{10};
+
+template <class F>
+Result<Exit> run_child(const char* what, F child,
+                       std::chrono::nanoseconds bound = kProbeChildBound) {
+  const pid_t pid = fork();
+  if (pid < 0) return Error::from_errno(std::string("fork (") + what + ")");
+  if (pid == 0) _exit(child());
+  auto pidfd = pidfd_open(pid);
+  if (!pidfd) {
+    int status = 0;
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return pidfd.error();
+  }
+  auto r = reap(pidfd->get(), bound);
+  if (r && r->has_value()) return **r;
+  (void)pidfd_send_signal(pidfd->get(), SIGKILL);
+  auto killed = reap(pidfd->get(), kProbeChildBound);
+  if (!killed || !killed->has_value())
+    return Error{std::string(what) + ": probe child did not end", ETIMEDOUT};
+  return Error{std::string(what) + ": probe child blocked", ETIMEDOUT};
+}
+
+}  // namespace stubfuzz::kernel
