@@ -79,6 +79,24 @@ TEST(KernelFacts, ProbedOncePerProcessAndStable) {
   EXPECT_FALSE(a.release.empty());
 }
 
+// A fuzz target's process has libFuzzer's and ASan's handlers for SIGILL
+// and SIGSEGV: the probe children must still die of what the kernel does
+// (found in the fuzz target: its facts named ioctl exempt).
+void resume(int) {}
+TEST(KernelFacts, TheProbingProcessHandlersDoNotChangeTheFacts) {
+  struct sigaction act {
+  }, old_ill{}, old_segv{};
+  act.sa_handler = resume;
+  ASSERT_EQ(sigaction(SIGILL, &act, &old_ill), 0);
+  ASSERT_EQ(sigaction(SIGSEGV, &act, &old_segv), 0);
+  const auto probed = kernel::probe_facts();
+  sigaction(SIGILL, &old_ill, nullptr);
+  sigaction(SIGSEGV, &old_segv, nullptr);
+  EXPECT_EQ(probed.describe_exemptions(), kernel::facts().describe_exemptions());
+  EXPECT_EQ(probed.i386_abi, kernel::facts().i386_abi);
+  EXPECT_EQ(probed.recv_after_hangup, kernel::facts().recv_after_hangup);
+}
+
 kernel::Facts facts_with(bool i386, std::vector<uint32_t> exempt) {
   kernel::Facts f;
   f.i386_abi = i386;

@@ -4,10 +4,12 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 #include "kernel/sys.h"
@@ -16,12 +18,32 @@ namespace stubfuzz::kernel {
 
 inline constexpr std::chrono::seconds kProbeChildBound{10};
 
+// In a fresh child: every signal back to its default action and unblocked,
+// so that what the kernel does to the probe (SIGILL, SIGSEGV) ends it as it
+// would end a stub, whatever handlers the parent has (libFuzzer's, ASan's).
+// Raw calls: sanitizers intercept sigaction to keep their own handlers.
+inline void reset_signals_in_child() {
+  struct {
+    __sighandler_t handler = SIG_DFL;
+    unsigned long flags = 0;
+    void* restorer = nullptr;
+    uint64_t mask = 0;
+  } dfl;
+  for (int sig = 1; sig < 32; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, &dfl, nullptr, 8);
+  const uint64_t none = 0;
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, 8);
+}
+
 template <class F>
 Result<Exit> run_child(const char* what, F child,
                        std::chrono::nanoseconds bound = kProbeChildBound) {
   const pid_t pid = fork();
   if (pid < 0) return Error::from_errno(std::string("fork (") + what + ")");
-  if (pid == 0) _exit(child());
+  if (pid == 0) {
+    reset_signals_in_child();
+    _exit(child());
+  }
   auto pidfd = pidfd_open(pid);
   if (!pidfd) {
     int status = 0;

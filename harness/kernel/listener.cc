@@ -120,6 +120,7 @@ Result<Fd> orphaned_listener() {
   const pid_t pid = fork();
   if (pid < 0) return Error::from_errno("fork (listener probe)");
   if (pid == 0) {
+    reset_signals_in_child();
     close(ready[0]);
     close(go[1]);  // else its read below never sees EOF
     const int fd = install_allow_all(SECCOMP_FILTER_FLAG_NEW_LISTENER);
