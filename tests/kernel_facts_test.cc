@@ -97,6 +97,16 @@ TEST(KernelFacts, TheProbingProcessHandlersDoNotChangeTheFacts) {
   EXPECT_EQ(probed.recv_after_hangup, kernel::facts().recv_after_hangup);
 }
 
+TEST(KernelFacts, PaceIsOneOnAnOrdinaryMachineAndBoundedOnASlowOne) {
+  kernel::Facts f;
+  f.scan_ns = 600'000;
+  EXPECT_EQ(f.pace(), 1.0);
+  f.scan_ns = 30'000'000;  // what a TCG guest measured
+  EXPECT_GT(f.pace(), 10.0);
+  f.scan_ns = 10'000'000'000;
+  EXPECT_EQ(f.pace(), 64.0);
+}
+
 kernel::Facts facts_with(bool i386, std::vector<uint32_t> exempt) {
   kernel::Facts f;
   f.i386_abi = i386;

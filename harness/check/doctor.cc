@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstdio>
 #include <fstream>
 #include <iomanip>
 
@@ -123,6 +124,10 @@ std::vector<DoctorLine> fact_lines(const kernel::Facts& f) {
                  f.recv_after_hangup
                      ? "fails with ENOENT"
                      : "blocks until a signal (before 6.11): the harness never asks"});
+  char pace[96];
+  std::snprintf(pace, sizeof(pace), "x%.1f (exemption scan %.1f ms): every harness bound x%.1f",
+                f.pace(), static_cast<double>(f.scan_ns) / 1e6, f.pace());
+  out.push_back({"machine pace", true, false, pace});
   for (const auto& e : f.errors) out.push_back({"kernel facts probe", false, false, e});
   return out;
 }
@@ -187,6 +192,7 @@ nlohmann::ordered_json kernel_json(const kernel::Facts& f) {
             {"recv_after_hangup", f.recv_after_hangup},
             {"pidfd_getfd", f.pidfd_getfd},
             {"user_namespaces", f.user_namespaces},
+            {"pace", f.pace()},
             {"probe_errors", f.errors}}}};
 }
 

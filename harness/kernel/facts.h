@@ -5,6 +5,7 @@
 // Tests build their own Facts to cover kernels the machine is not.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -38,8 +39,17 @@ struct Facts {
   bool recv_after_hangup = true;
   bool pidfd_getfd = true;
   bool user_namespaces = true;
+  // How long the x86-64 exemption scan took (forks, 512 filtered calls,
+  // reaps): what this machine really does, for bounds that must hold on a
+  // slow one (an emulated guest) without widening them everywhere.
+  int64_t scan_ns = 0;
   // Probe failures (a fork that failed...): the fact keeps its default.
   std::vector<std::string> errors;
+
+  // How much slower than an ordinary host this machine runs the scan (>= 1,
+  // at most 64): an emulated guest is 10-60x. Every harness time bound is
+  // multiplied by it (paced()), so bounds hold there and stay as tight here.
+  double pace() const;
 
   // Whether seccomp never sees `nr` of `audit_arch` (inline: the model in
   // filter/ asks it without linking the probes).
@@ -58,6 +68,9 @@ struct Facts {
 const Facts& facts();
 // Probes again, uncached.
 Facts probe_facts();
+
+// `base` on this machine: base × facts().pace().
+std::chrono::milliseconds paced(std::chrono::milliseconds base);
 
 // The highest syscall number probed per ABI, and the exit status of a probe
 // child that ran every candidate.

@@ -15,6 +15,8 @@
 #include <optional>
 #include <thread>
 
+#include "kernel/facts.h"
+
 namespace stubfuzz {
 
 namespace {
@@ -278,8 +280,9 @@ Result<MonitoredBatch> Monitor::run(Stub& stub, std::span<const stub_record> rec
                                     std::chrono::milliseconds timeout) {
   MonitoredBatch out;
   RunHooks hooks;
-  hooks.watchdog = rules_.watchdog;
-  hooks.stall_bound = stall_bound_;
+  // Both bounds as this machine needs them (an emulated guest is far slower).
+  if (rules_.watchdog) hooks.watchdog = kernel::paced(*rules_.watchdog);
+  if (stall_bound_) hooks.stall_bound = kernel::paced(*stall_bound_);
   kernel::Listener* listener = stub.listener();
   const bool serving = listener && rules_.answers_notifications();
   if (serving && !service_) service_ = std::make_unique<Service>(rules_);

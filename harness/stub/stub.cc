@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "kernel/facts.h"
 #include "stub/stub_image.h"
 
 namespace stubfuzz {
@@ -235,7 +236,7 @@ Result<Stub> Stub::spawn(const StubConfig& config) {
     return Error::from_errno("stub child: sandbox or execveat(stub memfd)", args.failed_errno);
   }
 
-  switch (stub.wait_sync(config.ready_timeout)) {
+  switch (stub.wait_sync(kernel::paced(config.ready_timeout))) {
     case SyncWait::kIdle:
       break;
     case SyncWait::kDied: {
@@ -253,7 +254,7 @@ Result<Stub> Stub::spawn(const StubConfig& config) {
     case SyncWait::kTimedOut:
     case SyncWait::kStalled:
       return Error{"stub pid " + std::to_string(stub.pid_) + " not ready within " +
-                       std::to_string(config.ready_timeout.count()) + " ms",
+                       std::to_string(kernel::paced(config.ready_timeout).count()) + " ms",
                    ETIMEDOUT};
   }
 
@@ -408,6 +409,7 @@ Result<BatchOutcome> Stub::run(std::span<const stub_record> records, millisecond
                      (exit_ ? ": " + kernel::describe(*exit_) : ""),
                  ESRCH};
   }
+  timeout = kernel::paced(timeout);  // batch deadlines as this machine needs them
   const auto n = static_cast<uint32_t>(records.size());
   std::memcpy(data_->records, records.data(), records.size_bytes());
   std::memset(data_->results, 0, n * sizeof(stub_result));
@@ -487,7 +489,7 @@ Stub::SchedSample Stub::sched_sample() const {
   while (const dirent* e = readdir(d)) {
     if (e->d_name[0] == '.') continue;
     const std::string task = dir + "/" + e->d_name;
-    char buf[512];
+    char buf[2048];  // status has SigPnd past its first 600 bytes
     unsigned long long cpu = 0;
     if (read_file(task + "/schedstat", buf, sizeof(buf)) && std::sscanf(buf, "%llu", &cpu) == 1)
       total.cpu_ns += cpu;
