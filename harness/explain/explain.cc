@@ -8,6 +8,7 @@
 #include "filter/asm.h"
 #include "filter/evaluator.h"
 #include "filter/validate.h"
+#include "kernel/facts.h"
 
 namespace stubfuzz::explain {
 
@@ -80,8 +81,25 @@ uint64_t Points::ip(Column c, Arch a) const {
   return 0;
 }
 
+std::vector<std::string> kernel_notes(const kernel::Facts& f) {
+  std::vector<std::string> notes;
+  if (!f.i386_abi)
+    notes.push_back("no i386 row applies on this kernel (" + f.release +
+                    "): without the i386 ABI, int $0x80 faults (SIGSEGV) before seccomp");
+  for (const auto* list : {&f.exempt_x86_64, &f.exempt_i386})
+    for (const auto& x : *list) {
+      const auto arch = list == &f.exempt_i386 ? filter::Arch::kI386 : filter::Arch::kX86_64;
+      const std::string name = filter::syscall_name(arch, static_cast<int>(x.nr));
+      notes.push_back(std::string(filter::arch_name(arch)) + " " + std::to_string(x.nr) +
+                      (name.empty() ? "" : " (" + name + ")") +
+                      " never meets the filter on this kernel, from any column: " + x.effect);
+    }
+  return notes;
+}
+
 Explanation explain(const filter::Program& prog, const Points& points) {
   Explanation e;
+  e.kernel_notes = kernel_notes(kernel::facts());
   e.points = points;
   e.instructions = prog.size();
   if (auto f = filter::check_program(prog)) e.check_error = f->message;
@@ -143,6 +161,7 @@ std::string to_text(const Explanation& e) {
     out += std::string(filter::arch_name(r.arch)) +
            std::string(8 - filter::arch_name(r.arch).size(), ' ') + cells + label(r, only) + "\n";
   }
+  for (const auto& n : e.kernel_notes) out += "  note: " + n + "\n";
   return out;
 }
 
@@ -168,6 +187,7 @@ nlohmann::json to_json(const Explanation& e) {
       row["verdicts"][json_key(c)] = filter::action_name(r.rets[static_cast<size_t>(c)]);
     j["rows"].push_back(std::move(row));
   }
+  j["kernel_notes"] = e.kernel_notes;
   return j;
 }
 

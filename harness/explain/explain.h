@@ -46,6 +46,9 @@ struct Explanation {
   std::string check_error;  // why the kernel would refuse it; "" if accepted
   std::string disassembly;
   std::vector<Row> rows;
+  // Where the running kernel overrides the matrix (kernel/facts.h): an ABI
+  // that never reaches seccomp, calls seccomp never sees.
+  std::vector<std::string> kernel_notes;
 };
 
 Explanation explain(const filter::Program& prog, const Points& points = {});
