@@ -1,6 +1,7 @@
 #include "check/check.h"
 
 #include <dirent.h>
+#include <linux/audit.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include "check/lab.h"
 #include "check/probes.h"
 #include "check/program_probes.h"
+#include "kernel/facts.h"
 
 namespace stubfuzz {
 
@@ -147,9 +149,22 @@ CheckReport run_checks(const Profile& profile) {
       row.evidence =
           evidence_of(lab, "breaks " + std::string(claim_info(f.claim).name) + ": " + reproducer);
     }
-    if (f.kernel_specific)
-      row.verdict = reproduced ? Verdict::kPresent : Verdict::kAbsent;
-    else
+    if (f.kernel_specific) {
+      // One wording per kernel, whichever way the profile reproduced it; the
+      // reproducer and the facts probe must tell the same story.
+      const auto& facts = kernel::facts();
+      const bool probed =
+          facts.exempt(AUDIT_ARCH_X86_64, 335) || facts.exempt(AUDIT_ARCH_X86_64, 336);
+      row.verdict = reproduced != probed ? Verdict::kFail
+                    : reproduced         ? Verdict::kPresent
+                                         : Verdict::kAbsent;
+      const std::string story = facts.exemption_evidence();
+      row.evidence = reproduced == probed
+                         ? "breaks " + std::string(claim_info(f.claim).name) + ": " + reproducer +
+                               " (" + story + ")"
+                         : std::string("the reproducer ") + (reproduced ? "ran" : "did not run") +
+                               " uretprobe or uprobe unfiltered, but the facts probe says " + story;
+    } else
       row.verdict = reproduced ? Verdict::kFinding : Verdict::kGone;
     report.rows.push_back(row);
   }

@@ -181,6 +181,12 @@ std::string Facts::describe_exemptions() const {
   return out.empty() ? "none" : out;
 }
 
+std::string Facts::exemption_evidence() const {
+  if (exempt_x86_64.empty() && exempt_i386.empty())
+    return "this kernel filters every call, uretprobe (335) and uprobe (336) included";
+  return "this kernel runs " + describe_exemptions() + " without the filter";
+}
+
 Facts probe_facts() {
   Facts f;
   utsname u{};

@@ -61,6 +61,9 @@ struct Facts {
   bool exempt(uint32_t audit_arch, uint32_t nr) const { return exemption(audit_arch, nr); }
   // "x86_64 335 (killed by SIGILL), 336 (returned -6)" or "none".
   std::string describe_exemptions() const;
+  // One sentence for evidence: "this kernel runs x86_64 335 (...) without
+  // the filter" or "this kernel filters every call".
+  std::string exemption_evidence() const;
 };
 
 // The running kernel's facts, probed on first use (a few milliseconds),
