@@ -14,6 +14,7 @@
 #include "filter/predict.h"
 #include "filter/validate.h"
 #include "filter_libseccomp.h"
+#include "kernel/facts.h"
 #include "stub/record.h"
 #include "stub/stub.h"
 
@@ -54,7 +55,9 @@ class RecordGenerator {
       : f_(f), l_(l), rng_(seed) {}
 
   stub_record next() {
-    const Abi abi = chance(25) ? Abi::kI386 : Abi::kX86_64;
+    // Without the i386 ABI every int $0x80 costs a stub (it faults before
+    // seccomp): a few still pin that, the rest go where the filter decides.
+    const Abi abi = chance(kernel::facts().i386_abi ? 25 : 1) ? Abi::kI386 : Abi::kX86_64;
     std::initializer_list<uint64_t> none{};
     stub_record r = make_record(Origin::kOutside, abi, pick_nr(abi), none);
     if (chance(60)) {
