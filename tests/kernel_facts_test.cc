@@ -24,10 +24,7 @@ using filter::Path;
 constexpr uint32_t kUretprobe = 335, kUprobe = 336;
 constexpr uint32_t kI386Ioctl = 54;
 
-filter::Program trap_everything() { return filter::Builder().ret(SECCOMP_RET_TRAP | 7).build(); }
-
-// Outside the stub page, the stub's own loop is not involved: a filter that
-// traps everything there still lets the command loop run from the page.
+// A stub with no filter at all: what the kernel does before any filter.
 Stub spawn_unfiltered() {
   StubConfig c;
   c.filter = filter::Builder().ret(SECCOMP_RET_ALLOW).build();
