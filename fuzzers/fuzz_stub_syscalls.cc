@@ -17,6 +17,7 @@
 
 #include "feedback.h"
 #include "fuzz/executor.h"
+#include "fuzz/matrix.h"
 #include "fuzz/oracle.h"
 #include "fuzz/stats.h"
 #include "mutator.h"
@@ -72,18 +73,18 @@ void start() {
 // The first program of each class, with when it came; O_EXCL keeps the first.
 void note_classes(const fuzz::Program& program, const fuzz::Execution& ex,
                   const fuzz::Judgement& j) {
-  static std::set<std::string> seen;
+  static std::set<FindingId> seen;
   for (const auto& b : j.breaches) {
     if (!seen.insert(b.cls).second) continue;
-    const std::string path = std::string(g_matrix_dir) + "/" + b.cls + ".txt";
+    const std::string path = fuzz::found_file(g_matrix_dir, b.cls);
     const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) continue;
     const double s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - g_start).count();
-    std::string text = "# seconds: " + std::to_string(s) + "\n# profile: " + g_profile->name +
-                       "\n# breaks " + b.claim + " (" + b.cls + ") at record " +
-                       std::to_string(b.record) + ": " + b.detail + "\n" + fuzz::to_text(program) +
-                       "# as run:\n";
+    std::string text = fuzz::found_header(s) + "# profile: " + g_profile->name + "\n# breaks " +
+                       std::string(b.claim_name()) + " (" + std::string(b.class_name()) +
+                       ") at record " + std::to_string(b.record) + ": " + b.detail + "\n" +
+                       fuzz::to_text(program) + "# as run:\n";
     const std::string run = fuzz::describe(program, ex, j);
     for (size_t at = 0; at < run.size();) {
       const size_t nl = run.find('\n', at);
@@ -108,7 +109,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (program.records.empty()) return 0;
   auto ex = g_executor->run(program);
   if (!ex) die(ex.error().message);  // the harness itself failed: not a finding
-  const auto j = fuzz::judge(*g_profile, g_executor->config(), program, *ex, g_matrix_dir);
+  const auto j =
+      fuzz::judge(*g_profile, g_executor->config(), program, *ex, g_matrix_dir != nullptr);
   fuzz::report_feedback(program, *ex, j);
   g_stats->record(program, *ex, j, g_executor->stubs_used());
   if (g_matrix_dir) {
@@ -116,8 +118,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   if (const auto* b = j.first_violation()) {
-    const std::string report = "stubfuzz: claim " + b->claim + " broken by record " +
-                               std::to_string(b->record) + ": " +
+    const std::string report = "stubfuzz: claim " + std::string(b->claim_name()) +
+                               " broken by record " + std::to_string(b->record) + ": " +
                                fuzz::to_text(program.records[b->record]) + " (" + b->detail +
                                ")\n" + fuzz::describe(program, *ex, j);
     std::fputs(report.c_str(), stderr);

@@ -100,7 +100,7 @@ TEST(OracleCanFail, IoctlOnTheAllowlistIsANoListenerIoctlViolation) {
   auto r = replay(ex, holed, p);
   ASSERT_TRUE(r.ok());
   ASSERT_TRUE(r->judgement.violated());
-  EXPECT_EQ(r->judgement.first_violation()->claim, "no-listener-ioctl");
+  EXPECT_EQ(r->judgement.first_violation()->claim, ClaimId::kNoListenerIoctl);
 }
 
 TEST(OracleCanFail, AModelThatDisagreesWithTheKernelIsAModelAgreesViolation) {
@@ -113,7 +113,7 @@ TEST(OracleCanFail, AModelThatDisagreesWithTheKernelIsAModelAgreesViolation) {
   wrong.filter = filter::Builder().ret(SECCOMP_RET_ALLOW).build();
   const Judgement j = judge(listener(), wrong, p, *r);
   ASSERT_TRUE(j.violated());
-  EXPECT_EQ(j.first_violation()->claim, "model-agrees");
+  EXPECT_EQ(j.first_violation()->claim, ClaimId::kModelAgrees);
 }
 
 // The profiles a reproducer names on a "# found-under:" or "# closed-under:"
@@ -158,10 +158,10 @@ TEST(Regressions, EveryCorpusProgramReplaysAsRecorded) {
       const std::string id = name.substr(6, name.size() - 6 - 4);
       const auto& findings = (*find_profile(profile_name))->known_findings;
       const auto known = std::find_if(findings.begin(), findings.end(),
-                                      [&](const KnownFinding& k) { return k.id == id; });
+                                      [&](const KnownFinding& k) { return k.name() == id; });
       ASSERT_TRUE(known != findings.end()) << name << ": no known finding " << id;
       bool seen = false;
-      for (const auto& b : r->judgement.breaches) seen |= b.finding == id;
+      for (const auto& b : r->judgement.breaches) seen |= b.known && b.class_name() == id;
       // A finding of the kernel shows exactly where the probed facts say.
       const auto& facts = kernel::facts();
       const bool expected = !known->kernel_specific || facts.exempt(AUDIT_ARCH_X86_64, 335) ||
@@ -181,7 +181,7 @@ TEST(Regressions, EveryCorpusProgramReplaysAsRecorded) {
           auto m = replay_under(prof, *p, true);
           ASSERT_TRUE(m.ok()) << f << ": " << m.error().message;
           bool seen = false;
-          for (const auto& b : m->judgement.breaches) seen |= b.cls == cls;
+          for (const auto& b : m->judgement.breaches) seen |= b.class_name() == cls;
           EXPECT_EQ(seen, expect) << name << " under " << prof << "\n"
                                   << describe(*p, m->execution, m->judgement);
         }

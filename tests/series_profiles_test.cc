@@ -31,12 +31,12 @@ struct Run {
   ReplayResult result;
   const Observation& at(size_t i) const { return result.execution.records[i]; }
   // Classes of finding the oracle reported, judging every claim.
-  std::vector<std::string> classes() const {
-    std::vector<std::string> c;
+  std::vector<FindingId> classes() const {
+    std::vector<FindingId> c;
     for (const auto& b : result.judgement.breaches) c.push_back(b.cls);
     return c;
   }
-  bool found(std::string_view cls) const {
+  bool found(FindingId cls) const {
     const auto c = classes();
     return std::find(c.begin(), c.end(), cls) != c.end();
   }

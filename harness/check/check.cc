@@ -130,7 +130,7 @@ CheckReport run_checks(const Profile& profile) {
   }
   for (const KnownFinding& f : profile.known_findings) {
     CheckRow row;
-    row.name = f.id;
+    row.name = f.name();
     row.kind = RowKind::kFinding;
     bool reproduced = false;
     std::string reproducer = f.reproducer;

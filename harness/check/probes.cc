@@ -240,12 +240,18 @@ Probe probe_for(ClaimId claim) {
   }
 }
 
-bool reproduce_finding(std::string_view id, Lab& lab) {
-  if (id == finding::kCloseListener) return reproduce_close_listener(lab);
-  if (id == finding::kBelowEdge) return reproduce_syscall_below_page(lab);
-  if (id == finding::kSeccompExemption) return reproduce_seccomp_exemption(lab);
-  lab.expect(false, "no reproducer for known finding '" + std::string(id) + "'");
-  return false;
+bool reproduce_finding(FindingId id, Lab& lab) {
+  switch (id) {
+    case finding::kCloseListener:
+      return reproduce_close_listener(lab);
+    case finding::kBelowEdge:
+      return reproduce_syscall_below_page(lab);
+    case finding::kSeccompExemption:
+      return reproduce_seccomp_exemption(lab);
+    default:
+      lab.expect(false, "no reproducer for known finding '" + std::string(to_string(id)) + "'");
+      return false;
+  }
 }
 
 }  // namespace stubfuzz

@@ -6,6 +6,7 @@
 
 #include "check/lab.h"
 #include "profile/claim.h"
+#include "profile/findings.h"
 
 namespace stubfuzz {
 
@@ -15,6 +16,6 @@ Probe probe_for(ClaimId claim);
 
 // Runs the reproducer of a known finding; true if it still reproduces.
 // Unknown ids are reported as not reproducing, with a failure in the lab.
-bool reproduce_finding(std::string_view id, Lab& lab);
+bool reproduce_finding(FindingId id, Lab& lab);
 
 }  // namespace stubfuzz

@@ -91,7 +91,7 @@ ProgramProbeResult probe_claim_with_programs(const Profile& profile, ClaimId cla
     const auto j = fuzz::judge(profile, executor.config(), *program, *ex, true);
     add_path_notes(j, notes);
     for (const auto& b : j.breaches) {
-      if (b.claim != name || !b.finding.empty()) continue;
+      if (b.claim != claim || b.known) continue;
       r.broken = true;
       r.evidence = one_line(text) + ": " + b.detail;
       return r;
@@ -101,10 +101,10 @@ ProgramProbeResult probe_claim_with_programs(const Profile& profile, ClaimId cla
   return r;
 }
 
-ProgramProbeResult reproduce_with_program(const Profile& profile, std::string_view id) {
+ProgramProbeResult reproduce_with_program(const Profile& profile, FindingId id) {
   ProgramProbeResult r;
-  const KnownFinding* f = finding_class(id);
-  if (!f || f->reproducer.empty()) return {false, "no reproducer for '" + std::string(id) + "'"};
+  const KnownFinding* f = &finding_class(id);
+  if (f->reproducer.empty()) return {false, "no reproducer for '" + std::string(f->name()) + "'"};
   auto program = fuzz::parse_text(f->reproducer);
   if (!program) return {false, "reproducer does not parse: " + program.error().message};
   fuzz::Executor executor(profile);

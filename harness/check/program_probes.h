@@ -24,6 +24,6 @@ ProgramProbeResult probe_claim_with_programs(const Profile& profile, ClaimId cla
 
 // Runs the class's registry reproducer (profile/findings.h); true if the
 // class of finding shows.
-ProgramProbeResult reproduce_with_program(const Profile& profile, std::string_view id);
+ProgramProbeResult reproduce_with_program(const Profile& profile, FindingId id);
 
 }  // namespace stubfuzz

@@ -143,7 +143,8 @@ int run_minimize(const ProfileChoice& choice, const std::string& input, const st
   if (!m) return fail(input + ": " + m.error().message, kExitFailed);
   std::ostringstream text;
   text << "# "
-       << (m->key.finding.empty() ? "breaks " + m->key.claim : "known finding " + m->key.finding)
+       << (m->key.finding ? "known finding " + std::string(to_string(*m->key.finding))
+                          : "breaks " + std::string(claim_info(m->key.claim).name))
        << " under " << profile->name << "; minimized from " << input << " in " << m->runs
        << " runs\n"
        << fuzz::to_text(m->program);
@@ -272,7 +273,7 @@ int run_fuzz(const ProfileChoice& choice, const FuzzOptions& o, const std::strin
     if (p) {
       auto rr = fuzz::replay(executor, *profile, *p);
       if (rr && rr->judgement.violated())
-        verdict = "breaks " + rr->judgement.first_violation()->claim;
+        verdict = "breaks " + std::string(rr->judgement.first_violation()->claim_name());
       else
         verdict = rr ? "does not reproduce on replay" : rr.error().message;
     }

@@ -24,9 +24,9 @@ namespace fs = std::filesystem;
 namespace {
 
 // The rows the issue asks about are always shown, found or not.
-constexpr std::string_view kHeadlineRows[] = {finding::kUnsanctionedMmap, finding::kMonitorHang,
-                                              finding::kMunmapStubRegion, finding::kStubStall,
-                                              finding::kCloseListener};
+constexpr FindingId kHeadlineRows[] = {finding::kUnsanctionedMmap, finding::kMonitorHang,
+                                       finding::kMunmapStubRegion, finding::kStubStall,
+                                       finding::kCloseListener};
 
 std::string profile_dir(const MatrixOptions& o, const std::string& p) {
   return fs::absolute(o.out_dir).string() + "/" + p;
@@ -43,12 +43,14 @@ std::vector<std::string> engine_argv(const MatrixOptions& o, const std::string& 
 }
 
 // "# seconds: 12.5" on the first line of a found program.
+constexpr std::string_view kSecondsKey = "# seconds: ";
+
 std::optional<double> seconds_in(const std::string& path) {
   std::ifstream in(path);
   std::string line;
-  if (!std::getline(in, line) || line.rfind("# seconds: ", 0) != 0) return std::nullopt;
+  if (!std::getline(in, line) || !line.starts_with(kSecondsKey)) return std::nullopt;
   try {
-    return std::stod(line.substr(11));
+    return std::stod(line.substr(kSecondsKey.size()));
   } catch (...) {
     return std::nullopt;
   }
@@ -80,6 +82,14 @@ std::string escape(const std::string& s) {
 
 }  // namespace
 
+std::string found_file(const std::string& dir, FindingId cls) {
+  return dir + "/" + std::string(to_string(cls)) + ".txt";
+}
+
+std::string found_header(double seconds) {
+  return std::string(kSecondsKey) + std::to_string(seconds) + "\n";
+}
+
 Result<MatrixResult> read_matrix(const MatrixOptions& o) {
   MatrixResult m;
   m.profiles = o.profiles;
@@ -87,11 +97,12 @@ Result<MatrixResult> read_matrix(const MatrixOptions& o) {
   for (const auto& p : o.profiles)
     m.execs.push_back(read_stats_dir(profile_dir(o, p) + "/stats").execs);
   for (const auto& c : finding_classes()) {
+    const std::string name(c.name());
     std::vector<MatrixCell> row;
     bool any = false;
     for (const auto& p : o.profiles) {
       MatrixCell cell;
-      const std::string file = profile_dir(o, p) + "/found/" + c.id + ".txt";
+      const std::string file = found_file(profile_dir(o, p) + "/found", c.id);
       if (auto s = seconds_in(file)) {
         cell = {true, *s, file};
         any = true;
@@ -101,11 +112,11 @@ Result<MatrixResult> read_matrix(const MatrixOptions& o) {
     const bool headline = std::find(std::begin(kHeadlineRows), std::end(kHeadlineRows), c.id) !=
                           std::end(kHeadlineRows);
     if (!any && !headline) continue;
-    m.rows.push_back(c.id);
+    m.rows.push_back(name);
     std::string repro;
     for (const char* prefix : {"/matrix-", "/known-"}) {
       std::error_code ec;
-      const std::string f = o.regressions + prefix + c.id + ".txt";
+      const std::string f = o.regressions + prefix + name + ".txt";
       if (repro.empty() && fs::exists(f, ec)) repro = f;
     }
     m.reproducers.push_back(repro);

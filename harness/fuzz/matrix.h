@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "profile/findings.h"
 
 namespace stubfuzz::fuzz {
 
@@ -37,6 +38,12 @@ struct MatrixResult {
   std::vector<std::string> reproducers;        // per row; "" when none is committed
   std::vector<std::vector<MatrixCell>> cells;  // [row][profile]
 };
+
+// The contract with the fuzz target (fuzzers/fuzz_stub_syscalls.cc): with
+// STUBFUZZ_MATRIX_DIR set, it writes the first program of each class of
+// finding to found_file(dir, class), whose first line is found_header().
+std::string found_file(const std::string& dir, FindingId cls);
+std::string found_header(double seconds);
 
 Result<MatrixResult> run_matrix(const MatrixOptions& o, std::ostream& status);
 

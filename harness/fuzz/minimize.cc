@@ -7,8 +7,8 @@
 namespace stubfuzz::fuzz {
 
 std::optional<BreachKey> breach_key(const Judgement& j) {
-  if (const Breach* b = j.first_violation()) return BreachKey{b->claim, ""};
-  if (!j.breaches.empty()) return BreachKey{j.breaches.front().claim, j.breaches.front().finding};
+  if (const Breach* b = j.first_violation()) return BreachKey{b->claim, std::nullopt};
+  if (!j.breaches.empty()) return BreachKey{j.breaches.front().claim, j.breaches.front().cls};
   return std::nullopt;
 }
 
@@ -26,10 +26,10 @@ Result<Minimized> minimize(Executor& executor, const Profile& profile, const Pro
     m.runs++;
     auto r = replay(executor, profile, candidate);
     if (!r) return r.error();
-    return std::any_of(r->judgement.breaches.begin(), r->judgement.breaches.end(),
-                       [&](const Breach& b) {
-                         return BreachKey{b.claim, b.finding} == *key;
-                       });
+    return std::any_of(
+        r->judgement.breaches.begin(), r->judgement.breaches.end(), [&](const Breach& b) {
+          return BreachKey{b.claim, b.known ? std::optional(b.cls) : std::nullopt} == *key;
+        });
   };
 
   // Records, from the last: later ones rarely matter to an earlier breach.

@@ -11,8 +11,8 @@
 namespace stubfuzz::fuzz {
 
 struct BreachKey {
-  std::string claim;
-  std::string finding;  // "" for a violation
+  ClaimId claim;
+  std::optional<FindingId> finding;  // none for a violation
   bool operator==(const BreachKey&) const = default;
 };
 

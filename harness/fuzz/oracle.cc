@@ -107,7 +107,7 @@ bool in_stub_page(uint64_t addr, const StubLayout& l) {
   return addr >= l.stub_start && addr < l.stub_start + STUB_PAGE_SIZE;
 }
 
-bool documented(const Profile& p, std::string_view id) {
+bool documented(const Profile& p, FindingId id) {
   return std::any_of(p.known_findings.begin(), p.known_findings.end(),
                      [&](const KnownFinding& f) { return f.id == id; });
 }
@@ -150,7 +150,7 @@ bool Judgement::violated() const { return first_violation() != nullptr; }
 
 const Breach* Judgement::first_violation() const {
   for (const auto& b : breaches)
-    if (b.finding.empty()) return &b;
+    if (!b.known) return &b;
   return nullptr;
 }
 
@@ -161,11 +161,10 @@ Judgement judge(const Profile& profile, const StubConfig& config, const Program&
   Judgement j;
   const auto allowlist = filter::uml_stub_allowlist();
   // `cls` is the class of finding; a kernel finding overrides it.
-  auto breach = [&](ClaimId claim, std::string_view cls, size_t i, std::string detail) {
+  auto breach = [&](ClaimId claim, FindingId cls, size_t i, std::string detail) {
     const bool known = documented(profile, cls);
     if (!every_claim && claim != ClaimId::kModelAgrees && !profile.makes(claim) && !known) return;
-    j.breaches.push_back({std::string(claim_info(claim).name), std::string(cls),
-                          known ? std::string(cls) : "", i, std::move(detail)});
+    j.breaches.push_back({claim, cls, known, i, std::move(detail)});
   };
 
   // The model, once per record: the filter under test, and with the safety
@@ -224,7 +223,7 @@ Judgement judge(const Profile& profile, const StubConfig& config, const Program&
     v = verdicts[i];
     // Every breach of a call the kernel exempts from seccomp is that finding.
     const bool exempt_ran = v.path == filter::Path::kExempt && executed(o);
-    auto cls = [&](std::string_view c) { return exempt_ran ? kSeccompExemption : c; };
+    auto cls = [&](FindingId c) { return exempt_ran ? kSeccompExemption : c; };
     // Without the ABI, int $0x80 is no syscall: nothing ran, nothing trapped.
     const bool no_syscall = v.path == filter::Path::kNoAbi;
 
@@ -319,8 +318,8 @@ std::string describe(const Program& program, const Execution& ex, const Judgemen
     std::string marks;
     for (const auto& b : j.breaches) {
       if (b.record != i) continue;
-      const std::string mark =
-          b.finding.empty() ? "  <- BREAKS " + b.claim : "  <- known finding " + b.finding;
+      const std::string mark = b.known ? "  <- known finding " + std::string(b.class_name())
+                                       : "  <- BREAKS " + std::string(b.claim_name());
       if (marks.find(mark) == std::string::npos) marks += mark;
     }
     line += marks;

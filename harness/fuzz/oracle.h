@@ -25,11 +25,14 @@ struct RecordVerdict : filter::Prediction {
 };
 
 struct Breach {
-  std::string claim;    // claim name, or "model-agrees"
-  std::string cls;      // its class of finding (profile/findings.h)
-  std::string finding;  // the class id when the profile documents it, else ""
+  ClaimId claim = ClaimId::kModelAgrees;
+  FindingId cls = FindingId::kModelDisagrees;  // its class of finding
+  bool known = false;                          // the profile documents the class: not a violation
   size_t record = 0;
   std::string detail;
+
+  std::string_view claim_name() const { return claim_info(claim).name; }
+  std::string_view class_name() const { return to_string(cls); }
 };
 
 struct Judgement {

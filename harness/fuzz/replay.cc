@@ -129,14 +129,15 @@ Result<ReplayResult> replay(Executor& executor, const Profile& profile, const Pr
 void print_replay(const std::string& path, const ReplayResult& r, std::ostream& out) {
   out << path << "\n" << describe(r.program, r.execution, r.judgement);
   if (const Breach* b = r.judgement.first_violation()) {
-    out << "  REPRODUCES: claim " << b->claim << " (" << b->cls << ") broken by record "
-        << b->record << ": " << b->detail << "\n";
+    out << "  REPRODUCES: claim " << b->claim_name() << " (" << b->class_name()
+        << ") broken by record " << b->record << ": " << b->detail << "\n";
     return;
   }
   bool known = false;
   for (const auto& b : r.judgement.breaches)
-    if (!b.finding.empty()) {
-      out << "  known finding " << b.finding << " (" << b.claim << "), record " << b.record << "\n";
+    if (b.known) {
+      out << "  known finding " << b.class_name() << " (" << b.claim_name() << "), record "
+          << b.record << "\n";
       known = true;
     }
   if (!known) out << "  every claim holds\n";

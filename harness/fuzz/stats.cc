@@ -21,7 +21,7 @@ void Stats::add(const Program& p, const Execution& ex, const Judgement& j) {
                  static_cast<uint32_t>(p.records[i].site.kind) << 16 | o.resolved.nr);
   }
   for (const auto& b : j.breaches)
-    if (!b.finding.empty()) known[b.finding]++;
+    if (b.known) known[std::string(b.class_name())]++;
 }
 
 void Stats::merge(const Stats& o) {
@@ -75,9 +75,9 @@ void StatsWriter::record(const Program& p, const Execution& ex, const Judgement&
   if (stats_.known.size() != known_before) {
     // A reproducer for each known finding, the first time it is seen here.
     for (const auto& b : j.breaches) {
-      const std::string path = dir_ + "/known-" + b.finding + ".txt";
-      if (b.finding.empty() || fs::exists(path)) continue;
-      std::ofstream(path) << "# known finding " << b.finding << " (" << b.claim << ")\n"
+      const std::string path = dir_ + "/known-" + std::string(b.class_name()) + ".txt";
+      if (!b.known || fs::exists(path)) continue;
+      std::ofstream(path) << "# known finding " << b.class_name() << " (" << b.claim_name() << ")\n"
                           << to_text(p);
     }
   }

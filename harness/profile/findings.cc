@@ -9,52 +9,77 @@ namespace {
 std::vector<KnownFinding> make_classes() {
   using namespace finding;
   std::vector<KnownFinding> c = {
-      {std::string(kUnsanctionedMmap), ClaimId::kMmapValidated,
+      {kUnsanctionedMmap, ClaimId::kMmapValidated,
        "the stub maps what the monitor never queued (here: fresh anonymous memory)",
        "stub mmap(0, 4096, 1, 34, 0xffffffffffffffff, 0)"},
-      {std::string(kMonitorHang), ClaimId::kNoMonitorHang,
+      {kMonitorHang, ClaimId::kNoMonitorHang,
        "a stub mmap outside a queued batch leaves a notification the monitor never "
        "reads: the stub waits for the monitor, the monitor for the stub",
        "stub mmap(0, 4096, 1, 34, 0xffffffffffffffff, 0)"},
-      {std::string(kMunmapStubRegion), ClaimId::kMunmapValidated,
+      {kMunmapStubRegion, ClaimId::kMunmapValidated,
        "the stub unmaps memory that is not guest memory below the stub (here: its own "
        "code page)",
        "stub munmap(STUB, 4096)"},
-      {std::string(kStubStall), ClaimId::kStallKilled,
+      {kStubStall, ClaimId::kStallKilled,
        "the stub stops making progress (here: spins in guest code) and nothing kills it",
        "outside spin"},
-      {std::string(kCloseListener), ClaimId::kNoSelfClose,
+      {kCloseListener, ClaimId::kNoSelfClose,
        "close is allowlisted, so close(1) from the stub page executes and the stub's copy of "
        "the listener is gone",
        "stub close(LISTENER)"},
-      {std::string(kSelfClose), ClaimId::kNoSelfClose, "the stub closes its control socket (fd 0)",
+      {kSelfClose, ClaimId::kNoSelfClose, "the stub closes its control socket (fd 0)",
        "stub close(SOCKET)"},
-      {std::string(kBelowEdge), ClaimId::kOutsideTraps,
+      {kBelowEdge, ClaimId::kOutsideTraps,
        "the filter checks the address after the syscall instruction, so an instruction in the "
        "last 2 bytes before the stub page counts as the page's",
        "at(STUB-2) mmap(0, 4096, 1, 34, 0xffffffffffffffff, 0)"},
-      {std::string(kListenerIoctl), ClaimId::kNoListenerIoctl,
+      {kListenerIoctl, ClaimId::kNoListenerIoctl,
        "an ioctl on the listener executes in the stub (self-approval)",
        "stub ioctl(LISTENER, SECCOMP_IOCTL_NOTIF_ID_VALID, &scratch)"},
-      {std::string(kOutsideExecutes), ClaimId::kOutsideTraps,
-       "a syscall from outside the stub page executes", "outside getpid()"},
-      {std::string(kOffAllowlist), ClaimId::kStubAllowlist,
+      {kOutsideExecutes, ClaimId::kOutsideTraps, "a syscall from outside the stub page executes",
+       "outside getpid()"},
+      {kOffAllowlist, ClaimId::kStubAllowlist,
        "a syscall off the allowlist runs from the stub page", "stub getpid()"},
-      {std::string(kListenerLost), ClaimId::kListenerSurvives,
+      {kListenerLost, ClaimId::kListenerSurvives,
        "the monitor's listener stops working while the stub lives", ""},
-      {std::string(kSeccompExemption), ClaimId::kOutsideTraps,
+      {kSeccompExemption, ClaimId::kOutsideTraps,
        "upstream seccomp lets x86-64 uretprobe (335) and uprobe (336) through without running "
        "the filter (so that uprobes work under deny-by-default policies; backported to stable "
        "kernels for 335): where the kernel has it, they execute from anywhere, the stub page and "
        "outside it, and no filter can stop them",
        "outside syscall_335()\noutside syscall_336()", /*kernel_specific=*/true},
-      {std::string(kModelDisagrees), ClaimId::kModelAgrees,
+      {kModelDisagrees, ClaimId::kModelAgrees,
        "the kernel did not do what the filter model predicts", ""},
   };
   return c;
 }
 
+// In FindingId order.
+constexpr std::string_view kNames[] = {
+    "unsanctioned-mmap",
+    "monitor-hang",
+    "munmap-outside-guest",
+    "stub-stall",
+    "close-listener-from-stub-page",
+    "self-close",
+    "syscall-just-below-stub-page",
+    "listener-ioctl",
+    "outside-executes",
+    "off-allowlist",
+    "listener-lost",
+    "uprobe-calls-exempt-from-seccomp",
+    "model-disagrees",
+};
+
 }  // namespace
+
+std::string_view to_string(FindingId id) { return kNames[static_cast<size_t>(id)]; }
+
+std::optional<FindingId> finding_by_name(std::string_view name) {
+  for (size_t i = 0; i < std::size(kNames); i++)
+    if (kNames[i] == name) return static_cast<FindingId>(i);
+  return std::nullopt;
+}
 
 std::span<const KnownFinding> finding_classes() {
   // Never destroyed: fuzz targets judge from a pool thread until exit.
@@ -62,10 +87,13 @@ std::span<const KnownFinding> finding_classes() {
   return classes;
 }
 
-const KnownFinding* finding_class(std::string_view id) {
-  for (const auto& c : finding_classes())
-    if (c.id == id) return &c;
-  return nullptr;
+const KnownFinding& finding_class(FindingId id) {
+  return finding_classes()[static_cast<size_t>(id)];
+}
+
+const KnownFinding* finding_class(std::string_view name) {
+  const auto id = finding_by_name(name);
+  return id ? &finding_class(*id) : nullptr;
 }
 
 }  // namespace stubfuzz

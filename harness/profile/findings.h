@@ -3,6 +3,8 @@
 // documents the classes it is known to have (Profile::known_findings).
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -11,37 +13,47 @@
 
 namespace stubfuzz {
 
+// Every class the oracle can name, in the attack matrix's row order.
+enum class FindingId : uint8_t {
+  kUnsanctionedMmap,
+  kMonitorHang,
+  kMunmapStubRegion,
+  kStubStall,
+  kCloseListener,
+  kSelfClose,
+  kBelowEdge,
+  kListenerIoctl,
+  kOutsideExecutes,
+  kOffAllowlist,
+  kListenerLost,
+  kSeccompExemption,  // upstream seccomp runs x86-64 uretprobe and uprobe unfiltered
+  kModelDisagrees,
+};
+// "close-listener-from-stub-page": the name files and reports use.
+std::string_view to_string(FindingId id);
+std::optional<FindingId> finding_by_name(std::string_view name);
+
 struct KnownFinding {
-  std::string id;          // "close-listener-from-stub-page"
+  FindingId id;
   ClaimId claim;           // the claim it breaks
   std::string summary;     // one line
   std::string reproducer;  // the program, as text
   // A property of the kernel under test rather than of the profile: PRESENT
   // on kernels that have it, ABSENT on the others (kernel/facts.h says which).
   bool kernel_specific = false;
+
+  std::string_view name() const { return to_string(id); }
 };
 
-// Every class the oracle knows, in the attack matrix's row order.
+// Every class, in FindingId order.
 std::span<const KnownFinding> finding_classes();
-// nullptr for an unknown id.
-const KnownFinding* finding_class(std::string_view id);
+const KnownFinding& finding_class(FindingId id);
+// nullptr for an unknown name.
+const KnownFinding* finding_class(std::string_view name);
 
-// Class ids the oracle uses (the registry has their text).
+// The ids, as the oracle and the profiles spell them.
 namespace finding {
-inline constexpr std::string_view kUnsanctionedMmap = "unsanctioned-mmap";
-inline constexpr std::string_view kMonitorHang = "monitor-hang";
-inline constexpr std::string_view kMunmapStubRegion = "munmap-outside-guest";
-inline constexpr std::string_view kStubStall = "stub-stall";
-inline constexpr std::string_view kCloseListener = "close-listener-from-stub-page";
-inline constexpr std::string_view kSelfClose = "self-close";
-inline constexpr std::string_view kBelowEdge = "syscall-just-below-stub-page";
-inline constexpr std::string_view kListenerIoctl = "listener-ioctl";
-inline constexpr std::string_view kOutsideExecutes = "outside-executes";
-inline constexpr std::string_view kOffAllowlist = "off-allowlist";
-inline constexpr std::string_view kListenerLost = "listener-lost";
-// Upstream seccomp runs x86-64 uretprobe (335) and uprobe (336) unfiltered.
-inline constexpr std::string_view kSeccompExemption = "uprobe-calls-exempt-from-seccomp";
-inline constexpr std::string_view kModelDisagrees = "model-disagrees";
+using enum FindingId;
 }  // namespace finding
 
 }  // namespace stubfuzz

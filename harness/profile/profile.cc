@@ -28,7 +28,7 @@ std::function<filter::Program(const StubLayout&)> notifying(std::vector<uint32_t
   };
 }
 
-KnownFinding known(std::string_view id) { return *finding_class(id); }
+KnownFinding known(FindingId id) { return finding_class(id); }
 
 constexpr std::chrono::milliseconds kWatchdogBound{5};
 
