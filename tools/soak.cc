@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <climits>
@@ -200,24 +201,20 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
   stubfuzz::Options o;
-  for (int i = 1; i < argc; i++) {
-    const std::string a = argv[i];
-    if (i + 1 >= argc) return stubfuzz::usage(("missing value for " + a).c_str());
-    const char* v = argv[++i];
-    char* end = nullptr;
-    if (a == "--executions")
-      o.executions = std::strtoull(v, &end, 10);
-    else if (a == "--seconds")
-      o.seconds = std::strtod(v, &end);
-    else if (a == "--sample")
-      o.sample_seconds = std::strtod(v, &end);
-    else if (a == "--seed")
-      o.seed = std::strtoull(v, &end, 10);
-    else if (a == "--profile")
-      o.profile = v, end = const_cast<char*>(v) + std::string(v).size();
-    else
-      return stubfuzz::usage(("unknown option " + a).c_str());
-    if (!end || *end) return stubfuzz::usage(("bad value for " + a).c_str());
+  CLI::App app{
+      "soak: the executor on random programs, the harness's RSS, fds and children sampled"};
+  auto* execs = app.add_option("--executions", o.executions, "programs to run");
+  auto* secs = app.add_option("--seconds", o.seconds, "or: run this long");
+  execs->excludes(secs);
+  app.add_option("--sample", o.sample_seconds, "seconds between samples (default 2)");
+  app.add_option("--profile", o.profile, "built-in profile (default listener)");
+  app.add_option("--seed", o.seed, "random seed (default 0)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return stubfuzz::usage(e.what());
   }
   if ((o.executions == 0) == (o.seconds <= 0))
     return stubfuzz::usage("give one of --executions or --seconds");
