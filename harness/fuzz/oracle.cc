@@ -5,18 +5,14 @@
 #include <sys/syscall.h>
 
 #include <algorithm>
-#include <initializer_list>
+#include <array>
 
 #include "filter/syscall_names.h"
-#include "filter/uml_filter.h"
-#include "monitor/monitor.h"
+#include "fuzz/claim_rules.h"
 
 namespace stubfuzz::fuzz {
 
 namespace {
-
-constexpr uint32_t kI386Ioctl = 54;
-constexpr uint32_t kI386Close = 6;
 
 seccomp_data data_for(const Observation& o) {
   seccomp_data d{};
@@ -92,15 +88,19 @@ bool matches(const filter::Prediction& p, const Observation& o) {
 }
 
 // Calls that can take away the code a later record jumps to (or, like
-// rt_sigreturn, send the stub anywhere), per ABI.
+// rt_sigreturn, send the stub anywhere), by libseccomp's names in each ABI.
 bool changes_address_space(const Observation& o) {
-  static constexpr uint32_t kX86_64[] = {SYS_munmap, SYS_mmap,    SYS_mremap, SYS_mprotect,
-                                         SYS_brk,    SYS_madvise, SYS_shmdt,  SYS_rt_sigreturn};
-  static constexpr uint32_t kI386[] = {91, 90, 192, 163, 125, 45, 219, 173, 119};
-  const uint32_t nr = o.resolved.nr;
-  if (o.resolved.abi == STUB_ABI_I386)
-    return std::find(std::begin(kI386), std::end(kI386), nr) != std::end(kI386);
-  return std::find(std::begin(kX86_64), std::end(kX86_64), nr) != std::end(kX86_64);
+  static const auto numbers = [] {
+    std::array<std::vector<uint32_t>, 2> by_abi;
+    for (auto arch : {filter::Arch::kX86_64, filter::Arch::kI386})
+      for (std::string_view name : {"munmap", "mmap", "mmap2", "mremap", "mprotect", "brk",
+                                    "madvise", "shmdt", "rt_sigreturn", "sigreturn"})
+        if (auto nr = filter::syscall_number(arch, name); nr && *nr >= 0)
+          by_abi[arch == filter::Arch::kI386].push_back(static_cast<uint32_t>(*nr));
+    return by_abi;
+  }();
+  const auto& list = numbers[o.resolved.abi == STUB_ABI_I386];
+  return std::find(list.begin(), list.end(), o.resolved.nr) != list.end();
 }
 
 bool in_stub_page(uint64_t addr, const StubLayout& l) {
@@ -112,36 +112,27 @@ bool documented(const Profile& p, FindingId id) {
                      [&](const KnownFinding& f) { return f.id == id; });
 }
 
-bool is_call(const Observation& o, uint32_t x86_64, std::initializer_list<uint32_t> i386) {
-  if (o.resolved.abi == STUB_ABI_I386)
-    return std::find(i386.begin(), i386.end(), o.resolved.nr) != i386.end();
-  return o.resolved.nr == x86_64;
-}
-
-// Returned an error: the call took no effect.
-bool failed(const Observation& o) {
-  return o.kind == Observed::kReturned && o.ret < 0 && o.ret > -4096;
-}
-
-// 3/7's rule (monitor/monitor.h), on the truth: a mapping the monitor
-// queued, no more access.
-bool sanctioned_mmap(const Program& program, const Execution& ex, const Observation& o) {
-  if (o.resolved.abi != STUB_ABI_X86_64) return false;
-  for (size_t i = 0; i < program.records.size() && i < ex.records.size(); i++) {
-    const stub_record& q = ex.records[i].resolved;
-    if (program.records[i].site.kind == SiteKind::kQueued && q.abi == STUB_ABI_X86_64 &&
-        q.nr == SYS_mmap && same_mapping(o.resolved.args, q.args))
-      return true;
-  }
-  return false;
-}
-
-// 5/7's rule (monitor/monitor.h) on the arguments as the ABI reads them.
-bool munmaps_guest_memory(const Observation& o, const StubLayout& l) {
+// What the rules need to know of one record, then every rule of fuzz/claim_rules.h.
+void judge_record(const Profile& profile, const Program& program, const Execution& ex, size_t i,
+                  const RecordVerdict& v, const BreachSink& breach) {
+  const Observation& o = ex.records[i];
+  // Returned, but denied by a filter or by the monitor: it did not run. A
+  // notified call runs on CONTINUE, the monitor's or anyone's.
+  const auto action = v.action();
+  const bool notif_ran = o.answer == Answer::kContinued ||
+                         (o.kind == Observed::kReturned && o.answer != Answer::kDenied);
+  const bool denied =
+      (v.agrees && (action == filter::Action::kErrno || action == filter::Action::kTrace)) ||
+      (action == filter::Action::kUserNotif && !notif_ran);
   const bool i386 = o.resolved.abi == STUB_ABI_I386;
-  const uint64_t addr = i386 ? static_cast<uint32_t>(o.resolved.args[0]) : o.resolved.args[0];
-  const uint64_t len = i386 ? static_cast<uint32_t>(o.resolved.args[1]) : o.resolved.args[1];
-  return guest_range(addr, len, l.stub_start);
+  JudgedRecord r{profile, program, ex, i, o, v};
+  r.inside = in_stub_page(o.insn_addr, ex.layout);
+  // Without the ABI, int $0x80 is no syscall: nothing ran, nothing trapped.
+  r.no_syscall = v.path == filter::Path::kNoAbi;
+  r.ran = executed(o) && !denied && !r.no_syscall;
+  r.exempt_ran = v.path == filter::Path::kExempt && executed(o);
+  r.fd = i386 ? static_cast<uint32_t>(o.resolved.args[0]) : o.resolved.args[0];
+  for (const RecordRule& rule : record_rules()) rule.judge(r, breach);
 }
 
 }  // namespace
@@ -159,9 +150,7 @@ Judgement judge(const Profile& profile, const StubConfig& config, const Program&
   using namespace finding;
   const filter::Program& filter = config.filter;
   Judgement j;
-  const auto allowlist = filter::uml_stub_allowlist();
-  // `cls` is the class of finding; a kernel finding overrides it.
-  auto breach = [&](ClaimId claim, FindingId cls, size_t i, std::string detail) {
+  const BreachSink breach = [&](ClaimId claim, FindingId cls, size_t i, std::string detail) {
     const bool known = documented(profile, cls);
     if (!every_claim && claim != ClaimId::kModelAgrees && !profile.makes(claim) && !known) return;
     j.breaches.push_back({claim, cls, known, i, std::move(detail)});
@@ -218,76 +207,12 @@ Judgement judge(const Profile& profile, const StubConfig& config, const Program&
       continue;
     }
     if (executed(o) && changes_address_space(o)) address_space_changed = true;
-    const bool i386 = o.resolved.abi == STUB_ABI_I386;
-    const uint32_t nr = o.resolved.nr;
     v = verdicts[i];
-    // Every breach of a call the kernel exempts from seccomp is that finding.
-    const bool exempt_ran = v.path == filter::Path::kExempt && executed(o);
-    auto cls = [&](FindingId c) { return exempt_ran ? kSeccompExemption : c; };
-    // Without the ABI, int $0x80 is no syscall: nothing ran, nothing trapped.
-    const bool no_syscall = v.path == filter::Path::kNoAbi;
-
     v.agrees = matches(v, o);
-    if (!v.agrees)
-      breach(ClaimId::kModelAgrees, kModelDisagrees, i,
-             "model " + filter::describe(v) + ", kernel " + to_string(o.kind) +
-                 (o.exit ? " (" + kernel::describe(*o.exit) + ")" : ""));
     j.records.push_back(v);
-
-    const uint64_t fd = i386 ? static_cast<uint32_t>(o.resolved.args[0]) : o.resolved.args[0];
-    const bool inside = in_stub_page(o.insn_addr, ex.layout);
-
-    // Returned, but denied by a filter or by the monitor: it did not run.
-    const auto stack_action = v.action();
-    // A notified call runs on CONTINUE, the monitor's or anyone's.
-    const bool notif_ran = o.answer == Answer::kContinued ||
-                           (o.kind == Observed::kReturned && o.answer != Answer::kDenied);
-    const bool denied = (v.agrees && (stack_action == filter::Action::kErrno ||
-                                      stack_action == filter::Action::kTrace)) ||
-                        (stack_action == filter::Action::kUserNotif && !notif_ran);
-    const bool ran = executed(o) && !denied && !no_syscall;
-    if (ran && fd == kStubListenerFd && nr == (i386 ? kI386Ioctl : SYS_ioctl))
-      breach(ClaimId::kNoListenerIoctl, cls(kListenerIoctl), i, "ioctl on the listener executed");
-    if (!inside && o.kind != Observed::kTrapped && !no_syscall) {
-      const bool edge = program.records[i].site.kind == SiteKind::kBelowEdge;
-      breach(ClaimId::kOutsideTraps, edge && !exempt_ran ? kBelowEdge : cls(kOutsideExecutes), i,
-             std::string("instruction outside the stub page: ") + to_string(o.kind));
-    }
-    const bool allowed =
-        !i386 && std::find(allowlist.begin(), allowlist.end(), nr) != allowlist.end();
-    // Killed or trapped, it did not run (hardened traps the page's unused
-    // i386 instruction as any other address's).
-    if (inside && !allowed && ran)
-      breach(ClaimId::kStubAllowlist, cls(kOffAllowlist), i,
-             std::string("not on the allowlist, yet it ran: ") + to_string(o.kind));
-    // Under mainline fd 1 is nothing; closing it closes nothing.
-    const bool owned_fd = fd == 0 || (fd == 1 && profile.wants_listener());
-    if (ran && owned_fd && nr == (i386 ? kI386Close : SYS_close))
-      breach(ClaimId::kNoSelfClose, fd == 1 && inside ? kCloseListener : kSelfClose, i,
-             "close(" + std::to_string(fd) + ") executed");
-    if (ran && !failed(o) && is_call(o, SYS_mmap, {90, 192}) && !sanctioned_mmap(program, ex, o))
-      breach(ClaimId::kMmapValidated, cls(kUnsanctionedMmap), i,
-             "an mmap the monitor never queued took effect");
-    if (ran && !failed(o) && is_call(o, SYS_munmap, {91}) && !munmaps_guest_memory(o, ex.layout))
-      breach(ClaimId::kMunmapValidated, cls(kMunmapStubRegion), i,
-             "a munmap outside the guest's memory below the stub took effect");
-    if (o.kind == Observed::kBlocked) {
-      if (!ex.monitor_hang.empty())
-        breach(ClaimId::kNoMonitorHang, kMonitorHang, i, ex.monitor_hang);
-      else
-        breach(ClaimId::kStallKilled, kStubStall, i,
-               "the stub made no progress until the harness's bound and nothing killed it");
-    }
+    judge_record(profile, program, ex, i, j.records.back(), breach);
   }
-  // 2/7's monitor also hangs when the stub finishes without the queued call.
-  if (!ex.monitor_hang.empty() &&
-      std::none_of(ex.records.begin(), ex.records.end(),
-                   [](const Observation& o) { return o.kind == Observed::kBlocked; }))
-    breach(ClaimId::kNoMonitorHang, kMonitorHang, ex.records.size() ? ex.records.size() - 1 : 0,
-           ex.monitor_hang);
-  if (!ex.listener_ok)
-    breach(ClaimId::kListenerSurvives, kListenerLost, ex.records.size() ? ex.records.size() - 1 : 0,
-           "the monitor's listener stopped working while the stub lived");
+  judge_batch(ex, breach);
   return j;
 }
 
