@@ -20,6 +20,7 @@
 #include "fuzz/matrix.h"
 #include "fuzz/oracle.h"
 #include "fuzz/stats.h"
+#include "fuzz/target_env.h"
 #include "mutator.h"
 #include "profile/profile.h"
 
@@ -39,9 +40,9 @@ std::chrono::steady_clock::time_point g_start;
 }
 
 Profile choose_base_profile() {
-  const char* name = std::getenv("STUBFUZZ_PROFILE");
-  const char* filter_path = std::getenv("STUBFUZZ_FILTER");
-  const char* claims = std::getenv("STUBFUZZ_CLAIMS");
+  const char* name = std::getenv(fuzz::env::kProfile);
+  const char* filter_path = std::getenv(fuzz::env::kFilter);
+  const char* claims = std::getenv(fuzz::env::kClaims);
   if (filter_path) {
     auto p = profile_from_filter_file(filter_path, claims ? claims : kDefaultProfile);
     if (!p) die(p.error().message);
@@ -55,7 +56,7 @@ Profile choose_base_profile() {
 Profile choose_profile() {
   Profile p = choose_base_profile();
   // STUBFUZZ_UNSAFE=1: no sandbox, as `stubfuzz fuzz --unsafe`.
-  if (const char* u = std::getenv("STUBFUZZ_UNSAFE"); u && *u == '1') p.sandboxed = false;
+  if (const char* u = std::getenv(fuzz::env::kUnsafe); u && *u == '1') p.sandboxed = false;
   return p;
 }
 
@@ -66,7 +67,7 @@ void start() {
   g_executor = std::make_unique<fuzz::Executor>(*g_profile);
   g_stats = std::make_unique<fuzz::StatsWriter>();
   g_stats->set_filter_len(g_executor->filter().size());
-  g_matrix_dir = std::getenv("STUBFUZZ_MATRIX_DIR");
+  g_matrix_dir = std::getenv(fuzz::env::kMatrixDir);
   g_start = std::chrono::steady_clock::now();
 }
 

@@ -151,8 +151,8 @@ TEST(ModelAgrees, LibseccompFiltersInRealStubsMatchTheModelOnRandomSyscalls) {
       for (; done < n && out->results[done].status != STUB_RESULT_PENDING; done++) {
         const stub_record& rec = records[i + done];
         const stub_result& res = out->results[done];
-        const uint64_t ip = explain::record_ip(rec, stub->data(), layout.stub_start);
-        const auto p = predict(prog, {}, kernel::facts(), explain::record_data(rec, ip));
+        const uint64_t ip = insn_addr(rec, stub->data()) + kSyscallInsnLen;
+        const auto p = predict(prog, {}, kernel::facts(), record_data(rec, ip - kSyscallInsnLen));
         const std::string want = explain::predicted_outcome(p.ret, p.path);
         const std::string got = explain::observed_outcome(res, *out);
         t.records++;

@@ -15,26 +15,6 @@ filter::Arch arch_of(const stub_record& r) {
   return r.abi == STUB_ABI_I386 ? filter::Arch::kI386 : filter::Arch::kX86_64;
 }
 
-uint64_t record_ip(const stub_record& r, const stub_data& data, uint64_t stub_start) {
-  const unsigned abi = r.abi == STUB_ABI_I386 ? 1 : 0;
-  switch (r.origin) {
-    case STUB_ORIGIN_STUB:
-      return stub_start + kStubGateIpOffset[abi];
-    case STUB_ORIGIN_OUTSIDE:
-      return data.outside_gate[abi] + 2;
-    default:
-      return r.addr + 2;
-  }
-}
-
-seccomp_data record_data(const stub_record& r, uint64_t ip) {
-  std::array<uint64_t, 6> args{};
-  for (int i = 0; i < 6; i++)
-    args[i] = r.abi == STUB_ABI_I386 ? static_cast<uint32_t>(r.args[i]) : r.args[i];
-  return filter::make_seccomp_data(static_cast<int>(r.nr), filter::audit_arch(arch_of(r)), ip,
-                                   args);
-}
-
 std::string predicted_outcome(uint32_t ret, filter::Path path) {
   if (path == filter::Path::kNoAbi) return "FAULT(SIGSEGV)";
   if (path == filter::Path::kExempt) return "UNFILTERED";

@@ -15,17 +15,12 @@
 
 namespace stubfuzz::explain {
 
-// Where the stub page's own syscall instructions end (stub/stub_page_asm.S:
-// a ret at offset 0, then "syscall; ret", then "int $0x80; ret").
-inline constexpr uint64_t kStubGateIpOffset[2] = {3, 6};
+// Where the stub page's own syscall instructions end (stub_abi.h): what the
+// kernel reports for them as instruction_pointer.
+inline constexpr uint64_t kStubGateIpOffset[2] = {STUB_GATE_X86_64_OFFSET + kSyscallInsnLen,
+                                                  STUB_GATE_I386_OFFSET + kSyscallInsnLen};
 
 filter::Arch arch_of(const stub_record& r);
-// The address after the record's syscall instruction: what the kernel
-// reports as instruction_pointer.
-uint64_t record_ip(const stub_record& r, const stub_data& data, uint64_t stub_start);
-// The kernel's seccomp_data for the record: i386 (int $0x80) sees the low
-// 32 bits of each register only.
-seccomp_data record_data(const stub_record& r, uint64_t ip);
 
 // What the kernel will do with a filter return, in observable terms. TRACE
 // without a tracer and USER_NOTIF without a listener fail with ENOSYS. A call

@@ -84,8 +84,9 @@ class Runner {
  private:
   void check(Cell c, const stub_record& rec, const stub_result& r, const BatchOutcome& b) {
     // The model again, at the exact address this stub used.
-    c.ip = record_ip(rec, stub_->data(), opt_.layout.stub_start);
-    const auto p = filter::predict(prog_, {}, kernel::facts(), record_data(rec, c.ip));
+    const uint64_t insn = insn_addr(rec, stub_->data());
+    c.ip = insn + kSyscallInsnLen;
+    const auto p = filter::predict(prog_, {}, kernel::facts(), record_data(rec, insn));
     c.predicted = predicted_outcome(p.ret, p.path);
     c.observed = observed_outcome(r, b);
     report_.cells_run++;

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "fuzz/stats.h"
+#include "fuzz/target_env.h"
 #include "kernel/sys.h"
 
 namespace stubfuzz::fuzz {
@@ -63,14 +64,14 @@ std::vector<std::vector<std::string>> afl_instances(const CampaignOptions& o,
 
 std::vector<std::pair<std::string, std::string>> engine_env(const CampaignOptions& o,
                                                             const std::string& out) {
-  std::vector<std::pair<std::string, std::string>> env = {{"STUBFUZZ_STATS_DIR", out + "/stats"}};
+  std::vector<std::pair<std::string, std::string>> env = {{env::kStatsDir, out + "/stats"}};
   if (!o.filter.empty()) {
-    env.push_back({"STUBFUZZ_FILTER", o.filter});
-    env.push_back({"STUBFUZZ_CLAIMS", o.claims});
+    env.push_back({env::kFilter, o.filter});
+    env.push_back({env::kClaims, o.claims});
   } else {
-    env.push_back({"STUBFUZZ_PROFILE", o.profile});
+    env.push_back({env::kProfile, o.profile});
   }
-  if (o.unsafe) env.push_back({"STUBFUZZ_UNSAFE", "1"});
+  if (o.unsafe) env.push_back({env::kUnsafe, "1"});
   if (o.engine == Engine::kAfl)
     for (const char* v : {"AFL_NO_UI", "AFL_SKIP_CPUFREQ", "AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES",
                           "AFL_NO_AFFINITY"})

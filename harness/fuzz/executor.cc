@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "stub/record.h"
+
 namespace stubfuzz::fuzz {
 
 const char* to_string(Observed o) {
@@ -68,11 +70,7 @@ Result<Execution> Executor::run(const Program& p) {
   for (const Record& r : p.records) {
     Observation o;
     o.resolved = resolve(r, ex.layout);
-    const int abi = r.i386 ? STUB_ABI_I386 : STUB_ABI_X86_64;
-    o.insn_addr = r.spin                                     ? 0
-                  : o.resolved.origin == STUB_ORIGIN_STUB    ? s.data().stub_gate[abi]
-                  : o.resolved.origin == STUB_ORIGIN_OUTSIDE ? s.data().outside_gate[abi]
-                                                             : o.resolved.addr;
+    o.insn_addr = r.spin ? 0 : insn_addr(o.resolved, s.data());
     batch.push_back(o.resolved);
     if (r.site.kind == SiteKind::kQueued) {
       QueuedCall q{o.resolved.nr, {}};

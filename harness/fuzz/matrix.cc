@@ -13,6 +13,7 @@
 
 #include "fuzz/campaign.h"
 #include "fuzz/stats.h"
+#include "fuzz/target_env.h"
 #include "kernel/sys.h"
 #include "profile/findings.h"
 #include "profile/profile.h"
@@ -160,9 +161,9 @@ Result<MatrixResult> run_matrix(const MatrixOptions& o, std::ostream& status) {
       Run& r = runs[next++];
       const std::string dir = profile_dir(o, r.profile);
       auto pid = launch_engine(engine_argv(o, dir),
-                               {{"STUBFUZZ_PROFILE", r.profile},
-                                {"STUBFUZZ_MATRIX_DIR", dir + "/found"},
-                                {"STUBFUZZ_STATS_DIR", dir + "/stats"}},
+                               {{env::kProfile, r.profile},
+                                {env::kMatrixDir, dir + "/found"},
+                                {env::kStatsDir, dir + "/stats"}},
                                dir, dir + "/engine.log");
       if (!pid) {
         for (auto& other : runs)

@@ -9,22 +9,11 @@
 
 #include "filter/syscall_names.h"
 #include "fuzz/claim_rules.h"
+#include "stub/record.h"
 
 namespace stubfuzz::fuzz {
 
 namespace {
-
-seccomp_data data_for(const Observation& o) {
-  seccomp_data d{};
-  const bool i386 = o.resolved.abi == STUB_ABI_I386;
-  d.nr = static_cast<int>(o.resolved.nr);
-  d.arch = i386 ? AUDIT_ARCH_I386 : AUDIT_ARCH_X86_64;
-  // The kernel reports the address after the instruction.
-  d.instruction_pointer = o.insn_addr + 2;
-  for (int i = 0; i < 6; i++)
-    d.args[i] = i386 ? static_cast<uint32_t>(o.resolved.args[i]) : o.resolved.args[i];
-  return d;
-}
 
 bool killed_by_filter(const Observation& o) {
   return o.kind == Observed::kKilled && o.exit && o.exit->killed_by(SIGSYS);
@@ -161,7 +150,7 @@ Judgement judge(const Profile& profile, const StubConfig& config, const Program&
   std::vector<RecordVerdict> verdicts(ex.records.size());
   for (size_t i = 0; i < ex.records.size(); i++) {
     RecordVerdict& v = verdicts[i];
-    v.data = data_for(ex.records[i]);
+    v.data = record_data(ex.records[i].resolved, ex.records[i].insn_addr);
     static_cast<filter::Prediction&>(v) = filter::predict(filter, config.safety_net, facts, v.data);
   }
   // A filter's KILL_PROCESS on one thread also ends the record the other

@@ -4,6 +4,8 @@
 // line (program_text.cc).
 #pragma once
 
+#include <asm/unistd.h>
+
 #include <cstdint>
 #include <span>
 #include <string>
@@ -53,7 +55,7 @@ struct Arg {
 };
 
 // x32 syscalls are x86-64 ones with this bit: same arch in seccomp_data.
-inline constexpr uint32_t kX32Bit = 0x40000000;
+inline constexpr uint32_t kX32Bit = __X32_SYSCALL_BIT;
 // Numbers the binary form can express: up to 0x3fff, with or without kX32Bit.
 inline constexpr uint32_t kMaxNr = 0x3fff;
 

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "fuzz/target_env.h"
+
 namespace stubfuzz::fuzz {
 
 namespace fs = std::filesystem;
@@ -63,7 +65,7 @@ Result<Stats> Stats::from_json(const std::string& text) {
 }
 
 StatsWriter::StatsWriter() : start_(std::chrono::steady_clock::now()), last_flush_(start_) {
-  if (const char* d = std::getenv("STUBFUZZ_STATS_DIR")) dir_ = d;
+  if (const char* d = std::getenv(env::kStatsDir)) dir_ = d;
 }
 
 void StatsWriter::record(const Program& p, const Execution& ex, const Judgement& j,

@@ -1,5 +1,6 @@
 #include "kernel/facts.h"
 
+#include <asm/unistd.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -25,7 +26,6 @@ namespace stubfuzz::kernel {
 
 namespace {
 
-constexpr uint32_t kX32Bit = 0x40000000;
 constexpr uint32_t kI386Getpid = 20;
 // What the deny-all filter answers; an exempt call returns something else.
 constexpr uint16_t kDeniedErrno = 4000;
@@ -138,8 +138,8 @@ bool i386_works() {
 }
 
 bool x32_works() {
-  auto e =
-      run_child("x32 probe", [] { return raw_syscall(kX32Bit | SYS_getpid) == -ENOSYS ? 1 : 0; });
+  auto e = run_child("x32 probe",
+                     [] { return raw_syscall(__X32_SYSCALL_BIT | SYS_getpid) == -ENOSYS ? 1 : 0; });
   return e && e->exited_with(0);
 }
 

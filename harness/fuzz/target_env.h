@@ -1,0 +1,18 @@
+// The environment contract between `stubfuzz fuzz|matrix` (and
+// scripts/check-seeded-holes) and the fuzz target fuzzers/fuzz_stub_syscalls:
+// the engines pass no arguments through, so the profile and where to write
+// travel as variables, each named here once.
+#pragma once
+
+namespace stubfuzz::fuzz::env {
+
+inline constexpr const char* kProfile = "STUBFUZZ_PROFILE";     // a built-in profile's name
+inline constexpr const char* kFilter = "STUBFUZZ_FILTER";       // or a filter file...
+inline constexpr const char* kClaims = "STUBFUZZ_CLAIMS";       // ...judged by this profile
+inline constexpr const char* kUnsafe = "STUBFUZZ_UNSAFE";       // "1": stubs without the sandbox
+inline constexpr const char* kStatsDir = "STUBFUZZ_STATS_DIR";  // fuzz/stats.h writes here
+// Set by `stubfuzz matrix`: judge every claim, never stop, and write each
+// class's first program (fuzz/matrix.h, found_file).
+inline constexpr const char* kMatrixDir = "STUBFUZZ_MATRIX_DIR";
+
+}  // namespace stubfuzz::fuzz::env
