@@ -143,7 +143,9 @@ Status Stub::prepare(const StubConfig& config) {
   return {};
 }
 
-Result<Stub> Stub::spawn(const StubConfig& config) {
+namespace {
+
+Status check_config(const StubConfig& config) {
   if (config.safety_net.size() > STUB_MAX_NET_LEN) return Error{"safety net too long", EINVAL};
   // Without TSYNC the filter under test would not cover the second thread.
   if (config.second_thread && config.install_filter &&
@@ -153,6 +155,37 @@ Result<Stub> Stub::spawn(const StubConfig& config) {
     return Error{"filter has " + std::to_string(config.filter.size()) +
                      " instructions; the kernel takes at most 4096",
                  EINVAL};
+  return {};
+}
+
+// The init data, the safety net and the filter: the socket buffer holds all
+// of it until the stub reads.
+Status send_init(int sock, const StubConfig& config) {
+  const StubLayout& l = config.layout;
+  stub_init_data init{};
+  init.magic = STUB_INIT_MAGIC;
+  init.filter_len = static_cast<uint32_t>(config.filter.size());
+  init.net_len = static_cast<uint32_t>(config.safety_net.size());
+  init.stub_start = l.stub_start;
+  init.seccomp_flags = config.seccomp_flags;
+  init.install_filter = config.install_filter ? 1 : 0;
+  init.second_thread = config.second_thread ? 1 : 0;
+  init.narenas = 3;
+  init.arenas[0] = {l.page_below(), STUB_PAGE_SIZE};
+  init.arenas[1] = {l.page_above(), STUB_PAGE_SIZE};
+  init.arenas[2] = {l.alias_page(), STUB_PAGE_SIZE};
+  if (auto s = send_all(sock, &init, sizeof(init)); !s) return s;
+  if (auto s =
+          send_all(sock, config.safety_net.data(), config.safety_net.size() * sizeof(sock_filter));
+      !s)
+    return s;
+  return send_all(sock, config.filter.data(), config.filter.size() * sizeof(sock_filter));
+}
+
+}  // namespace
+
+Result<Stub> Stub::spawn(const StubConfig& config) {
+  if (auto c = check_config(config); !c) return c.error();
   auto image = stub_image_fd();
   if (!image) return image.error();
 
@@ -178,32 +211,23 @@ Result<Stub> Stub::spawn(const StubConfig& config) {
     return Error::from_errno("socketpair(AF_UNIX)");
   stub.sock_.reset(socks[0]);
   Fd stub_sock(socks[1]);
-
-  const StubLayout& l = config.layout;
-  stub_init_data init{};
-  init.magic = STUB_INIT_MAGIC;
-  init.filter_len = static_cast<uint32_t>(config.filter.size());
-  init.net_len = static_cast<uint32_t>(config.safety_net.size());
-  init.stub_start = l.stub_start;
-  init.seccomp_flags = config.seccomp_flags;
-  init.install_filter = config.install_filter ? 1 : 0;
-  init.second_thread = config.second_thread ? 1 : 0;
-  init.narenas = 3;
-  init.arenas[0] = {l.page_below(), STUB_PAGE_SIZE};
-  init.arenas[1] = {l.page_above(), STUB_PAGE_SIZE};
-  init.arenas[2] = {l.alias_page(), STUB_PAGE_SIZE};
-  // The socket buffer holds all of it until the stub reads.
-  if (auto s = send_all(stub.sock_.get(), &init, sizeof(init)); !s) return s.error();
-  if (auto s = send_all(stub.sock_.get(), config.safety_net.data(),
-                        config.safety_net.size() * sizeof(sock_filter));
-      !s)
-    return s.error();
-  if (auto s = send_all(stub.sock_.get(), config.filter.data(),
-                        config.filter.size() * sizeof(sock_filter));
-      !s)
-    return s.error();
-
+  if (auto s = send_init(stub.sock_.get(), config); !s) return s.error();
   mark(&SpawnPhases::setup_done);
+
+  if (auto s = stub.start_child(config, *image, stub_sock.get(), data_fd->get(), mark); !s)
+    return s.error();
+  if (auto s = stub.await_ready(config); !s) return s.error();
+  mark(&SpawnPhases::stub_ready);
+  if (auto s = stub.take_over(config); !s) return s.error();
+  mark(&SpawnPhases::listener_pulled);
+  return stub;
+}
+
+// The UML way: clone(CLONE_VM|CLONE_VFORK) into the sandbox, execveat of the
+// sealed image; then a pidfd, unless clone made one.
+template <class Mark>
+Status Stub::start_child(const StubConfig& config, int image, int stub_sock, int data_fd,
+                         Mark& mark) {
   auto sandbox = sandbox_child(config.sandbox);
   if (!sandbox) return sandbox.error();
   if (auto j = sandbox_join_pid_ns(config.sandbox); !j) return j.error();
@@ -213,73 +237,81 @@ Result<Stub> Stub::spawn(const StubConfig& config) {
   if (config.second_thread)
     for (auto& [resource, limit] : child.limits)
       if (resource == RLIMIT_NPROC) resource = RLIMIT_CORE, limit = {0, 0};
-  ChildArgs args{*image, stub_sock.get(), data_fd->get(), &child, 0};
+  ChildArgs args{image, stub_sock, data_fd, &child, 0};
   alignas(16) char child_stack[16384];
   int flags = CLONE_VM | CLONE_VFORK | SIGCHLD | sandbox->clone_flags;
   int pidfd = -1;
   if (config.spawn == SpawnMethod::kClonePidfd) flags |= CLONE_PIDFD;
-  stub.pid_ = clone(spawn_child, child_stack + sizeof(child_stack), flags, &args, &pidfd);
-  if (stub.pid_ < 0)
+  pid_ = clone(spawn_child, child_stack + sizeof(child_stack), flags, &args, &pidfd);
+  if (pid_ < 0)
     return Error::from_errno(config.sandbox.enabled ? "clone(CLONE_VM|CLONE_VFORK|CLONE_NEW*)"
                                                     : "clone(CLONE_VM|CLONE_VFORK)");
   mark(&SpawnPhases::clone_returned);
   if (config.spawn == SpawnMethod::kClonePidfd) {
-    stub.pidfd_.reset(pidfd);
+    pidfd_.reset(pidfd);
   } else {
-    auto p = kernel::pidfd_open(stub.pid_);
+    auto p = kernel::pidfd_open(pid_);
     if (!p) return p.error();  // the child is reaped by ~Stub only with a pidfd
-    stub.pidfd_ = std::move(*p);
+    pidfd_ = std::move(*p);
   }
   mark(&SpawnPhases::pidfd_opened);
   if (args.failed_errno) {
-    (void)stub.wait_exit(kReapTimeout);
+    (void)wait_exit(kReapTimeout);
     return Error::from_errno("stub child: sandbox or execveat(stub memfd)", args.failed_errno);
   }
+  return {};
+}
 
-  switch (stub.wait_sync(kernel::paced(config.ready_timeout))) {
+// Until the stub's command loop runs; a failed init names its step.
+Status Stub::await_ready(const StubConfig& config) {
+  switch (wait_sync(kernel::paced(config.ready_timeout))) {
     case SyncWait::kIdle:
-      break;
+      return {};
     case SyncWait::kDied: {
-      (void)stub.wait_exit(kReapTimeout);
-      const int step = stub.data_->init_error;
+      (void)wait_exit(kReapTimeout);
+      const int step = data_->init_error;
       if (step == STUB_INIT_SECCOMP) {
-        int e = static_cast<int>(-stub.data_->seccomp_ret);
+        int e = static_cast<int>(-data_->seccomp_ret);
         return Error{std::string("stub init: seccomp(SECCOMP_SET_MODE_FILTER): ") + errno_name(e),
                      e};
       }
       return Error{std::string("stub init failed: ") + init_error_name(step) + " (" +
-                       (stub.exit_ ? kernel::describe(*stub.exit_) : "not reaped") + ")",
+                       (exit_ ? kernel::describe(*exit_) : "not reaped") + ")",
                    0};
     }
     case SyncWait::kTimedOut:
     case SyncWait::kStalled:
-      return Error{"stub pid " + std::to_string(stub.pid_) + " not ready within " +
-                       std::to_string(kernel::paced(config.ready_timeout).count()) + " ms",
-                   ETIMEDOUT};
+      break;
   }
+  return Error{"stub pid " + std::to_string(pid_) + " not ready within " +
+                   std::to_string(kernel::paced(config.ready_timeout).count()) + " ms",
+               ETIMEDOUT};
+}
 
-  mark(&SpawnPhases::stub_ready);
+// The stub page laid out as stub_abi.h says, and the seed's hand-over: the
+// listener at fd 1, pulled with pidfd_getfd.
+Status Stub::take_over(const StubConfig& config) {
+  const StubLayout& l = config.layout;
   // Hardened filters allow exact instruction addresses: the build must lay
   // out the stub page as stub_abi.h says.
-  if (stub.data_->stub_gate[STUB_ABI_X86_64] != l.stub_start + STUB_GATE_X86_64_OFFSET ||
-      stub.data_->stub_gate[STUB_ABI_I386] != l.stub_start + STUB_GATE_I386_OFFSET ||
-      stub.data_->restorer_syscall != l.stub_start + STUB_RESTORER_SYSCALL_OFFSET)
+  if (data_->stub_gate[STUB_ABI_X86_64] != l.stub_start + STUB_GATE_X86_64_OFFSET ||
+      data_->stub_gate[STUB_ABI_I386] != l.stub_start + STUB_GATE_I386_OFFSET ||
+      data_->restorer_syscall != l.stub_start + STUB_RESTORER_SYSCALL_OFFSET)
     return Error{"the stub page's syscall instructions are not where stub_abi.h puts them", 0};
-  if (config.install_filter && (config.seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) &&
-      config.pull_listener) {
-    // The stub reports the number; the seed assumes it. Both must agree.
-    if (stub.seccomp_ret() != kStubListenerFd)
-      return Error{"stub reports its listener at fd " + std::to_string(stub.seccomp_ret()) +
-                       ", the seed expects fd 1",
-                   0};
-    auto fd = kernel::pidfd_getfd(stub.pidfd_.get(), kStubListenerFd, stub.pid_);
-    if (!fd) return fd.error();
-    auto listener = kernel::Listener::adopt(std::move(*fd));
-    if (!listener) return listener.error();
-    stub.listener_.emplace(std::move(*listener));
-  }
-  mark(&SpawnPhases::listener_pulled);
-  return stub;
+  if (!config.install_filter || !(config.seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) ||
+      !config.pull_listener)
+    return {};
+  // The stub reports the number; the seed assumes it. Both must agree.
+  if (seccomp_ret() != kStubListenerFd)
+    return Error{"stub reports its listener at fd " + std::to_string(seccomp_ret()) +
+                     ", the seed expects fd 1",
+                 0};
+  auto fd = kernel::pidfd_getfd(pidfd_.get(), kStubListenerFd, pid_);
+  if (!fd) return fd.error();
+  auto listener = kernel::Listener::adopt(std::move(*fd));
+  if (!listener) return listener.error();
+  listener_.emplace(std::move(*listener));
+  return {};
 }
 
 Stub::Stub(Stub&& o) noexcept { *this = std::move(o); }

@@ -157,6 +157,11 @@ class Stub {
 
  private:
   Stub() = default;
+  // spawn()'s steps after the init data is on its way.
+  template <class Mark>
+  Status start_child(const StubConfig& config, int image, int stub_sock, int data_fd, Mark& mark);
+  Status await_ready(const StubConfig& config);
+  Status take_over(const StubConfig& config);
   enum class SyncWait { kIdle, kDied, kTimedOut, kStalled };
   SyncWait wait_sync(milliseconds timeout, const RunHooks* hooks = nullptr);
   SyncWait wait_second(milliseconds timeout, const RunHooks* hooks);
