@@ -1,6 +1,11 @@
 // The `stubfuzz` command: one subcommand per job. Every error reaches the
 // user as one line, "stubfuzz: <what>", and a non-zero exit.
 #include <CLI/CLI.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "cli/commands.h"
 
@@ -20,6 +25,105 @@ CLI::Option* add_profile_options(CLI::App* cmd, ProfileChoice& c) {
   return prof;
 }
 
+// A subcommand and how to run it once parsed; its options live as long as
+// the lambda that owns them.
+struct Command {
+  CLI::App* sub;
+  std::function<int()> run;
+};
+
+Command add_doctor(CLI::App& app) {
+  auto json = std::make_shared<bool>(false);
+  auto* sub = app.add_subcommand("doctor",
+                                 "what this kernel supports; non-zero if the harness cannot run "
+                                 "here");
+  sub->add_flag("--json", *json, "one JSON object with the kernel facts (docs/json.md)");
+  return {sub, [json] { return stubfuzz::cli::run_doctor(*json); }};
+}
+
+Command add_check(CLI::App& app) {
+  auto choice = std::make_shared<ProfileChoice>();
+  auto json = std::make_shared<bool>(false);
+  auto* sub = app.add_subcommand("check", "probe every claim of a profile in real stubs");
+  add_profile_options(sub, *choice);
+  sub->add_flag("--json", *json, "one JSON object: every row and the kernel facts (docs/json.md)");
+  return {sub, [choice, json] { return stubfuzz::cli::run_check(*choice, *json); }};
+}
+
+Command add_explain(CLI::App& app) {
+  auto choice = std::make_shared<ProfileChoice>();
+  auto o = std::make_shared<stubfuzz::cli::ExplainOptions>();
+  auto* sub = app.add_subcommand(
+      "explain", "a filter with symbolic names and its verdict matrix per syscall and origin");
+  add_profile_options(sub, *choice);
+  sub->add_flag("--json", o->json, "machine-readable output");
+  sub->add_flag("--verify", o->verify,
+                "run the matrix's cells in real stubs; non-zero on any disagreement");
+  sub->add_option("--per-row", o->per_row, "syscalls verified per folded row (0: all)");
+  sub->add_option("--emit", o->emit, "write the filter as bpf or asm")
+      ->check(CLI::IsMember({"bpf", "asm"}));
+  sub->add_option("--out", o->out, "file for --emit");
+  return {sub, [choice, o] { return stubfuzz::cli::run_explain(*choice, *o); }};
+}
+
+Command add_fuzz(CLI::App& app, std::string self) {
+  auto choice = std::make_shared<ProfileChoice>();
+  auto o = std::make_shared<stubfuzz::cli::FuzzOptions>();
+  auto* sub = app.add_subcommand("fuzz", "run a fuzzing campaign on the hijacked stub");
+  add_profile_options(sub, *choice);
+  sub->add_option("--time", o->seconds, "seconds (default 60)");
+  sub->add_option("--jobs", o->jobs, "parallel fuzzers (default 1)");
+  sub->add_option("--engine", o->engine, "libfuzzer (default) or afl")
+      ->check(CLI::IsMember({"libfuzzer", "afl"}));
+  sub->add_option("--out", o->out, "output directory (default fuzz-out/<name>-<time>)");
+  sub->add_option("--target", o->target, "the engine's fuzz_stub_syscalls binary");
+  return {sub, [choice, o, self] { return stubfuzz::cli::run_fuzz(*choice, *o, self); }};
+}
+
+Command add_replay(CLI::App& app) {
+  auto choice = std::make_shared<ProfileChoice>();
+  auto inputs = std::make_shared<std::vector<std::string>>();
+  auto every_claim = std::make_shared<bool>(false);
+  auto* sub = app.add_subcommand(
+      "replay", "run crash or corpus files (libFuzzer, AFL++ or text programs) and judge them");
+  auto* profile = add_profile_options(sub, *choice);
+  sub->add_option("inputs", *inputs, "files or directories")->required();
+  sub->add_flag("--every-claim", *every_claim,
+                "judge every claim, not only the profile's (as `stubfuzz matrix` does)");
+  return {sub, [choice, inputs, every_claim, profile] {
+            // A file's "# profile:" line picks its profile unless one is given.
+            choice->profile_given = profile->count() > 0;
+            return stubfuzz::cli::run_replay(*choice, *inputs, *every_claim);
+          }};
+}
+
+Command add_minimize(CLI::App& app) {
+  auto choice = std::make_shared<ProfileChoice>();
+  auto files = std::make_shared<std::pair<std::string, std::string>>();  // input, out
+  auto* sub =
+      app.add_subcommand("minimize", "the shortest program that still breaks the same claim");
+  add_profile_options(sub, *choice);
+  sub->add_option("input", files->first, "a crash or program file")->required();
+  sub->add_option("-o,--out", files->second, "write the text program here (default stdout)");
+  return {sub, [choice, files] {
+            return stubfuzz::cli::run_minimize(*choice, files->first, files->second);
+          }};
+}
+
+Command add_matrix(CLI::App& app, std::string self) {
+  auto o = std::make_shared<stubfuzz::cli::MatrixCliOptions>();
+  auto* sub = app.add_subcommand(
+      "matrix",
+      "fuzz every built-in profile, judging every claim, and print which finding each "
+      "step of the series closes (text, markdown and SVG)");
+  sub->add_option("--time", o->seconds, "seconds per profile (default 120)");
+  sub->add_option("--jobs", o->jobs, "profiles fuzzed at once (default 2)");
+  sub->add_option("--profiles", o->profiles, "columns (default: every built-in)")->delimiter(',');
+  sub->add_option("--out", o->out, "output directory (default fuzz-out/matrix-<time>)");
+  sub->add_option("--target", o->target, "the libFuzzer fuzz_stub_syscalls binary");
+  return {sub, [o, self] { return stubfuzz::cli::run_matrix(*o, self); }};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -27,75 +131,9 @@ int main(int argc, char** argv) {
       "stubfuzz: fuzzing and security tests for seccomp stubs that hand their "
       "user-notification listener to a monitor"};
   app.require_subcommand(1);
-
-  auto* doctor = app.add_subcommand("doctor",
-                                    "what this kernel supports; non-zero if the "
-                                    "harness cannot run here");
-  bool doctor_json = false;
-  doctor->add_flag("--json", doctor_json, "one JSON object with the kernel facts (docs/json.md)");
-
-  ProfileChoice check_choice;
-  auto* check = app.add_subcommand("check", "probe every claim of a profile in real stubs");
-  add_profile_options(check, check_choice);
-  bool check_json = false;
-  check->add_flag("--json", check_json,
-                  "one JSON object: every row and the kernel facts (docs/json.md)");
-
-  ProfileChoice explain_choice;
-  stubfuzz::cli::ExplainOptions explain_opts;
-  auto* explain = app.add_subcommand(
-      "explain", "a filter with symbolic names and its verdict matrix per syscall and origin");
-  add_profile_options(explain, explain_choice);
-  explain->add_flag("--json", explain_opts.json, "machine-readable output");
-  explain->add_flag("--verify", explain_opts.verify,
-                    "run the matrix's cells in real stubs; non-zero on any disagreement");
-  explain->add_option("--per-row", explain_opts.per_row,
-                      "syscalls verified per folded row (0: all)");
-  explain->add_option("--emit", explain_opts.emit, "write the filter as bpf or asm")
-      ->check(CLI::IsMember({"bpf", "asm"}));
-  explain->add_option("--out", explain_opts.out, "file for --emit");
-
-  ProfileChoice fuzz_choice;
-  stubfuzz::cli::FuzzOptions fuzz_opts;
-  auto* fuzz = app.add_subcommand("fuzz", "run a fuzzing campaign on the hijacked stub");
-  add_profile_options(fuzz, fuzz_choice);
-  fuzz->add_option("--time", fuzz_opts.seconds, "seconds (default 60)");
-  fuzz->add_option("--jobs", fuzz_opts.jobs, "parallel fuzzers (default 1)");
-  fuzz->add_option("--engine", fuzz_opts.engine, "libfuzzer (default) or afl")
-      ->check(CLI::IsMember({"libfuzzer", "afl"}));
-  fuzz->add_option("--out", fuzz_opts.out, "output directory (default fuzz-out/<name>-<time>)");
-  fuzz->add_option("--target", fuzz_opts.target, "the engine's fuzz_stub_syscalls binary");
-
-  ProfileChoice replay_choice;
-  std::vector<std::string> inputs;
-  auto* replay = app.add_subcommand(
-      "replay", "run crash or corpus files (libFuzzer, AFL++ or text programs) and judge them");
-  auto* replay_profile = add_profile_options(replay, replay_choice);
-  replay->add_option("inputs", inputs, "files or directories")->required();
-  bool every_claim = false;
-  replay->add_flag("--every-claim", every_claim,
-                   "judge every claim, not only the profile's (as `stubfuzz matrix` does)");
-
-  ProfileChoice minimize_choice;
-  std::string minimize_input, minimize_out;
-  auto* minimize =
-      app.add_subcommand("minimize", "the shortest program that still breaks the same claim");
-  add_profile_options(minimize, minimize_choice);
-  minimize->add_option("input", minimize_input, "a crash or program file")->required();
-  minimize->add_option("-o,--out", minimize_out, "write the text program here (default stdout)");
-
-  stubfuzz::cli::MatrixCliOptions matrix_opts;
-  auto* matrix = app.add_subcommand(
-      "matrix",
-      "fuzz every built-in profile, judging every claim, and print which finding each "
-      "step of the series closes (text, markdown and SVG)");
-  matrix->add_option("--time", matrix_opts.seconds, "seconds per profile (default 120)");
-  matrix->add_option("--jobs", matrix_opts.jobs, "profiles fuzzed at once (default 2)");
-  matrix->add_option("--profiles", matrix_opts.profiles, "columns (default: every built-in)")
-      ->delimiter(',');
-  matrix->add_option("--out", matrix_opts.out, "output directory (default fuzz-out/matrix-<time>)");
-  matrix->add_option("--target", matrix_opts.target, "the libFuzzer fuzz_stub_syscalls binary");
-
+  const Command commands[] = {add_doctor(app),         add_check(app),  add_explain(app),
+                              add_fuzz(app, argv[0]),  add_replay(app), add_minimize(app),
+                              add_matrix(app, argv[0])};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -105,17 +143,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return stubfuzz::cli::fail(std::string(e.what()) + " (see stubfuzz --help)");
   }
-
-  using namespace stubfuzz::cli;
-  if (*doctor) return run_doctor(doctor_json);
-  if (*check) return run_check(check_choice, check_json);
-  if (*explain) return run_explain(explain_choice, explain_opts);
-  if (*fuzz) return run_fuzz(fuzz_choice, fuzz_opts, argv[0]);
-  if (*replay) {
-    replay_choice.profile_given = replay_profile->count() > 0;
-    return run_replay(replay_choice, inputs, every_claim);
-  }
-  if (*matrix) return run_matrix(matrix_opts, argv[0]);
-  if (*minimize) return run_minimize(minimize_choice, minimize_input, minimize_out);
-  return fail("no command given (see stubfuzz --help)");
+  for (const Command& c : commands)
+    if (*c.sub) return c.run();
+  return stubfuzz::cli::fail("no command given (see stubfuzz --help)");
 }
