@@ -66,7 +66,7 @@ void start() {
   g_profile = std::make_unique<Profile>(choose_profile());
   g_executor = std::make_unique<fuzz::Executor>(*g_profile);
   g_stats = std::make_unique<fuzz::StatsWriter>();
-  g_stats->set_filter_len(g_executor->filter().size());
+  g_stats->set_filter(g_executor->filter());
   g_matrix_dir = std::getenv(fuzz::env::kMatrixDir);
   g_start = std::chrono::steady_clock::now();
 }

@@ -2,6 +2,7 @@
 // real stubs — including verdicts that must break.
 #include <gtest/gtest.h>
 #include <linux/audit.h>
+#include <linux/filter.h>
 #include <sys/syscall.h>
 
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include "fuzz/oracle.h"
 #include "fuzz/program.h"
 #include "fuzz/replay.h"
+#include "fuzz/stats.h"
 #include "kernel/facts.h"
 #include "profile/findings.h"
 #include "profile/profile.h"
@@ -237,6 +239,41 @@ TEST(SafetyNet, UnderAnAllowAllFilterDangerousCallsGetEpermAndTheModelAgrees) {
   EXPECT_GT(r->execution.records[6].ret, 0) << "getpid runs";
   EXPECT_FALSE(r->judgement.records[6].denied_by_net);
   for (const auto& v : r->judgement.records) EXPECT_TRUE(v.agrees);
+}
+
+}  // namespace
+}  // namespace stubfuzz::fuzz
+
+namespace stubfuzz::fuzz {
+namespace {
+
+// Branch coverage: each conditional jump of the filter has two sides, and a
+// record that reaches one counts it, as the engines' features do.
+TEST(Stats, BranchSidesAreEachConditionalJumpsTwoOutcomes) {
+  const Profile& p = listener();
+  Executor ex(p);
+  const auto& filter = ex.filter();
+  size_t jumps = 0;
+  for (const auto& insn : filter)
+    jumps += BPF_CLASS(insn.code) == BPF_JMP && BPF_OP(insn.code) != BPF_JA;
+  EXPECT_EQ(branch_sides_of(filter), 2 * jumps);
+  EXPECT_GT(jumps, 5u);
+  Stats s;
+  const Program outside = parse("outside getpid()");
+  auto r = replay(ex, p, outside);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  s.add(outside, r->execution, r->judgement);
+  const size_t after_outside = s.branch_sides.size();
+  EXPECT_GT(after_outside, 0u);
+  const Program stub = parse("stub close(7)");
+  auto r2 = replay(ex, p, stub);
+  ASSERT_TRUE(r2.ok()) << r2.error().message;
+  s.add(stub, r2->execution, r2->judgement);
+  EXPECT_GT(s.branch_sides.size(), after_outside) << "the stub page takes other sides";
+  EXPECT_LE(s.branch_sides.size(), branch_sides_of(filter));
+  auto back = Stats::from_json(s.to_json());
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->branch_sides, s.branch_sides);
 }
 
 }  // namespace

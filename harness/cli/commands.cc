@@ -255,6 +255,8 @@ int run_fuzz(const ProfileChoice& choice, const FuzzOptions& o, const std::strin
             << " s: " << static_cast<uint64_t>(r->seconds > 0 ? r->execs / r->seconds : 0)
             << " programs/s sustained\n"
             << "filter instructions covered: " << r->filter_covered << "/" << r->filter_len
+            << "\nfilter branch sides taken: " << r->branch_covered << "/" << r->branch_total
+            << " (each conditional jump's true and false outcome)"
             << "\nverdict-matrix cells seen: " << r->cells << "\n";
   std::cout << "known findings (documented; they do not stop a run):"
             << (r->known.empty() ? " none seen" : "") << "\n";

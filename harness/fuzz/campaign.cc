@@ -85,8 +85,9 @@ std::string status_line(const Stats& s, double elapsed, size_t crashes) {
   for (const auto& [id, n] : s.known) known += n ? 1 : 0;
   line << "[" << std::setw(5) << static_cast<int>(elapsed) << "s] " << std::setw(8)
        << static_cast<uint64_t>(elapsed > 0 ? s.execs / elapsed : 0) << " execs/s | filter "
-       << s.filter_pcs.size() << "/" << s.filter_len << " insns | " << s.cells.size()
-       << " cells | known findings " << known << " | crashes " << crashes;
+       << s.filter_pcs.size() << "/" << s.filter_len << " insns, " << s.branch_sides.size() << "/"
+       << s.branch_total << " branch sides | " << s.cells.size() << " cells | known findings "
+       << known << " | crashes " << crashes;
   return line.str();
 }
 
@@ -196,6 +197,8 @@ Result<CampaignResult> run_campaign(const CampaignOptions& o, std::ostream& stat
   r.seconds = std::chrono::duration<double>(kernel::Clock::now() - start).count();
   r.filter_len = s.filter_len;
   r.filter_covered = s.filter_pcs.size();
+  r.branch_total = s.branch_total;
+  r.branch_covered = s.branch_sides.size();
   r.cells = s.cells.size();
   for (const auto& [id, n] : s.known) r.known.emplace_back(id, out + "/stats/known-" + id + ".txt");
   r.crashes = crash_files(o, out);

@@ -35,6 +35,7 @@ struct CampaignResult {
   uint64_t execs = 0;
   double seconds = 0;
   size_t filter_len = 0, filter_covered = 0, cells = 0;
+  size_t branch_total = 0, branch_covered = 0;             // conditional jumps' outcomes
   std::vector<std::pair<std::string, std::string>> known;  // id, reproducer file
   std::vector<std::string> crashes;                        // files the engine kept
 };

@@ -19,11 +19,25 @@ void Stats::add(const Program& p, const Execution& ex, const Judgement& j) {
     const auto& o = ex.records[i];
     if (o.kind == Observed::kNotRun || o.kind == Observed::kRefused) continue;
     for (uint16_t pc : j.records[i].model.trace) filter_pcs.insert(pc);
+    for (const auto& c : j.records[i].model.comparisons)
+      branch_sides.insert(uint32_t{c.pc} << 1 | (c.taken ? 1u : 0u));
     cells.insert(static_cast<uint32_t>(o.resolved.abi) << 20 |
                  static_cast<uint32_t>(p.records[i].site.kind) << 16 | o.resolved.nr);
   }
   for (const auto& b : j.breaches)
     if (b.known) known[std::string(b.class_name())]++;
+}
+
+size_t branch_sides_of(const filter::Program& filter) {
+  size_t sides = 0;
+  for (const sock_filter& insn : filter)
+    if (BPF_CLASS(insn.code) == BPF_JMP && BPF_OP(insn.code) != BPF_JA) sides += 2;
+  return sides;
+}
+
+void StatsWriter::set_filter(const filter::Program& filter) {
+  stats_.filter_len = filter.size();
+  stats_.branch_total = branch_sides_of(filter);
 }
 
 void Stats::merge(const Stats& o) {
@@ -32,6 +46,8 @@ void Stats::merge(const Stats& o) {
   seconds = std::max(seconds, o.seconds);
   filter_len = std::max(filter_len, o.filter_len);
   filter_pcs.insert(o.filter_pcs.begin(), o.filter_pcs.end());
+  branch_total = std::max(branch_total, o.branch_total);
+  branch_sides.insert(o.branch_sides.begin(), o.branch_sides.end());
   cells.insert(o.cells.begin(), o.cells.end());
   for (const auto& [id, n] : o.known) known[id] += n;
 }
@@ -42,6 +58,8 @@ std::string Stats::to_json() const {
          {"seconds", seconds},
          {"filter_len", filter_len},
          {"filter_pcs", filter_pcs},
+         {"branch_total", branch_total},
+         {"branch_sides", branch_sides},
          {"cells", cells},
          {"known", known}};
   return j.dump();
@@ -56,6 +74,8 @@ Result<Stats> Stats::from_json(const std::string& text) {
     s.seconds = j.at("seconds");
     s.filter_len = j.at("filter_len");
     s.filter_pcs = j.at("filter_pcs").get<std::set<uint16_t>>();
+    s.branch_total = j.value("branch_total", size_t{0});
+    s.branch_sides = j.value("branch_sides", std::set<uint32_t>{});
     s.cells = j.at("cells").get<std::set<uint32_t>>();
     s.known = j.at("known").get<std::map<std::string, uint64_t>>();
     return s;

@@ -20,7 +20,11 @@ struct Stats {
   uint64_t stubs = 0;
   double seconds = 0;
   size_t filter_len = 0;
-  std::set<uint16_t> filter_pcs;          // instructions that ran
+  std::set<uint16_t> filter_pcs;  // instructions that ran
+  // Each conditional jump's two outcomes: (pc << 1) | taken, of
+  // branch_total = 2 × the filter's conditional jumps.
+  size_t branch_total = 0;
+  std::set<uint32_t> branch_sides;
   std::set<uint32_t> cells;               // (abi, site, nr) seen with an outcome
   std::map<std::string, uint64_t> known;  // known finding -> hits
 
@@ -35,7 +39,8 @@ struct Stats {
 class StatsWriter {
  public:
   StatsWriter();
-  void set_filter_len(size_t n) { stats_.filter_len = n; }
+  // What coverage is measured against: the filter under test.
+  void set_filter(const filter::Program& filter);
   void record(const Program& p, const Execution& ex, const Judgement& j, uint64_t stubs);
   // The engine may close the target's stdout and stderr (-close_fd_mask):
   // a violation's report also goes to <dir>/violation-<pid>.txt.
@@ -47,6 +52,9 @@ class StatsWriter {
   Stats stats_;
   std::chrono::steady_clock::time_point start_, last_flush_;
 };
+
+// 2 × the conditional jumps of `filter`: the branch sides a campaign can take.
+size_t branch_sides_of(const filter::Program& filter);
 
 // Every worker's stats in `dir`, merged.
 Stats read_stats_dir(const std::string& dir);
