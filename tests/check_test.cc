@@ -23,9 +23,7 @@ Verdict verdict_of(const CheckReport& r, std::string_view name) {
 
 // The kernel's own finding is PRESENT exactly where the probed facts say.
 Verdict exemption_verdict() {
-  const auto& f = kernel::facts();
-  return f.exempt(AUDIT_ARCH_X86_64, 335) || f.exempt(AUDIT_ARCH_X86_64, 336) ? Verdict::kPresent
-                                                                              : Verdict::kAbsent;
+  return kernel::facts().exempts_uprobe_calls() ? Verdict::kPresent : Verdict::kAbsent;
 }
 
 Profile with_filter(std::function<filter::Program(const StubLayout&)> make) {

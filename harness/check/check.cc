@@ -153,8 +153,7 @@ CheckReport run_checks(const Profile& profile) {
       // One wording per kernel, whichever way the profile reproduced it; the
       // reproducer and the facts probe must tell the same story.
       const auto& facts = kernel::facts();
-      const bool probed =
-          facts.exempt(AUDIT_ARCH_X86_64, 335) || facts.exempt(AUDIT_ARCH_X86_64, 336);
+      const bool probed = facts.exempts_uprobe_calls();
       row.verdict = reproduced != probed ? Verdict::kFail
                     : reproduced         ? Verdict::kPresent
                                          : Verdict::kAbsent;

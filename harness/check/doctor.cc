@@ -86,34 +86,17 @@ std::vector<DoctorLine> listener_lines() {
                  with.ok() ? "listener at fd " + std::to_string(with->seccomp_ret()) +
                                  " in the stub, pulled with pidfd_getfd"
                            : with.error().message});
-  DoctorLine sync{"SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP", false, false, ""};
-  if (with.ok() && with->listener()) {
-    auto s = with->listener()->set_flags(SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
-    sync.available = s.ok();
-    sync.detail = s.ok() ? "NOTIF_SET_FLAGS accepted" : s.error().message;
-  } else {
-    sync.detail = "no listener to try it on";
-  }
-  out.push_back(sync);
+  const bool sync = kernel::facts().sync_wake_up;
+  out.push_back({"SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP", sync, false,
+                 sync ? "NOTIF_SET_FLAGS accepted" : "NOTIF_SET_FLAGS: EINVAL (before 6.6)"});
   return out;
-}
-
-DoctorLine pidfds() {
-  DoctorLine l{"pidfd_open / pidfd_getfd", false, true, ""};
-  auto pidfd = kernel::pidfd_open(getpid());
-  if (!pidfd) {
-    l.detail = pidfd.error().message;
-    return l;
-  }
-  auto fd = kernel::pidfd_getfd(pidfd->get(), pidfd->get(), getpid());
-  l.available = fd.ok();
-  l.detail = fd.ok() ? "both work" : fd.error().message;
-  return l;
 }
 
 // The facts the model predicts with (kernel/facts.h), probed in children.
 std::vector<DoctorLine> fact_lines(const kernel::Facts& f) {
   std::vector<DoctorLine> out;
+  out.push_back({"pidfd_open / pidfd_getfd", f.pidfd_getfd, true,
+                 f.pidfd_getfd ? "both work" : "pidfd_getfd of this process's own fd failed"});
   out.push_back({"i386 ABI (int $0x80)", f.i386_abi, false,
                  f.i386_abi ? "getpid works" : "faults (SIGSEGV) before seccomp sees the call"});
   out.push_back({"x32 ABI", f.x32_abi, false,
@@ -128,24 +111,12 @@ std::vector<DoctorLine> fact_lines(const kernel::Facts& f) {
   std::snprintf(pace, sizeof(pace), "x%.1f (exemption scan %.1f ms): every harness bound x%.1f",
                 f.pace(), static_cast<double>(f.scan_ns) / 1e6, f.pace());
   out.push_back({"machine pace", true, false, pace});
+  out.push_back({"user namespaces", f.user_namespaces, false,
+                 f.user_namespaces
+                     ? "user, pid, mount and net namespaces"
+                     : "unshare(CLONE_NEWUSER|NEWPID|NEWNS|NEWNET) failed in a child"});
   for (const auto& e : f.errors) out.push_back({"kernel facts probe", false, false, e});
   return out;
-}
-
-DoctorLine user_namespaces() {
-  DoctorLine l{"user namespaces", false, false, ""};
-  pid_t pid = fork();
-  if (pid == 0)
-    _exit(unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET) == 0 ? 0 : errno);
-  int status = 0;
-  if (pid < 0 || waitpid(pid, &status, 0) < 0) {
-    l.detail = "fork failed";
-    return l;
-  }
-  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  l.available = code == 0;
-  l.detail = l.available ? "user, pid, mount and net namespaces" : "unshare: " + errno_name(code);
-  return l;
 }
 
 }  // namespace
@@ -155,9 +126,7 @@ std::vector<DoctorLine> run_doctor() {
   lines.push_back(actions());
   lines.push_back(user_notification());
   for (auto& l : listener_lines()) lines.push_back(std::move(l));
-  lines.push_back(pidfds());
   for (auto& l : fact_lines(kernel::facts())) lines.push_back(std::move(l));
-  lines.push_back(user_namespaces());
   return lines;
 }
 

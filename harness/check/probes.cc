@@ -206,9 +206,8 @@ bool reproduce_syscall_below_page(Lab& lab) {
 // uretprobe and uprobe from outside the page: they trap unless the kernel
 // runs them without the filter. Present when either executes.
 bool reproduce_seccomp_exemption(Lab& lab) {
-  constexpr uint32_t kUprobeCalls[] = {335, 336};
   bool any = false;
-  for (uint32_t nr : kUprobeCalls) {
+  for (uint32_t nr : {kernel::kUretprobeNr, kernel::kUprobeNr}) {
     auto s = lab.spawn();
     if (!s) return false;
     auto o = lab.run(*s, {from_outside(nr)});

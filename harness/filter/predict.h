@@ -26,8 +26,8 @@ struct Prediction {
   Path path = Path::kFiltered;
   // The filter under test's own run (empty unless kFiltered).
   Evaluation model;
-  // What decides the call by the kernel's precedence, net included
-  // (SECCOMP_RET_ALLOW when exempt, 0 when it never reaches the syscall path).
+  // What decides the call by the kernel's precedence, net included; only
+  // meaningful when kFiltered (the default ALLOW otherwise).
   uint32_t ret = SECCOMP_RET_ALLOW;
   bool denied_by_net = false;  // the net overrode the filter's verdict
 

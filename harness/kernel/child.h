@@ -3,7 +3,10 @@
 // code only (the parent may have threads) and returns its exit status.
 #pragma once
 
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,6 +36,14 @@ inline void reset_signals_in_child() {
     if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, &dfl, nullptr, 8);
   const uint64_t none = 0;
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, 8);
+}
+
+// seccomp(SET_MODE_FILTER) in a probe child, after NO_NEW_PRIVS: the
+// listener fd or 0, else -errno. No allocation, no libc state.
+inline int install_in_child(const sock_fprog* prog, unsigned flags) {
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -errno;
+  const long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, prog);
+  return r < 0 ? -errno : static_cast<int>(r);
 }
 
 template <class F>

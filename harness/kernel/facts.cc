@@ -24,6 +24,8 @@
 
 namespace stubfuzz::kernel {
 
+static_assert(kAuditArchI386 == AUDIT_ARCH_I386 && kAuditArchX86_64 == AUDIT_ARCH_X86_64);
+
 namespace {
 
 constexpr uint32_t kI386Getpid = 20;
@@ -77,12 +79,6 @@ struct DenyAll {
   sock_fprog prog{8, insns};
 };
 
-int install(sock_fprog* prog, unsigned flags) {
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -errno;
-  long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, prog);
-  return r < 0 ? -errno : static_cast<int>(r);
-}
-
 // Shared with the probe children: where they are and what each call gave.
 struct ExemptScan {
   volatile uint32_t next;
@@ -102,7 +98,7 @@ Result<std::vector<Exemption>> scan_exemptions(bool i386) {
   while (start < kProbedNrs) {
     scan->next = start;
     auto e = run_child("exemption scan", [&] {
-      if (install(&deny.prog, 0) < 0) return 1;
+      if (install_in_child(&deny.prog, 0) < 0) return 1;
       for (uint32_t nr = start; nr < kProbedNrs; nr++) {
         scan->next = nr;
         scan->ret[nr] = i386 ? raw_int80(nr) : raw_syscall(nr);

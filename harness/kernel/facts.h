@@ -12,7 +12,10 @@
 
 namespace stubfuzz::kernel {
 
-inline constexpr uint32_t kAuditArchI386 = 0x40000003;  // AUDIT_ARCH_I386
+inline constexpr uint32_t kAuditArchI386 = 0x40000003;    // AUDIT_ARCH_I386
+inline constexpr uint32_t kAuditArchX86_64 = 0xc000003e;  // AUDIT_ARCH_X86_64
+// x86-64 uretprobe and uprobe: what upstream seccomp lets through unfiltered.
+inline constexpr uint32_t kUretprobeNr = 335, kUprobeNr = 336;
 
 // A call the kernel runs before seccomp sees it (upstream: x86-64 uretprobe
 // 335 and uprobe 336, native arch only), with what it did under a filter
@@ -59,6 +62,10 @@ struct Facts {
     return nullptr;
   }
   bool exempt(uint32_t audit_arch, uint32_t nr) const { return exemption(audit_arch, nr); }
+  // The kernel has upstream's uprobe exemption (either call).
+  bool exempts_uprobe_calls() const {
+    return exempt(kAuditArchX86_64, kUretprobeNr) || exempt(kAuditArchX86_64, kUprobeNr);
+  }
   // "x86_64 335 (killed by SIGILL), 336 (returned -6)" or "none".
   std::string describe_exemptions() const;
   // One sentence for evidence: "this kernel runs x86_64 335 (...) without

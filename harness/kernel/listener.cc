@@ -104,10 +104,8 @@ namespace {
 
 int install_allow_all(unsigned flags) {
   sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-  sock_fprog prog{1, &allow};
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -errno;
-  const long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
-  return fd < 0 ? -errno : static_cast<int>(fd);
+  const sock_fprog prog{1, &allow};
+  return install_in_child(&prog, flags);
 }
 
 // A listener whose filter's only user has ended, pulled from that user.
