@@ -10,6 +10,7 @@
 
 #include "filter/predict.h"
 #include "filter/syscall_names.h"
+#include "monitor/batch.h"
 #include "stub/record.h"
 #include "stub/stub.h"
 

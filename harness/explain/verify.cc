@@ -8,6 +8,7 @@
 #include "filter/evaluator.h"
 #include "filter/predict.h"
 #include "kernel/facts.h"
+#include "monitor/batch.h"
 #include "stub/record.h"
 
 namespace stubfuzz::explain {
@@ -67,7 +68,7 @@ class Runner {
       std::vector<stub_record> batch;
       const Points p{.stub_start = opt_.layout.stub_start};
       for (size_t j = 0; j < n; j++) batch.push_back(cell_record(cells[i + j], opt_.layout, p));
-      auto out = stub_->run(batch);
+      auto out = run_batch(*stub_, batch);
       if (!out) return out.error();
       size_t done = 0;
       for (; done < n; done++) {
