@@ -1,5 +1,6 @@
 #include "campaign/campaign.h"
 
+#include <fmt/core.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -7,8 +8,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iomanip>
-#include <sstream>
 #include <thread>
 
 #include "campaign/target_env.h"
@@ -45,15 +44,14 @@ EngineJob engine_job(const CampaignOptions& o, const std::string& out) {
 }
 
 std::string status_line(const fuzz::Stats& s, double elapsed, size_t crashes) {
-  std::ostringstream line;
-  uint64_t known = 0;
-  for (const auto& [id, n] : s.known) known += n ? 1 : 0;
-  line << "[" << std::setw(5) << static_cast<int>(elapsed) << "s] " << std::setw(8)
-       << static_cast<uint64_t>(elapsed > 0 ? s.execs / elapsed : 0) << " execs/s | filter "
-       << s.filter_pcs.size() << "/" << s.filter_len << " insns, " << s.branch_sides.size() << "/"
-       << s.branch_total << " branch sides | " << s.cells.size() << " cells | known findings "
-       << known << " | crashes " << crashes;
-  return line.str();
+  const auto known =
+      std::count_if(s.known.begin(), s.known.end(), [](const auto& kv) { return kv.second > 0; });
+  return fmt::format(
+      "[{:5}s] {:8} execs/s | filter {}/{} insns, {}/{} branch sides | {} cells | "
+      "known findings {} | crashes {}",
+      static_cast<int>(elapsed), static_cast<uint64_t>(elapsed > 0 ? s.execs / elapsed : 0),
+      s.filter_pcs.size(), s.filter_len, s.branch_sides.size(), s.branch_total, s.cells.size(),
+      known, crashes);
 }
 
 std::vector<std::string> crash_files(const CampaignOptions& o, const std::string& out) {

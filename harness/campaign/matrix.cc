@@ -1,13 +1,12 @@
 #include "campaign/matrix.h"
 
+#include <fmt/core.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <iomanip>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <thread>
 
 #include "campaign/engine.h"
@@ -50,14 +49,7 @@ EngineJob engine_job(const MatrixOptions& o, const std::string& profile) {
                   {env::kStatsDir, dir + "/stats"}}};
 }
 
-std::string seconds_text(double s) {
-  std::ostringstream t;
-  if (s < 1)
-    t << "<1";
-  else
-    t << static_cast<int>(s);
-  return t.str();
-}
+std::string seconds_text(double s) { return s < 1 ? "<1" : std::to_string(static_cast<int>(s)); }
 
 }  // namespace
 
@@ -128,16 +120,16 @@ Result<MatrixResult> run_matrix(const MatrixOptions& o, std::ostream& status) {
       runs.emplace_back(o.profiles[next++], *pid);
     }
     std::this_thread::sleep_for(std::chrono::seconds(1));
-    std::ostringstream line;
-    line << "[" << std::setw(5)
-         << std::chrono::duration_cast<std::chrono::seconds>(kernel::Clock::now() - start).count()
-         << "s] profiles started " << next << "/" << o.profiles.size() << ", fuzzing:";
+    std::string line = fmt::format(
+        "[{:5}s] profiles started {}/{}, fuzzing:",
+        std::chrono::duration_cast<std::chrono::seconds>(kernel::Clock::now() - start).count(),
+        next, o.profiles.size());
     for (const auto& [profile, pid] : runs)
-      if (engines.running(pid)) line << " " << profile;
+      if (engines.running(pid)) line += " " + profile;
     if (tty)
-      status << "\r" << line.str() << "\033[K" << std::flush;
+      status << "\r" << line << "\033[K" << std::flush;
     else if (++tick % 15 == 0)
-      status << line.str() << "\n" << std::flush;
+      status << line << "\n" << std::flush;
   }
   if (tty) status << "\n";
   return read_matrix(o);
@@ -146,45 +138,43 @@ Result<MatrixResult> run_matrix(const MatrixOptions& o, std::ostream& status) {
 std::string to_text(const MatrixResult& m) {
   size_t w = 5;
   for (const auto& r : m.rows) w = std::max(w, r.size());
+  w += 2;
   size_t cw = 8;
   for (const auto& p : m.profiles) cw = std::max(cw, p.size() + 2);
-  std::ostringstream out;
-  out << "attack matrix: each profile fuzzed " << m.time.count()
-      << " s, every claim judged; a cell is seconds until first found, '-' not found\n\n";
-  out << std::left << std::setw(static_cast<int>(w) + 2) << "finding";
-  for (const auto& p : m.profiles) out << std::setw(static_cast<int>(cw)) << p;
-  out << "reproducer\n";
+  std::string out = fmt::format(
+      "attack matrix: each profile fuzzed {} s, every claim judged; a cell is seconds until "
+      "first found, '-' not found\n\n{:<{}}",
+      m.time.count(), "finding", w);
+  for (const auto& p : m.profiles) out += fmt::format("{:<{}}", p, cw);
+  out += "reproducer\n";
   for (size_t i = 0; i < m.rows.size(); i++) {
-    out << std::setw(static_cast<int>(w) + 2) << m.rows[i];
+    out += fmt::format("{:<{}}", m.rows[i], w);
     for (const auto& c : m.cells[i])
-      out << std::setw(static_cast<int>(cw)) << (c.found ? seconds_text(c.seconds) + " s" : "-");
-    out << (m.reproducers[i].empty() ? "(none committed)" : m.reproducers[i]) << "\n";
+      out += fmt::format("{:<{}}", c.found ? seconds_text(c.seconds) + " s" : "-", cw);
+    out += (m.reproducers[i].empty() ? "(none committed)" : m.reproducers[i]) + "\n";
   }
-  out << std::setw(static_cast<int>(w) + 2) << "programs run";
-  for (auto e : m.execs) out << std::setw(static_cast<int>(cw)) << e;
-  out << "\n";
-  return out.str();
+  out += fmt::format("{:<{}}", "programs run", w);
+  for (auto e : m.execs) out += fmt::format("{:<{}}", e, cw);
+  return out + "\n";
 }
 
 std::string to_markdown(const MatrixResult& m) {
-  std::ostringstream out;
-  out << "| finding |";
-  for (const auto& p : m.profiles) out << " `" << p << "` |";
-  out << " reproducer |\n|---|";
-  for (size_t i = 0; i < m.profiles.size(); i++) out << "---|";
-  out << "---|\n";
+  std::string out = "| finding |";
+  for (const auto& p : m.profiles) out += fmt::format(" `{}` |", p);
+  out += " reproducer |\n|---|";
+  for (size_t i = 0; i < m.profiles.size(); i++) out += "---|";
+  out += "---|\n";
   for (size_t i = 0; i < m.rows.size(); i++) {
-    out << "| " << m.rows[i] << " |";
+    out += fmt::format("| {} |", m.rows[i]);
     for (const auto& c : m.cells[i])
-      out << (c.found ? " **found in " + seconds_text(c.seconds) + " s** |"
-                      : " not found in " + std::to_string(m.time.count()) + " s |");
+      out += c.found ? fmt::format(" **found in {} s** |", seconds_text(c.seconds))
+                     : fmt::format(" not found in {} s |", m.time.count());
     const std::string& r = m.reproducers[i];
-    out << " " << (r.empty() ? "-" : "`" + fs::path(r).filename().string() + "`") << " |\n";
+    out += fmt::format(" {} |\n", r.empty() ? "-" : "`" + fs::path(r).filename().string() + "`");
   }
-  out << "| programs run |";
-  for (auto e : m.execs) out << " " << e << " |";
-  out << " |\n";
-  return out.str();
+  out += "| programs run |";
+  for (auto e : m.execs) out += fmt::format(" {} |", e);
+  return out + " |\n";
 }
 
 std::string to_json(const MatrixResult& m) {
