@@ -1,5 +1,6 @@
 #include "filter/safety_net.h"
 
+#include <asm/unistd.h>
 #include <linux/audit.h>
 #include <linux/seccomp.h>
 
@@ -15,13 +16,11 @@ namespace {
 constexpr const char* kSignalCalls[] = {"kill", "tkill", "tgkill", "rt_sigqueueinfo",
                                         "rt_tgsigqueueinfo"};
 
-constexpr uint32_t kX32Bit = 0x40000000;
-
 void arch_block(Builder& b, Arch arch, uint32_t own_pid) {
   const uint32_t eperm = SECCOMP_RET_ERRNO | kSafetyNetErrno;
   b.load_abs(offsetof(seccomp_data, nr));
   // x32 calls are x86-64 calls with one more bit.
-  if (arch == Arch::kX86_64) b.and_k(~kX32Bit);
+  if (arch == Arch::kX86_64) b.and_k(~uint32_t{__X32_SYSCALL_BIT});
   for (const char* name : safety_net_denied()) {
     if (auto nr = syscall_number(arch, name)) {
       b.jeq(static_cast<uint32_t>(*nr), 0, 1).ret(eperm);
@@ -37,7 +36,7 @@ void arch_block(Builder& b, Arch arch, uint32_t own_pid) {
         .ret(own_pid ? SECCOMP_RET_ALLOW : eperm)
         .ret(eperm)
         .load_abs(offsetof(seccomp_data, nr));
-    if (arch == Arch::kX86_64) b.and_k(~kX32Bit);
+    if (arch == Arch::kX86_64) b.and_k(~uint32_t{__X32_SYSCALL_BIT});
   }
   b.ret(SECCOMP_RET_ALLOW);
 }

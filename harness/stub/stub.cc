@@ -18,6 +18,7 @@
 
 #include "kernel/facts.h"
 #include "kernel/proc.h"
+#include "stub/child_fds.h"
 #include "stub/stub_image.h"
 
 namespace stubfuzz {
@@ -44,14 +45,8 @@ __attribute__((no_sanitize("address", "undefined"))) int spawn_child(void* p) {
   auto* a = static_cast<ChildArgs*>(p);
   static const char* const argv[] = {"stubfuzz-stub", nullptr};
   static const char* const envp[] = {nullptr};
-  const rlimit no_core{0, 0};
-  long sock = syscall(SYS_fcntl, a->sock_fd, F_DUPFD_CLOEXEC, 3);
-  long data = syscall(SYS_fcntl, a->data_fd, F_DUPFD_CLOEXEC, 3);
-  if (sock < 0 || data < 0 || syscall(SYS_dup3, sock, STUB_SOCKET_FD, 0) < 0 ||
-      syscall(SYS_dup3, data, STUB_DATA_FD, 0) < 0 ||
-      syscall(SYS_close_range, 2, ~0U, CLOSE_RANGE_CLOEXEC) < 0 ||
-      syscall(SYS_prlimit64, 0, RLIMIT_CORE, &no_core, nullptr) < 0) {
-    a->failed_errno = errno;
+  if (int e = stub_child_fds(a->sock_fd, a->data_fd)) {
+    a->failed_errno = e;
     syscall(SYS_exit, 127);
   }
   if (int e = sandbox_enter(*a->sandbox)) {
