@@ -131,31 +131,31 @@ static long spawn_thread(char *stack_top, void (*serve)(struct stub_data *),
 static struct sock_filter filter_buf[STUB_MAX_FILTER_LEN];
 static struct sock_filter net_buf[STUB_MAX_NET_LEN];
 
-void stub_main(void) __attribute__((noreturn, used));
-void stub_main(void)
+/* The init data, the safety net and the filter, from the control socket. */
+static void read_init(struct stub_init_data *init)
 {
-	struct stub_init_data init;
-	struct stub_data *d;
-	long r;
-
-	if (read_all(&init, sizeof(init)))
+	if (read_all(init, sizeof(*init)))
 		die(0, STUB_INIT_READ);
-	if (init.magic != STUB_INIT_MAGIC ||
-	    init.filter_len > STUB_MAX_FILTER_LEN ||
-	    init.net_len > STUB_MAX_NET_LEN ||
-	    init.narenas > STUB_MAX_ARENAS || (init.stub_start & 4095))
+	if (init->magic != STUB_INIT_MAGIC ||
+	    init->filter_len > STUB_MAX_FILTER_LEN ||
+	    init->net_len > STUB_MAX_NET_LEN ||
+	    init->narenas > STUB_MAX_ARENAS || (init->stub_start & 4095))
 		die(0, STUB_INIT_BAD_MAGIC);
-	if (read_all(net_buf, init.net_len * sizeof(net_buf[0])) ||
-	    read_all(filter_buf, init.filter_len * sizeof(filter_buf[0])))
+	if (read_all(net_buf, init->net_len * sizeof(net_buf[0])) ||
+	    read_all(filter_buf, init->filter_len * sizeof(filter_buf[0])))
 		die(0, STUB_INIT_READ);
+}
 
-	d = map_fixed(init.stub_start + STUB_PAGE_SIZE,
-		      STUB_DATA_PAGES * STUB_PAGE_SIZE, PROT_READ | PROT_WRITE,
-		      MAP_SHARED, STUB_DATA_FD);
+/* The data pages, and the robust futexes: from here on the kernel wakes
+ * the monitor if the stub dies. */
+static struct stub_data *map_data(const struct stub_init_data *init)
+{
+	struct stub_data *d = map_fixed(init->stub_start + STUB_PAGE_SIZE,
+					STUB_DATA_PAGES * STUB_PAGE_SIZE,
+					PROT_READ | PROT_WRITE, MAP_SHARED,
+					STUB_DATA_FD);
 	if (!d)
 		die(0, STUB_INIT_MAP_DATA);
-
-	/* From here on the kernel wakes the monitor if the stub dies. */
 	d->stub_tid = (uint32_t)sys1(__NR_gettid, 0);
 	d->robust_head.list.next = (uint64_t)&d->sync_entry;
 	d->sync_entry.next = (uint64_t)&d->alive_entry;
@@ -169,21 +169,26 @@ void stub_main(void)
 	if (sys2(__NR_set_robust_list, &d->robust_head,
 		 sizeof(d->robust_head)))
 		die(d, STUB_INIT_ROBUST);
+	return d;
+}
 
-	/* The code page: a copy of section stub_page, then read+exec. */
+/* The code page (a copy of section stub_page, then read+exec), the
+ * guest-code arenas, and where the stub's syscall instructions are. */
+static void map_code(const struct stub_init_data *init, struct stub_data *d)
+{
 	uint64_t page_len = (uint64_t)(__stop_stub_page - __start_stub_page);
 	if (page_len > STUB_PAGE_SIZE ||
-	    !map_fixed(init.stub_start, STUB_PAGE_SIZE, PROT_READ | PROT_WRITE,
+	    !map_fixed(init->stub_start, STUB_PAGE_SIZE, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1))
 		die(d, STUB_INIT_MAP_CODE);
-	copy_bytes((void *)init.stub_start, __start_stub_page, page_len);
-	if (sys3(__NR_mprotect, init.stub_start, STUB_PAGE_SIZE,
+	copy_bytes((void *)init->stub_start, __start_stub_page, page_len);
+	if (sys3(__NR_mprotect, init->stub_start, STUB_PAGE_SIZE,
 		 PROT_READ | PROT_EXEC))
 		die(d, STUB_INIT_MAP_CODE);
 
 	/* Guest-code arenas: executable, writable, filled with int3. */
-	for (uint32_t i = 0; i < init.narenas; i++) {
-		const struct stub_arena *a = &init.arenas[i];
+	for (uint32_t i = 0; i < init->narenas; i++) {
+		const struct stub_arena *a = &init->arenas[i];
 		char *p = map_fixed(a->addr, a->len,
 				    PROT_READ | PROT_WRITE | PROT_EXEC,
 				    MAP_PRIVATE | MAP_ANONYMOUS, -1);
@@ -193,16 +198,22 @@ void stub_main(void)
 			((volatile char *)p)[j] = (char)0xcc;
 		d->arenas[i] = *a;
 	}
-	d->narenas = init.narenas;
+	d->narenas = init->narenas;
 	d->outside_gate[STUB_ABI_X86_64] = (uint64_t)outside_gate_x86_64;
 	d->outside_gate[STUB_ABI_I386] = (uint64_t)outside_gate_i386;
 	d->outside_spin = (uint64_t)outside_spin;
-	d->stub_gate[STUB_ABI_X86_64] = in_page(init.stub_start, stub_gate_x86_64);
-	d->stub_gate[STUB_ABI_I386] = in_page(init.stub_start, stub_gate_i386);
+	d->stub_gate[STUB_ABI_X86_64] =
+		in_page(init->stub_start, stub_gate_x86_64);
+	d->stub_gate[STUB_ABI_I386] = in_page(init->stub_start, stub_gate_i386);
 	/* mov $15, %eax is 5 bytes; the syscall follows. */
-	d->restorer_syscall = in_page(init.stub_start, stub_restorer) + 5;
+	d->restorer_syscall = in_page(init->stub_start, stub_restorer) + 5;
+}
 
-	/* As UML: only the socket to the monitor stays open, non-blocking. */
+/* As UML: only the socket to the monitor stays open, non-blocking; the
+ * SIGSYS handler in the stub page. */
+static void enter_stub_state(const struct stub_init_data *init,
+			     struct stub_data *d)
+{
 	if (sys3(__NR_close_range, 1, ~0U, 0))
 		die(d, STUB_INIT_CLOSE_RANGE);
 	sys3(__NR_fcntl, STUB_SOCKET_FD, F_SETFL, O_NONBLOCK);
@@ -212,73 +223,93 @@ void stub_main(void)
 		die(d, STUB_INIT_PRCTL);
 
 	struct k_sigaction sa = {
-		.handler = (void *)in_page(init.stub_start, stub_sigsys),
+		.handler = (void *)in_page(init->stub_start, stub_sigsys),
 		.flags = SA_SIGINFO | SA_RESTORER | SA_NODEFER,
-		.restorer = (void *)in_page(init.stub_start, stub_restorer),
+		.restorer = (void *)in_page(init->stub_start, stub_restorer),
 		.mask = ~0ULL,
 	};
 	if (sys4(__NR_rt_sigaction, SIGSYS, &sa, 0, sizeof(sa.mask)))
 		die(d, STUB_INIT_SIGACTION);
+}
 
-	/* Thread 2 exists before any filter, so that TSYNC covers it. */
-	if (init.second_thread) {
-		long m = sys6(__NR_mmap, 0, THREAD2_STACK_SIZE,
-			      PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (m < 0 && m > -4096)
-			die(d, STUB_INIT_THREAD);
-		char *stack = (char *)m;
-		d->thread2_stack_lo = (uint64_t)stack;
-		d->thread2_stack_hi = (uint64_t)stack + THREAD2_STACK_SIZE;
-		d->sync2 = 0; /* idle: the thread needs no handshake */
-		void (*serve2)(struct stub_data *) =
-			(void (*)(struct stub_data *))in_page(init.stub_start,
-							      stub_serve2);
-		long tid = spawn_thread(stack + THREAD2_STACK_SIZE, serve2, d,
-					&d->thread2_tid);
-		if (tid < 0)
-			die(d, STUB_INIT_THREAD);
-		/* CLONE_CHILD_SETTID writes it when the thread first runs; the
-		 * monitor reads 0 as "ended", so write it now. The thread
-		 * exists from here on, so TSYNC will cover it. */
-		__atomic_store_n(&d->thread2_tid, (uint32_t)tid,
-				 __ATOMIC_RELEASE);
-		/* The sandbox's limit, which would have refused the thread. */
-		const struct {
-			uint64_t cur, max;
-		} one = {1, 1};
-		if (sys4(__NR_prlimit64, 0, RLIMIT_NPROC, &one, 0))
-			die(d, STUB_INIT_THREAD);
-	}
+/* Thread 2 exists before any filter, so that TSYNC covers it. */
+static void start_thread2(const struct stub_init_data *init,
+			  struct stub_data *d)
+{
+	long m = sys6(__NR_mmap, 0, THREAD2_STACK_SIZE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m < 0 && m > -4096)
+		die(d, STUB_INIT_THREAD);
+	char *stack = (char *)m;
+	d->thread2_stack_lo = (uint64_t)stack;
+	d->thread2_stack_hi = (uint64_t)stack + THREAD2_STACK_SIZE;
+	d->sync2 = 0; /* idle: the thread needs no handshake */
+	void (*serve2)(struct stub_data *) =
+		(void (*)(struct stub_data *))in_page(init->stub_start,
+						      stub_serve2);
+	long tid = spawn_thread(stack + THREAD2_STACK_SIZE, serve2, d,
+				&d->thread2_tid);
+	if (tid < 0)
+		die(d, STUB_INIT_THREAD);
+	/* CLONE_CHILD_SETTID writes it when the thread first runs; the
+	 * monitor reads 0 as "ended", so write it now. The thread exists
+	 * from here on, so TSYNC will cover it. */
+	__atomic_store_n(&d->thread2_tid, (uint32_t)tid, __ATOMIC_RELEASE);
+	/* The sandbox's limit, which would have refused the thread. */
+	const struct {
+		uint64_t cur, max;
+	} one = {1, 1};
+	if (sys4(__NR_prlimit64, 0, RLIMIT_NPROC, &one, 0))
+		die(d, STUB_INIT_THREAD);
+}
 
-	if (init.install_filter && init.net_len) {
+/* The safety net, then the filter under test with the seed's flags. */
+static void install_filters(const struct stub_init_data *init,
+			    struct stub_data *d)
+{
+	long r;
+
+	if (!init->install_filter)
+		return;
+	if (init->net_len) {
 		struct sock_fprog net = {
-			.len = (unsigned short)init.net_len,
+			.len = (unsigned short)init->net_len,
 			.filter = net_buf,
 		};
 		/* Both threads; a net on one thread only would leave the
 		 * other to the filter under test alone. */
 		r = sys3(__NR_seccomp, SECCOMP_SET_MODE_FILTER,
-			 init.second_thread ? SECCOMP_FILTER_FLAG_TSYNC : 0,
+			 init->second_thread ? SECCOMP_FILTER_FLAG_TSYNC : 0,
 			 &net);
 		if (r < 0) {
 			d->seccomp_ret = r;
 			die(d, STUB_INIT_SAFETY_NET);
 		}
 	}
+	struct sock_fprog prog = {
+		.len = (unsigned short)init->filter_len,
+		.filter = filter_buf,
+	};
+	/* The seed: the return value is the listener fd (or 0). */
+	r = sys3(__NR_seccomp, SECCOMP_SET_MODE_FILTER, init->seccomp_flags,
+		 &prog);
+	d->seccomp_ret = r;
+	if (r < 0)
+		die(d, STUB_INIT_SECCOMP);
+}
 
-	if (init.install_filter) {
-		struct sock_fprog prog = {
-			.len = (unsigned short)init.filter_len,
-			.filter = filter_buf,
-		};
-		/* The seed: the return value is the listener fd (or 0). */
-		r = sys3(__NR_seccomp, SECCOMP_SET_MODE_FILTER,
-			 init.seccomp_flags, &prog);
-		d->seccomp_ret = r;
-		if (r < 0)
-			die(d, STUB_INIT_SECCOMP);
-	}
+void stub_main(void) __attribute__((noreturn, used));
+void stub_main(void)
+{
+	struct stub_init_data init;
+
+	read_init(&init);
+	struct stub_data *d = map_data(&init);
+	map_code(&init, d);
+	enter_stub_state(&init, d);
+	if (init.second_thread)
+		start_thread2(&init, d);
+	install_filters(&init, d);
 
 	/* Every syscall from here on is made from the stub page. */
 	void (*serve)(struct stub_data *) =

@@ -90,6 +90,91 @@ std::string evidence_of(const Lab& lab, const std::string& shown) {
   return notes.empty() ? shown : shown + " (" + notes + ")";
 }
 
+// One claim's row: probed by its Lab probe, or with programs through the
+// executor and its monitor when `programs`.
+CheckRow claim_row(const Profile& profile, ClaimId id, bool programs) {
+  CheckRow row;
+  row.name = std::string(claim_info(id).name);
+  Probe probe = probe_for(id);
+  if (programs && id != ClaimId::kListenerFd1 && has_program_probe(id)) {
+    const auto r = probe_claim_with_programs(profile, id);
+    row.verdict = r.broken ? Verdict::kFail : Verdict::kPass;
+    row.stubs = r.programs;
+    row.syscalls = r.syscalls;
+    row.evidence = r.evidence;
+    return row;
+  }
+  if (!probe) {
+    row.verdict = Verdict::kNoProbe;
+    row.evidence = "covered by fuzzing only";
+    return row;
+  }
+  Lab lab(profile);
+  probe(lab);
+  row.verdict = lab.failures().empty() ? Verdict::kPass : Verdict::kFail;
+  row.stubs = lab.stubs();
+  row.syscalls = lab.syscalls();
+  row.evidence = evidence_of(lab, std::string(claim_info(id).meaning));
+  return row;
+}
+
+// A finding that depends on the kernel: one wording per kernel, whichever
+// way the profile reproduced it; the reproducer and the facts probe must
+// tell the same story.
+void judge_kernel_specific(const KnownFinding& f, bool reproduced, const std::string& reproducer,
+                           CheckRow& row) {
+  const auto& facts = kernel::facts();
+  const bool probed = facts.exempts_uprobe_calls();
+  row.verdict = reproduced != probed ? Verdict::kFail
+                : reproduced         ? Verdict::kPresent
+                                     : Verdict::kAbsent;
+  const std::string story = facts.exemption_evidence();
+  row.evidence = reproduced == probed
+                     ? "breaks " + std::string(claim_info(f.claim).name) + ": " + reproducer +
+                           " (" + story + ")"
+                     : std::string("the reproducer ") + (reproduced ? "ran" : "did not run") +
+                           " uretprobe or uprobe unfiltered, but the facts probe says " + story;
+}
+
+CheckRow finding_row(const Profile& profile, const KnownFinding& f, bool programs) {
+  CheckRow row;
+  row.name = f.name();
+  row.kind = RowKind::kFinding;
+  bool reproduced = false;
+  std::string reproducer = f.reproducer;
+  std::replace(reproducer.begin(), reproducer.end(), '\n', ';');
+  if (programs) {
+    const auto r = reproduce_with_program(profile, f.id);
+    reproduced = r.broken;
+    row.stubs = r.programs;
+    row.syscalls = r.syscalls;
+    row.evidence = r.evidence;
+  } else {
+    Lab lab(profile);
+    reproduced = reproduce_finding(f.id, lab);
+    row.stubs = lab.stubs();
+    row.syscalls = lab.syscalls();
+    row.evidence =
+        evidence_of(lab, "breaks " + std::string(claim_info(f.claim).name) + ": " + reproducer);
+  }
+  if (f.kernel_specific)
+    judge_kernel_specific(f, reproduced, reproducer, row);
+  else
+    row.verdict = reproduced ? Verdict::kFinding : Verdict::kGone;
+  return row;
+}
+
+CheckRow cleanup_row(const ResourceCount& before, const ResourceCount& after) {
+  CheckRow clean;
+  clean.name = "harness-left-nothing";
+  clean.kind = RowKind::kHarness;
+  clean.verdict = after == before ? Verdict::kPass : Verdict::kFail;
+  clean.evidence = "fds " + std::to_string(before.fds) + " -> " + std::to_string(after.fds) +
+                   ", child processes " + std::to_string(before.children) + " -> " +
+                   std::to_string(after.children);
+  return clean;
+}
+
 }  // namespace
 
 CheckReport run_checks(const Profile& profile) {
@@ -101,81 +186,10 @@ CheckReport run_checks(const Profile& profile) {
   // monitor answers nothing. The series' later profiles are probed with
   // programs, through the executor and its monitor.
   const bool programs = profile.monitor.answers_notifications() || profile.monitor.watchdog;
-  for (ClaimId id : profile.claims) {
-    CheckRow row;
-    row.name = std::string(claim_info(id).name);
-    Probe probe = probe_for(id);
-    if (programs && id != ClaimId::kListenerFd1 && has_program_probe(id)) {
-      const auto r = probe_claim_with_programs(profile, id);
-      row.verdict = r.broken ? Verdict::kFail : Verdict::kPass;
-      row.stubs = r.programs;
-      row.syscalls = r.syscalls;
-      row.evidence = r.evidence;
-      report.rows.push_back(row);
-      continue;
-    }
-    if (!probe) {
-      row.verdict = Verdict::kNoProbe;
-      row.evidence = "covered by fuzzing only";
-      report.rows.push_back(row);
-      continue;
-    }
-    Lab lab(profile);
-    probe(lab);
-    row.verdict = lab.failures().empty() ? Verdict::kPass : Verdict::kFail;
-    row.stubs = lab.stubs();
-    row.syscalls = lab.syscalls();
-    row.evidence = evidence_of(lab, std::string(claim_info(id).meaning));
-    report.rows.push_back(row);
-  }
-  for (const KnownFinding& f : profile.known_findings) {
-    CheckRow row;
-    row.name = f.name();
-    row.kind = RowKind::kFinding;
-    bool reproduced = false;
-    std::string reproducer = f.reproducer;
-    std::replace(reproducer.begin(), reproducer.end(), '\n', ';');
-    if (programs) {
-      const auto r = reproduce_with_program(profile, f.id);
-      reproduced = r.broken;
-      row.stubs = r.programs;
-      row.syscalls = r.syscalls;
-      row.evidence = r.evidence;
-    } else {
-      Lab lab(profile);
-      reproduced = reproduce_finding(f.id, lab);
-      row.stubs = lab.stubs();
-      row.syscalls = lab.syscalls();
-      row.evidence =
-          evidence_of(lab, "breaks " + std::string(claim_info(f.claim).name) + ": " + reproducer);
-    }
-    if (f.kernel_specific) {
-      // One wording per kernel, whichever way the profile reproduced it; the
-      // reproducer and the facts probe must tell the same story.
-      const auto& facts = kernel::facts();
-      const bool probed = facts.exempts_uprobe_calls();
-      row.verdict = reproduced != probed ? Verdict::kFail
-                    : reproduced         ? Verdict::kPresent
-                                         : Verdict::kAbsent;
-      const std::string story = facts.exemption_evidence();
-      row.evidence = reproduced == probed
-                         ? "breaks " + std::string(claim_info(f.claim).name) + ": " + reproducer +
-                               " (" + story + ")"
-                         : std::string("the reproducer ") + (reproduced ? "ran" : "did not run") +
-                               " uretprobe or uprobe unfiltered, but the facts probe says " + story;
-    } else
-      row.verdict = reproduced ? Verdict::kFinding : Verdict::kGone;
-    report.rows.push_back(row);
-  }
-  const ResourceCount after = count_resources();
-  CheckRow clean;
-  clean.name = "harness-left-nothing";
-  clean.kind = RowKind::kHarness;
-  clean.verdict = after == before ? Verdict::kPass : Verdict::kFail;
-  clean.evidence = "fds " + std::to_string(before.fds) + " -> " + std::to_string(after.fds) +
-                   ", child processes " + std::to_string(before.children) + " -> " +
-                   std::to_string(after.children);
-  report.rows.push_back(clean);
+  for (ClaimId id : profile.claims) report.rows.push_back(claim_row(profile, id, programs));
+  for (const KnownFinding& f : profile.known_findings)
+    report.rows.push_back(finding_row(profile, f, programs));
+  report.rows.push_back(cleanup_row(before, count_resources()));
   return report;
 }
 
