@@ -23,6 +23,8 @@ constexpr int kSharedNamespaces =
     CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
 constexpr const char* kNsNames[] = {"user", "mnt", "net", "ipc", "uts"};
 
+// One empty root for every stub of the process, made once under the lock in
+// shared_sandbox() and removed at exit (atexit takes no argument).
 char g_root[64];
 void remove_root() { rmdir(g_root); }
 
@@ -188,6 +190,8 @@ Result<SandboxChild> sandbox_child(const Sandbox& s) {
 }
 
 Status sandbox_join_pid_ns(const Sandbox& s) {
+  // setns(CLONE_NEWPID) moves the calling thread's future children only:
+  // each thread that spawns stubs joins once.
   thread_local bool joined = false;
   if (joined || !uses_shared_pid_ns(s)) return {};
   auto c = shared_sandbox();
