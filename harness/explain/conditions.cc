@@ -1,0 +1,184 @@
+#include "explain/conditions.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <optional>
+
+#include "filter/arg_names.h"
+
+namespace stubfuzz::explain {
+
+namespace {
+
+using filter::ArgTest;
+using filter::Relation;
+
+constexpr uint32_t kFull = 0xffffffff;
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+struct Describer {
+  filter::Arch arch;
+  std::string_view syscall;
+
+  std::string value(int arg, uint64_t v) const {
+    const std::string name = filter::arg_value_name(syscall, arg, v);
+    return hex(v) + (name.empty() ? "" : " (" + name + ")");
+  }
+
+  // Both halves as one 64-bit interval, when every test is a full-word
+  // bound and together they leave one contiguous range.
+  std::optional<std::pair<uint64_t, uint64_t>> interval(const std::vector<ArgTest>& tests) const {
+    uint64_t lo[2] = {0, 0}, hi[2] = {kFull, kFull};
+    for (const ArgTest& t : tests) {
+      const int h = t.upper();
+      if (t.mask != kFull) return std::nullopt;
+      if (t.rel == Relation::kEq) lo[h] = std::max<uint64_t>(lo[h], t.value);
+      if (t.rel == Relation::kEq || t.rel == Relation::kLe)
+        hi[h] = std::min<uint64_t>(hi[h], t.value);
+      if (t.rel == Relation::kGt) lo[h] = std::max<uint64_t>(lo[h], t.value + 1ull);
+      if (t.rel == Relation::kNe || t.rel == Relation::kAnySet || t.rel == Relation::kNoneSet)
+        return std::nullopt;
+    }
+    if (arch == filter::Arch::kI386) lo[1] = hi[1] = 0;
+    const bool low_free = lo[0] == 0 && hi[0] == kFull;
+    if (lo[1] != hi[1] && !low_free) return std::nullopt;
+    return std::make_pair(lo[1] << 32 | lo[0], hi[1] << 32 | hi[0]);
+  }
+
+  std::string range(int arg, const std::string& who, uint64_t lo, uint64_t hi) const {
+    const uint64_t top = arch == filter::Arch::kI386 ? kFull : ~uint64_t{0};
+    if (lo == hi) return who + " == " + value(arg, lo);
+    if (lo == 0) return who + " <= " + value(arg, hi);
+    if (hi == top) return who + " >= " + value(arg, lo);
+    return who + " in [" + value(arg, lo) + ", " + value(arg, hi) + "]";
+  }
+
+  std::string one(const ArgTest& t, const std::string& who) const {
+    const int arg = t.arg();
+    const auto named = [&](uint64_t v) { return t.upper() ? hex(v) : value(arg, v); };
+    if (t.mask == kFull) {
+      switch (t.rel) {
+        case Relation::kEq:
+          return who + " == " + named(t.value);
+        case Relation::kNe:
+          return who + " != " + named(t.value);
+        case Relation::kGt:
+          return who + " > " + named(t.value);
+        case Relation::kLe:
+          return who + " <= " + named(t.value);
+        default:
+          break;
+      }
+    }
+    switch (t.rel) {
+      case Relation::kAnySet:
+        return who + " has any bit of " + named(t.mask);
+      case Relation::kNoneSet:
+        return who + " has no bit of " + named(t.mask);
+      case Relation::kEq:
+        return "(" + who + " & " + hex(t.mask) + ") == " + named(t.value);
+      case Relation::kNe:
+        return "(" + who + " & " + hex(t.mask) + ") != " + named(t.value);
+      case Relation::kGt:
+        return "(" + who + " & " + hex(t.mask) + ") > " + hex(t.value);
+      case Relation::kLe:
+        return "(" + who + " & " + hex(t.mask) + ") <= " + hex(t.value);
+    }
+    return "?";
+  }
+
+  std::string arg_tests(int arg, const std::vector<ArgTest>& tests) const {
+    const std::string name = "args[" + std::to_string(arg) + "]";
+    if (auto r = interval(tests)) return range(arg, name, r->first, r->second);
+    // An upper half of 0 (always so on i386) makes the lower half's tests
+    // tests of the whole argument.
+    bool upper_zero = arch == filter::Arch::kI386;
+    for (const ArgTest& t : tests)
+      if (t.upper() && t.mask == kFull && t.rel == Relation::kEq && t.value == 0) upper_zero = true;
+    std::string out;
+    for (const ArgTest& t : tests) {
+      if (upper_zero && t.upper()) continue;
+      const std::string who = upper_zero ? name : name + (t.upper() ? ".hi" : ".lo");
+      out += (out.empty() ? "" : " and ") + one(t, who);
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+Conditions conditions_of(filter::ArgVerdicts v) {
+  Conditions c;
+  std::map<uint32_t, size_t> count;
+  for (const auto& k : v.cases) count[k.ret]++;
+  // Ties go to the verdict of the last case: the path of every "false".
+  if (!v.cases.empty()) c.otherwise = v.cases.back().ret;
+  for (const auto& [ret, n] : count)
+    if (n > count[c.otherwise]) c.otherwise = ret;
+  c.verdicts = std::move(v);
+  return c;
+}
+
+std::string describe(filter::Arch arch, std::string_view syscall,
+                     const std::vector<ArgTest>& tests) {
+  const Describer d{arch, syscall};
+  std::map<int, std::vector<ArgTest>> by_arg;
+  for (const ArgTest& t : tests) by_arg[t.arg()].push_back(t);
+  std::string out;
+  for (const auto& [arg, ts] : by_arg) {
+    const std::string s = d.arg_tests(arg, ts);
+    if (!s.empty()) out += (out.empty() ? "" : " and ") + s;
+  }
+  return out.empty() ? "always" : out;
+}
+
+std::string to_text(filter::Arch arch, std::string_view syscall, const Conditions& c) {
+  // Verdicts in the order their first case comes in the program.
+  std::vector<uint32_t> order;
+  for (const auto& k : c.verdicts.cases)
+    if (k.ret != c.otherwise && std::find(order.begin(), order.end(), k.ret) == order.end())
+      order.push_back(k.ret);
+  std::string out;
+  for (uint32_t ret : order) {
+    std::string when;
+    for (const auto& k : c.verdicts.cases)
+      if (k.ret == ret) when += (when.empty() ? "" : ", or ") + describe(arch, syscall, k.tests);
+    out += filter::action_name(ret) + " if " + when + (order.size() > 1 ? "; " : ", ");
+  }
+  return out + filter::action_name(c.otherwise) + " otherwise";
+}
+
+nlohmann::json to_json(filter::Arch arch, std::string_view syscall, const Conditions& c) {
+  nlohmann::json j{{"otherwise", filter::action_name(c.otherwise)},
+                   {"text", to_text(arch, syscall, c)},
+                   {"cases", nlohmann::json::array()}};
+  static const char* const kRel[] = {"==", "!=", ">", "<=", "any_set", "none_set"};
+  for (const auto& k : c.verdicts.cases) {
+    nlohmann::json tests = nlohmann::json::array();
+    for (const ArgTest& t : k.tests)
+      tests.push_back({{"arg", t.arg()},
+                       {"half", t.upper() ? "hi" : "lo"},
+                       {"mask", hex(t.mask)},
+                       {"op", kRel[static_cast<int>(t.rel)]},
+                       {"value", hex(t.value)}});
+    nlohmann::json lowest = nlohmann::json::array(), highest = nlohmann::json::array();
+    for (int i = 0; i < 6; i++) {
+      lowest.push_back(hex(k.lowest[i]));
+      highest.push_back(hex(k.highest[i]));
+    }
+    j["cases"].push_back({{"verdict", filter::action_name(k.ret)},
+                          {"when", describe(arch, syscall, k.tests)},
+                          {"tests", tests},
+                          {"lowest_args", lowest},
+                          {"highest_args", highest}});
+  }
+  return j;
+}
+
+}  // namespace stubfuzz::explain
