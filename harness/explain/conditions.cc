@@ -31,28 +31,52 @@ struct Describer {
     return hex(v) + (name.empty() ? "" : " (" + name + ")");
   }
 
-  // Both halves as one 64-bit interval, when every test is a full-word
-  // bound and together they leave one contiguous range.
-  std::optional<std::pair<uint64_t, uint64_t>> interval(const std::vector<ArgTest>& tests) const {
-    uint64_t lo[2] = {0, 0}, hi[2] = {kFull, kFull};
+  // The bounds full-word tests put on each half ([lo, hi] per half), or
+  // none when a half has another kind of test.
+  static std::optional<std::array<uint64_t, 4>> bounds(const std::vector<ArgTest>& tests) {
+    std::array<uint64_t, 4> b{0, kFull, 0, kFull};  // lo.min, lo.max, hi.min, hi.max
     for (const ArgTest& t : tests) {
-      const int h = t.upper();
+      uint64_t& min = b[t.upper() * 2];
+      uint64_t& max = b[t.upper() * 2 + 1];
       if (t.mask != kFull) return std::nullopt;
-      if (t.rel == Relation::kEq) lo[h] = std::max<uint64_t>(lo[h], t.value);
-      if (t.rel == Relation::kEq || t.rel == Relation::kLe)
-        hi[h] = std::min<uint64_t>(hi[h], t.value);
-      if (t.rel == Relation::kGt) lo[h] = std::max<uint64_t>(lo[h], t.value + 1ull);
-      if (t.rel == Relation::kNe || t.rel == Relation::kAnySet || t.rel == Relation::kNoneSet)
-        return std::nullopt;
+      switch (t.rel) {
+        case Relation::kEq:
+          min = std::max<uint64_t>(min, t.value);
+          max = std::min<uint64_t>(max, t.value);
+          break;
+        case Relation::kGt:
+          min = std::max<uint64_t>(min, t.value + 1ull);
+          break;
+        case Relation::kGe:
+          min = std::max<uint64_t>(min, t.value);
+          break;
+        case Relation::kLe:
+          max = std::min<uint64_t>(max, t.value);
+          break;
+        case Relation::kLt:
+          max = std::min<uint64_t>(max, t.value - 1ull);
+          break;
+        default:
+          return std::nullopt;
+      }
     }
-    if (arch == filter::Arch::kI386) lo[1] = hi[1] = 0;
-    const bool low_free = lo[0] == 0 && hi[0] == kFull;
-    if (lo[1] != hi[1] && !low_free) return std::nullopt;
-    return std::make_pair(lo[1] << 32 | lo[0], hi[1] << 32 | hi[0]);
+    return b;
   }
 
-  std::string range(int arg, const std::string& who, uint64_t lo, uint64_t hi) const {
-    const uint64_t top = arch == filter::Arch::kI386 ? kFull : ~uint64_t{0};
+  // Both halves as one 64-bit interval, when together they leave one
+  // contiguous range.
+  std::optional<std::pair<uint64_t, uint64_t>> interval(const std::vector<ArgTest>& tests) const {
+    auto b = bounds(tests);
+    if (!b) return std::nullopt;
+    if (arch == filter::Arch::kI386) (*b)[2] = (*b)[3] = 0;
+    const bool low_free = (*b)[0] == 0 && (*b)[1] == kFull;
+    if ((*b)[2] != (*b)[3] && !low_free) return std::nullopt;
+    return std::make_pair((*b)[2] << 32 | (*b)[0], (*b)[3] << 32 | (*b)[1]);
+  }
+
+  std::string range(int arg, const std::string& who, uint64_t lo, uint64_t hi,
+                    bool half = false) const {
+    const uint64_t top = arch == filter::Arch::kI386 || half ? kFull : ~uint64_t{0};
     if (lo == hi) return who + " == " + value(arg, lo);
     if (lo == 0) return who + " <= " + value(arg, hi);
     if (hi == top) return who + " >= " + value(arg, lo);
@@ -72,6 +96,10 @@ struct Describer {
           return who + " > " + named(t.value);
         case Relation::kLe:
           return who + " <= " + named(t.value);
+        case Relation::kGe:
+          return who + " >= " + named(t.value);
+        case Relation::kLt:
+          return who + " < " + named(t.value);
         default:
           break;
       }
@@ -89,6 +117,10 @@ struct Describer {
         return "(" + who + " & " + hex(t.mask) + ") > " + hex(t.value);
       case Relation::kLe:
         return "(" + who + " & " + hex(t.mask) + ") <= " + hex(t.value);
+      case Relation::kGe:
+        return "(" + who + " & " + hex(t.mask) + ") >= " + hex(t.value);
+      case Relation::kLt:
+        return "(" + who + " & " + hex(t.mask) + ") < " + hex(t.value);
     }
     return "?";
   }
@@ -102,10 +134,21 @@ struct Describer {
     for (const ArgTest& t : tests)
       if (t.upper() && t.mask == kFull && t.rel == Relation::kEq && t.value == 0) upper_zero = true;
     std::string out;
-    for (const ArgTest& t : tests) {
-      if (upper_zero && t.upper()) continue;
-      const std::string who = upper_zero ? name : name + (t.upper() ? ".hi" : ".lo");
-      out += (out.empty() ? "" : " and ") + one(t, who);
+    for (int upper = 0; upper < 2; upper++) {
+      if (upper_zero && upper) continue;
+      std::vector<ArgTest> half;
+      for (const ArgTest& t : tests)
+        if (t.upper() == static_cast<bool>(upper)) half.push_back(t);
+      if (half.empty()) continue;
+      const std::string who = upper_zero ? name : name + (upper ? ".hi" : ".lo");
+      std::string s;
+      // Bounds on one half read as one range of it.
+      const auto b = bounds(half);
+      if (b && half.size() > 1)
+        s = range(arg, who, (*b)[upper * 2], (*b)[upper * 2 + 1], true);
+      else
+        for (const ArgTest& t : half) s += (s.empty() ? "" : " and ") + one(t, who);
+      out += (out.empty() ? "" : " and ") + s;
     }
     return out;
   }
@@ -158,7 +201,7 @@ nlohmann::json to_json(filter::Arch arch, std::string_view syscall, const Condit
   nlohmann::json j{{"otherwise", filter::action_name(c.otherwise)},
                    {"text", to_text(arch, syscall, c)},
                    {"cases", nlohmann::json::array()}};
-  static const char* const kRel[] = {"==", "!=", ">", "<=", "any_set", "none_set"};
+  static const char* const kRel[] = {"==", "!=", ">", "<=", ">=", "<", "any_set", "none_set"};
   for (const auto& k : c.verdicts.cases) {
     nlohmann::json tests = nlohmann::json::array();
     for (const ArgTest& t : k.tests)

@@ -49,6 +49,11 @@ WordShape shape_of(const std::vector<ArgTest>& tests, int word) {
     if (t.word != word) continue;
     if (t.mask == kFull && t.rel == Relation::kGt) s.lo = std::max<uint64_t>(s.lo, t.value + 1ull);
     if (t.mask == kFull && t.rel == Relation::kLe) s.hi = std::min<uint64_t>(s.hi, t.value);
+    if (t.mask == kFull && t.rel == Relation::kGe) s.lo = std::max<uint64_t>(s.lo, t.value);
+    if (t.mask == kFull && t.rel == Relation::kLt) {
+      if (t.value == 0) s.empty = true;
+      s.hi = std::min<uint64_t>(s.hi, t.value - 1ull);
+    }
     if (t.rel == Relation::kEq) {
       if (t.value & ~t.mask) s.empty = true;
       s.must1 |= t.value;
@@ -118,7 +123,7 @@ std::pair<std::optional<ArgTest>, std::optional<ArgTest>> sides(uint16_t op, con
       return {test(Relation::kGt, k, a.mask), test(Relation::kLe, k, a.mask)};
     case BPF_JGE:  // >= 0 always holds; (w & 0) != 0 never does
       if (k == 0) return {std::nullopt, ArgTest{a.word, 0, Relation::kAnySet, 0}};
-      return {test(Relation::kGt, k - 1, a.mask), test(Relation::kLe, k - 1, a.mask)};
+      return {test(Relation::kGe, k, a.mask), test(Relation::kLt, k, a.mask)};
     default:  // BPF_JSET
       return {test(Relation::kAnySet, 0, a.mask & k), test(Relation::kNoneSet, 0, a.mask & k)};
   }
@@ -340,6 +345,10 @@ bool ArgTest::holds(uint32_t w) const {
       return v > value;
     case Relation::kLe:
       return v <= value;
+    case Relation::kGe:
+      return v >= value;
+    case Relation::kLt:
+      return v < value;
     case Relation::kAnySet:
       return v != 0;
     case Relation::kNoneSet:

@@ -28,6 +28,8 @@ enum class Relation : uint8_t {
   kNe,       // (word & mask) != value
   kGt,       // (word & mask) > value
   kLe,       // (word & mask) <= value
+  kGe,       // (word & mask) >= value
+  kLt,       // (word & mask) < value
   kAnySet,   // (word & mask) != 0, a JSET taken
   kNoneSet,  // (word & mask) == 0, a JSET not taken
 };
