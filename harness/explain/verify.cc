@@ -257,6 +257,8 @@ nlohmann::json to_json(const VerifyReport& r) {
       j["condition"] = c.condition;
       for (uint64_t a : c.args) j["args"].push_back(hex(a));
     }
+    // -1: any error (a zero-length mmap never maps).
+    if (!c.own_errors.empty()) j["own_errors"] = c.own_errors;
     return j;
   };
   nlohmann::json j{{"cells_run", r.cells_run},
