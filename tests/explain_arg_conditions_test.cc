@@ -13,6 +13,7 @@
 #include "filter/asm.h"
 #include "filter/evaluator.h"
 #include "filter/filter_file.h"
+#include "filter_libseccomp.h"
 #include "profile/profile.h"
 
 namespace stubfuzz::explain {
@@ -44,6 +45,8 @@ const Hole kHoles[] = {
     {"ioctl_upper", "ioctl", "ALLOW if args[2] >= 0x800000000000, KILL_PROCESS otherwise"},
 };
 
+void PrintTo(const Hole& h, std::ostream* os) { *os << h.file; }
+
 filter::Program load(const std::string& name) {
   const std::string path = std::string(STUBFUZZ_SOURCE_DIR) + "/tests/arg_holes/" + name + ".asm";
   auto p = filter::load_filter_file(path, {.stub_start = StubLayout{}.stub_start});
@@ -74,24 +77,21 @@ std::vector<uint32_t> edges(const filter::Program& prog) {
   return v;
 }
 
-class ArgHole : public testing::TestWithParam<Hole> {};
-
-// Every case's tests hold exactly where the model takes its path: for edge
-// and random arguments, one case holds, and its verdict is the model's.
-TEST_P(ArgHole, CasesPartitionTheArgumentsAsTheModelDoes) {
-  const filter::Program prog = load(GetParam().file);
-  const seccomp_data base = stub_page_data(GetParam().syscall);
+// Every case's tests hold exactly where the model takes its path: for
+// `rounds` edge and random arguments, one case holds, and its verdict is the
+// model's; each case's examples take its own path.
+void expect_cases_match_model(const filter::Program& prog, const seccomp_data& base, int rounds) {
   const filter::ArgVerdicts v = filter::arg_verdicts(prog, base);
   ASSERT_TRUE(v.incomplete.empty()) << v.incomplete;
-  ASSERT_TRUE(v.depends_on_args());
+  const bool i386 = base.arch == filter::audit_arch(Arch::kI386);
   const auto edge = edges(prog);
   std::mt19937_64 rng(42);
-  for (int i = 0; i < 20000; i++) {
+  for (int i = 0; i < rounds; i++) {
     std::array<uint64_t, 6> args;
     for (auto& a : args) {
       const uint64_t lo = rng() % 2 ? edge[rng() % edge.size()] : static_cast<uint32_t>(rng());
       const uint64_t hi = rng() % 2 ? edge[rng() % edge.size()] : static_cast<uint32_t>(rng());
-      a = hi << 32 | lo;
+      a = i386 ? lo : hi << 32 | lo;
     }
     seccomp_data d = base;
     std::copy(args.begin(), args.end(), d.args);
@@ -103,16 +103,46 @@ TEST_P(ArgHole, CasesPartitionTheArgumentsAsTheModelDoes) {
       });
       if (all) holding++, ret = c.ret;
     }
-    ASSERT_EQ(holding, 1u) << "args[0..2] " << args[0] << " " << args[1] << " " << args[2];
-    ASSERT_EQ(ret, filter::evaluate(prog, d).ret);
+    ASSERT_EQ(holding, 1u) << "nr " << base.nr << " args[0..2] " << args[0] << " " << args[1] << " "
+                           << args[2];
+    ASSERT_EQ(ret, filter::evaluate(prog, d).ret) << "nr " << base.nr;
   }
-  // The examples take their own case's path.
   for (const auto& c : v.cases)
     for (const auto& args : {c.lowest, c.highest}) {
       seccomp_data d = base;
       std::copy(args.begin(), args.end(), d.args);
-      EXPECT_EQ(filter::evaluate(prog, d).ret, c.ret);
+      EXPECT_EQ(filter::evaluate(prog, d).ret, c.ret) << "nr " << base.nr;
     }
+}
+
+class ArgHole : public testing::TestWithParam<Hole> {};
+
+TEST_P(ArgHole, CasesPartitionTheArgumentsAsTheModelDoes) {
+  const filter::Program prog = load(GetParam().file);
+  const seccomp_data base = stub_page_data(GetParam().syscall);
+  EXPECT_TRUE(filter::arg_verdicts(prog, base).depends_on_args());
+  expect_cases_match_model(prog, base, 20000);
+}
+
+// libseccomp's own code for every comparison it has, 64-bit constants split
+// across both halves, and i386's socketcall: every syscall of both arches.
+TEST(ArgConditions, LibseccompFiltersCasesMatchTheModel) {
+  for (const auto& f : filter::testing::libseccomp_filters()) {
+    SCOPED_TRACE(f.name);
+    ASSERT_FALSE(f.prog.empty());
+    size_t dependent = 0;
+    for (Arch arch : {Arch::kX86_64, Arch::kI386})
+      for (const filter::Syscall& s : filter::syscalls(arch)) {
+        const auto base = filter::make_seccomp_data(s.nr, filter::audit_arch(arch), 0x401002);
+        const bool depends = filter::arg_verdicts(f.prog, base).depends_on_args();
+        dependent += depends;
+        expect_cases_match_model(f.prog, base, depends ? 3000 : 20);
+      }
+    // Not ioctl's: libseccomp refuses two comparisons of one argument in a
+    // rule, so that rule is not in the program.
+    if (f.name == "argument_comparisons") EXPECT_EQ(dependent, 6u);
+    if (f.name == "wide_arguments") EXPECT_EQ(dependent, 5u);
+  }
 }
 
 TEST_P(ArgHole, ExplainNamesTheAllowedValueOrRange) {
@@ -208,6 +238,45 @@ TEST(ArgConditions, I386ArgumentsHaveNoUpperHalf) {
   ASSERT_EQ(v.cases.size(), 2u);
   EXPECT_EQ(to_text(Arch::kI386, "ioctl", conditions_of(v)),
             "ALLOW if args[1] == 0x5401 (TCGETS), KILL_PROCESS otherwise");
+}
+
+// The stub's command loop (futex, rt_sigreturn from the page), in front of a
+// libseccomp policy so a stub can run under it.
+constexpr const char* kStubLoop = R"(
+    ld [ip_hi]
+    jeq #STUB_HI, +0, policy
+    ld [ip]
+    and #PAGE_MASK
+    jeq #STUB_PAGE, +0, policy
+    ld [arch]
+    jeq #AUDIT_ARCH_X86_64, +0, policy
+    ld [nr]
+    jeq #futex, allow
+    jeq #rt_sigreturn, allow, policy
+  allow:
+    ret #ALLOW
+  policy:
+)";
+
+// Every rule of libseccomp's filters is ERRNO or TRAP with its own data, so
+// each probe's outcome names the case the kernel took.
+TEST(ExplainVerify, LibseccompArgumentRulesAgreeWithTheKernelOnBothSides) {
+  for (const auto& f : filter::testing::libseccomp_filters()) {
+    if (f.name != "argument_comparisons" && f.name != "wide_arguments") continue;
+    SCOPED_TRACE(f.name);
+    const StubLayout layout;
+    auto prefix = filter::assemble(kStubLoop, {.stub_start = layout.stub_start});
+    ASSERT_TRUE(prefix.ok()) << prefix.error().message;
+    filter::Program prog = *prefix;
+    prog.insert(prog.end(), f.prog.begin(), f.prog.end());
+    auto r = verify(prog, {.layout = layout, .per_row = 1});
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_TRUE(r->agrees()) << to_text(*r);
+    // Each argument rule's syscall, probed from all four columns on at least
+    // two cases (the rule's and the default's).
+    EXPECT_GE(r->condition_cells.size(), (f.name == "wide_arguments" ? 5u : 6u) * 4 * 2)
+        << to_text(*r);
+  }
 }
 
 // The series' notify profiles route the stub's mmap through USER_NOTIF:

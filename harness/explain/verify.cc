@@ -166,6 +166,7 @@ struct Probe {
   std::array<uint64_t, 6> args{};
   std::string condition;
   bool fd_free = true;
+  std::optional<uint32_t> ret;  // the case's verdict
 };
 
 // One probe per cell, or for an argument-dependent cell the lowest and the
@@ -179,8 +180,8 @@ std::vector<Probe> probes(const Row& row, Column c) {
         filter::action_name(k.ret) + " if " + describe(row.arch, row.names.front(), k.tests);
     const bool fd_free = std::none_of(k.tests.begin(), k.tests.end(),
                                       [](const filter::ArgTest& t) { return t.arg() == 0; });
-    out.push_back({k.lowest, when, fd_free});
-    if (k.highest != k.lowest) out.push_back({k.highest, when, fd_free});
+    out.push_back({k.lowest, when, fd_free, k.ret});
+    if (k.highest != k.lowest) out.push_back({k.highest, when, fd_free, k.ret});
   }
   return out;
 }
@@ -192,7 +193,7 @@ Result<VerifyReport> verify(const filter::Program& prog, const VerifyOptions& op
   const Explanation e = explain(prog, points);
   if (!e.check_error.empty())
     return Error{"the kernel refuses the filter: " + e.check_error, EINVAL};
-  std::vector<Cell> cells, not_run;
+  std::vector<Cell> cells, not_run, inconsistent;
   for (const Row& row : e.rows) {
     const size_t n = options.per_row ? std::min(options.per_row, row.nrs.size()) : row.nrs.size();
     for (size_t i = 0; i < n; i++) {
@@ -205,6 +206,13 @@ Result<VerifyReport> verify(const filter::Program& prog, const VerifyOptions& op
           const auto d =
               filter::make_seccomp_data(cell.nr, filter::audit_arch(row.arch), cell.ip, cell.args);
           cell.predicted = expected(prog, d, options);
+          // The case must be what the model does at its own example.
+          if (const uint32_t model = filter::evaluate(prog, d, {false, false}).ret;
+              probe.ret && model != *probe.ret) {
+            cell.predicted = filter::action_name(model);
+            cell.observed = "explain's case says " + filter::action_name(*probe.ret);
+            inconsistent.push_back(cell);
+          }
           // The outside column's real address is only known in a stub; its
           // verdict there is re-checked, but safety is judged on the model's.
           if ((cell.predicted == "ALLOW" || cell.predicted == "UNFILTERED") && !harmless(name) &&
@@ -217,7 +225,10 @@ Result<VerifyReport> verify(const filter::Program& prog, const VerifyOptions& op
     }
   }
   auto report = Runner(prog, options).run(std::move(cells));
-  if (report) report->not_run = std::move(not_run);
+  if (report) {
+    report->not_run = std::move(not_run);
+    for (Cell& c : inconsistent) report->disagreements.push_back(std::move(c));
+  }
   return report;
 }
 

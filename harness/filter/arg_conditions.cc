@@ -273,6 +273,7 @@ class Walker {
           } else if (s.a.kind == Value::kArg && v.kind == Value::kConst &&
                      BPF_OP(code) == BPF_AND) {
             s.a.mask &= v.k;
+            if (s.a.mask == 0) s.a = {Value::kConst, 0};  // libseccomp masks a half away
           } else {
             s.a.kind = Value::kOpaque;  // only a jump or a return on it gives up
           }
