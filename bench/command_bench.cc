@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "monitor/batch.h"
 #include "plain.h"
 #include "profile/profile.h"
 #include "stub/record.h"
@@ -32,7 +33,7 @@ void harness_command(benchmark::State& s, bool trap) {
   Samples samples(s);
   for (auto _ : s) {
     const auto t0 = Clock::now();
-    auto out = stub->run({rec});
+    auto out = run_batch(*stub, {rec});
     samples.add(since_ns(t0));
     if (!out || out->end != BatchEnd::kCompleted || out->results[0].trapped != (trap ? 1u : 0u)) {
       s.SkipWithError("the record did not run as expected");

@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "filter/uml_filter.h"
+#include "monitor/batch.h"
 #include "notify_setup.h"
 #include "plain.h"
 #include "profile/profile.h"
@@ -148,7 +149,7 @@ NotifiedStub::NotifiedStub(Mmap mode, bool sync_wake_up) {
 }
 
 bool NotifiedStub::run_mmap() {
-  auto out = stub->run({record});
+  auto out = run_batch(*stub, {record});
   return out && out->end == BatchEnd::kCompleted &&
          out->results[0].ret == static_cast<int64_t>(kMmapTarget);
 }

@@ -77,7 +77,7 @@ class ProfiledStub {
     if (!out) return out.error().message;
     const stub_result& r = out->outcome.results[0];
     if (out->outcome.end != BatchEnd::kCompleted) return "the batch did not complete";
-    if (!out->hang.empty()) return out->hang;
+    if (out->hang != MonitorHang::kNone) return to_string(out->hang);
     if (r.status != STUB_RESULT_DONE || r.trapped || static_cast<uint64_t>(r.ret) != expect)
       return "the queued call returned " + std::to_string(r.ret);
     const bool notified =

@@ -29,9 +29,6 @@ namespace stubfuzz::bench {
 
 namespace {
 
-constexpr uint32_t kOwnerDied = 0x40000000u;
-constexpr uint32_t kSyncBooting = 0x3fffffffu;  // as the harness: no task has this tid
-
 std::string errno_text(const char* call, int e = errno) {
   return std::string(call) + ": " + strerror(e);
 }
@@ -110,7 +107,7 @@ std::string wait_ready(RawStub* st) {
   for (;;) {
     const uint32_t v = __atomic_load_n(&st->data->sync, __ATOMIC_ACQUIRE);
     if (v == 0) return "";
-    if (v & kOwnerDied)
+    if (v & FUTEX_OWNER_DIED)
       return "stub died during init (step " + std::to_string(st->data->init_error) + ")";
     if (Clock::now() > deadline) return "stub not ready within 2 s";
     timespec ts{0, 50'000'000};
@@ -177,7 +174,7 @@ std::string spawn_raw(Strategy s, const RawConfig& c, RawStub* out, SpawnPhases*
     return errno_text("mmap(data)");
   }
   st.data = static_cast<stub_data*>(mem);
-  st.data->sync = kSyncBooting;
+  st.data->sync = STUB_SYNC_BOOTING;
   int socks[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, socks) < 0) {
     close(data_fd);

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Turns a stubfuzz_bench JSON file into report.md and SVG plots, or compares
-two such files (--compare A.json B.json). Standard library only."""
+two such files (--compare A.json B.json). Standard library only; the plots
+are drawn by scripts/plot (matplotlib), which reads the same JSON with load()."""
 import argparse
 import json
 import os
@@ -14,7 +15,7 @@ GOALS_SCALE = 1.20
 GOALS_KIB = 100.0
 PHASES = ["setup_ns", "clone_exec_ns", "pidfd_open_ns", "ready_ns", "getfd_ns"]
 PHASE_LABELS = ["setup", "clone/exec", "pidfd_open", "ready (filter installed)", "pidfd_getfd"]
-COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f"]
+PLOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts", "plot")
 
 
 def short(name):
@@ -132,69 +133,20 @@ def phase_table(results, names):
     return "\n".join(rows)
 
 
-def svg_stacked(results, names, path, title):
-    names = [n for n in names if "setup_ns" in results[n].get("counters", {})]
-    if not names:
-        return False
-    w, bar, left, top = 900, 22, 300, 40
-    maxv = max(sum(results[n]["counters"][p] for p in PHASES) for n in names) / 1e3 or 1
-    h = top + len(names) * (bar + 8) + 60
-    s = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">',
-         f'<text x="10" y="20" font-size="14">{title}</text>']
-    for i, n in enumerate(names):
-        y = top + i * (bar + 8)
-        s.append(f'<text x="{left - 6}" y="{y + bar - 6}" text-anchor="end">{n.split("/", 1)[1]}</text>')
-        x = left
-        for p, col in zip(PHASES, COLORS):
-            v = results[n]["counters"][p] / 1e3
-            bw = v / maxv * (w - left - 80)
-            s.append(f'<rect x="{x:.1f}" y="{y}" width="{max(bw, 0):.1f}" height="{bar}" fill="{col}"><title>{p}: {v:.1f} µs</title></rect>')
-            x += max(bw, 0)
-        s.append(f'<text x="{x + 4:.1f}" y="{y + bar - 6}">{x and sum(results[n]["counters"][p] for p in PHASES) / 1e3:.0f} µs</text>')
-    ly = h - 30
-    for i, (lab, col) in enumerate(zip(PHASE_LABELS, COLORS)):
-        s.append(f'<rect x="{10 + i * 175}" y="{ly}" width="12" height="12" fill="{col}"/>'
-                 f'<text x="{26 + i * 175}" y="{ly + 11}">{lab}</text>')
-    s.append("</svg>")
-    with open(path, "w") as f:
-        f.write("\n".join(s))
-    return True
-
-
-def svg_lines(series, path, title, ylabel):
-    """series: {label: [(x, y), ...]}, x on a log scale."""
-    import math
-    pts = [p for v in series.values() for p in v]
-    if not pts:
-        return False
-    w, h, l, b, t, r = 640, 360, 70, 50, 40, 160
-    xs = [math.log10(x) for x, _ in pts]
-    x0, x1 = min(xs), max(xs) or 1
-    y1 = max(y for _, y in pts) * 1.1 or 1
-    X = lambda x: l + (math.log10(x) - x0) / ((x1 - x0) or 1) * (w - l - r)
-    Y = lambda y: h - b - y / y1 * (h - b - t)
-    s = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">',
-         f'<text x="10" y="20" font-size="14">{title}</text>',
-         f'<line x1="{l}" y1="{h - b}" x2="{w - r}" y2="{h - b}" stroke="black"/>',
-         f'<line x1="{l}" y1="{t}" x2="{l}" y2="{h - b}" stroke="black"/>',
-         f'<text x="12" y="{t - 8}">{ylabel}</text>',
-         f'<text x="{(w - r) / 2}" y="{h - 12}">live stubs (log)</text>']
-    for x in sorted({x for x, _ in pts}):
-        s.append(f'<text x="{X(x):.0f}" y="{h - b + 16}" text-anchor="middle">{x}</text>')
-    for i in range(5):
-        v = y1 * i / 4
-        s.append(f'<text x="{l - 6}" y="{Y(v) + 4:.0f}" text-anchor="end">{v:.0f}</text>')
-    for i, (lab, v) in enumerate(series.items()):
-        col = COLORS[i % len(COLORS)]
-        s.append(f'<polyline fill="none" stroke="{col}" stroke-width="2" points="' +
-                 " ".join(f"{X(x):.1f},{Y(y):.1f}" for x, y in v) + '"/>')
-        s += [f'<circle cx="{X(x):.1f}" cy="{Y(y):.1f}" r="3" fill="{col}"/>' for x, y in v]
-        s.append(f'<rect x="{w - r + 10}" y="{t + i * 18}" width="12" height="12" fill="{col}"/>'
-                 f'<text x="{w - r + 26}" y="{t + i * 18 + 11}">{lab}</text>')
-    s.append("</svg>")
-    with open(path, "w") as f:
-        f.write("\n".join(s))
-    return True
+def draw_plots(path, out):
+    """The plots' file names, as scripts/plot wrote them into out; none (and
+    one line on stderr) when it cannot: the tables do not need them."""
+    try:
+        r = subprocess.run([PLOT, "bench", path, out], capture_output=True, text=True)
+    except OSError as e:
+        print(f"report.py: no plots: {PLOT}: {e}", file=sys.stderr)
+        return []
+    if r.returncode != 0:
+        lines = r.stderr.strip().splitlines()
+        print(f"report.py: no plots: {lines[-1] if lines else f'exit {r.returncode}'}",
+              file=sys.stderr)
+        return []
+    return r.stdout.split()
 
 
 def scale_series(results, prefix, key=None):
@@ -267,21 +219,7 @@ def report(path, out, note):
                 md.append(f"| {n.rsplit(':', 1)[1]} | {c.get('stub_pss_kib', 0):.1f} | {c.get('monitor_rss_kib', 0):.1f} | "
                           f"{c.get('monitor_pss_kib', 0):.1f} | {c.get('user_total_kib', 0):.1f} | {c.get('kernel_kib', 0):.1f} |")
             md.append("")
-    plots = []
-    spawn = families.get("BM_Spawn", []) + families.get("BM_ListenerCost", [])
-    if svg_stacked(results, spawn, os.path.join(out, "spawn_phases.svg"), "Spawn → listener in hand, by strategy (phases stacked, medians)"):
-        plots.append("spawn_phases.svg")
-    if svg_lines({"spawn harness": scale_series(results, "BM_ScaleSpawn/harness"),
-                  "spawn floor": scale_series(results, "BM_ScaleSpawn/floor"),
-                  "spawn zygote": scale_series(results, "BM_ScaleSpawn/alt_zygote"),
-                  "notify harness": scale_series(results, "BM_ScaleNotify/harness")},
-                 os.path.join(out, "scaling_latency.svg"), "Latency by live stubs", "µs"):
-        plots.append("scaling_latency.svg")
-    if svg_lines({"stub Pss": scale_series(results, "BM_ScaleMemory/harness", "stub_pss_kib"),
-                  "monitor Pss/stub": scale_series(results, "BM_ScaleMemory/harness", "monitor_pss_kib"),
-                  "kernel/stub": scale_series(results, "BM_ScaleMemory/harness", "kernel_kib")},
-                 os.path.join(out, "scaling_memory.svg"), "Memory per live stub", "KiB"):
-        plots.append("scaling_memory.svg")
+    plots = draw_plots(path, out)
     md += ["## Plots", ""] + [f"![{p}]({p})" for p in plots]
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write("\n".join(md) + "\n")

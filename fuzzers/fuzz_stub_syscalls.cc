@@ -15,12 +15,12 @@
 #include <memory>
 #include <set>
 
+#include "campaign/found.h"
+#include "campaign/target_env.h"
 #include "feedback.h"
 #include "fuzz/executor.h"
-#include "fuzz/matrix.h"
 #include "fuzz/oracle.h"
 #include "fuzz/stats.h"
-#include "fuzz/target_env.h"
 #include "mutator.h"
 #include "profile/profile.h"
 
@@ -34,15 +34,20 @@ std::unique_ptr<fuzz::StatsWriter> g_stats;
 const char* g_matrix_dir = nullptr;
 std::chrono::steady_clock::time_point g_start;
 
+std::string getenv_or_empty(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
 [[noreturn]] void die(const std::string& message) {
   std::fprintf(stderr, "fuzz_stub_syscalls: %s\n", message.c_str());
   std::exit(2);
 }
 
 Profile choose_base_profile() {
-  const char* name = std::getenv(fuzz::env::kProfile);
-  const char* filter_path = std::getenv(fuzz::env::kFilter);
-  const char* claims = std::getenv(fuzz::env::kClaims);
+  const char* name = std::getenv(campaign::env::kProfile);
+  const char* filter_path = std::getenv(campaign::env::kFilter);
+  const char* claims = std::getenv(campaign::env::kClaims);
   if (filter_path) {
     auto p = profile_from_filter_file(filter_path, claims ? claims : kDefaultProfile);
     if (!p) die(p.error().message);
@@ -56,7 +61,7 @@ Profile choose_base_profile() {
 Profile choose_profile() {
   Profile p = choose_base_profile();
   // STUBFUZZ_UNSAFE=1: no sandbox, as `stubfuzz fuzz --unsafe`.
-  if (const char* u = std::getenv(fuzz::env::kUnsafe); u && *u == '1') p.sandboxed = false;
+  if (const char* u = std::getenv(campaign::env::kUnsafe); u && *u == '1') p.sandboxed = false;
   return p;
 }
 
@@ -65,9 +70,9 @@ Profile choose_profile() {
 void start() {
   g_profile = std::make_unique<Profile>(choose_profile());
   g_executor = std::make_unique<fuzz::Executor>(*g_profile);
-  g_stats = std::make_unique<fuzz::StatsWriter>();
+  g_stats = std::make_unique<fuzz::StatsWriter>(getenv_or_empty(campaign::env::kStatsDir));
   g_stats->set_filter(g_executor->filter());
-  g_matrix_dir = std::getenv(fuzz::env::kMatrixDir);
+  g_matrix_dir = std::getenv(campaign::env::kMatrixDir);
   g_start = std::chrono::steady_clock::now();
 }
 
@@ -77,12 +82,12 @@ void note_classes(const fuzz::Program& program, const fuzz::Execution& ex,
   static std::set<FindingId> seen;
   for (const auto& b : j.breaches) {
     if (!seen.insert(b.cls).second) continue;
-    const std::string path = fuzz::found_file(g_matrix_dir, b.cls);
+    const std::string path = campaign::found_file(g_matrix_dir, b.cls);
     const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) continue;
     const double s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - g_start).count();
-    std::string text = fuzz::found_header(s) + "# profile: " + g_profile->name + "\n# breaks " +
+    std::string text = campaign::found_header(s) + "# profile: " + g_profile->name + "\n# breaks " +
                        std::string(b.claim_name()) + " (" + std::string(b.class_name()) +
                        ") at record " + std::to_string(b.record) + ": " + b.detail + "\n" +
                        fuzz::to_text(program) + "# as run:\n";

@@ -122,7 +122,11 @@ struct stub_result {
  *   stub:    run the batch, sync = 0, wake.
  * `alive` holds stub_tid | FUTEX_WAITERS for the stub's whole life, so a death
  * while idle is visible too (FUTEX_OWNER_DIED).
+ * Before the stub runs, the monitor sets `sync` to STUB_SYNC_BOOTING, a
+ * tid-shaped value no task has (pid_max is at most 2^22); the stub clears it
+ * once its command loop runs.
  */
+#define STUB_SYNC_BOOTING 0x3fffffffu
 enum stub_state {
 	STUB_STATE_BOOTING = 0,
 	STUB_STATE_READY = 1,     /* filter installed, serving commands */

@@ -15,6 +15,7 @@
 #include "filter/validate.h"
 #include "filter_libseccomp.h"
 #include "kernel/facts.h"
+#include "monitor/batch.h"
 #include "stub/record.h"
 #include "stub/stub.h"
 
@@ -145,7 +146,7 @@ TEST(ModelAgrees, LibseccompFiltersInRealStubsMatchTheModelOnRandomSyscalls) {
         t.stubs++;
       }
       const size_t n = std::min<size_t>(STUB_MAX_RECORDS, records.size() - i);
-      auto out = stub->run({records.data() + i, n});
+      auto out = run_batch(*stub, {records.data() + i, n});
       ASSERT_TRUE(out.ok()) << out.error().message;
       size_t done = 0;
       for (; done < n && out->results[done].status != STUB_RESULT_PENDING; done++) {

@@ -12,6 +12,7 @@
 #include "fuzz/oracle.h"
 #include "fuzz/program.h"
 #include "kernel/facts.h"
+#include "monitor/batch.h"
 #include "profile/profile.h"
 #include "stub/record.h"
 #include "stub/stub.h"
@@ -36,7 +37,7 @@ Stub spawn_unfiltered() {
 
 TEST(KernelFacts, TheI386FactIsWhatIntOx80DoesInAStub) {
   Stub s = spawn_unfiltered();
-  auto o = s.run({make_record(Origin::kOutside, Abi::kI386, 20 /* getpid */, {})});
+  auto o = run_batch(s, {make_record(Origin::kOutside, Abi::kI386, 20 /* getpid */, {})});
   ASSERT_TRUE(o.ok()) << o.error().message;
   if (kernel::facts().i386_abi) {
     EXPECT_EQ(o->end, BatchEnd::kCompleted);
@@ -57,7 +58,7 @@ TEST(KernelFacts, ExemptCallsAreExactlyThoseThatEscapeADenyAllFilter) {
     c.filter = filter::uml_stub_filter(layout.stub_start);
     auto s = Stub::spawn(c);
     ASSERT_TRUE(s.ok()) << s.error().message;
-    auto o = s->run({from_outside(nr)});
+    auto o = run_batch(*s, {from_outside(nr)});
     ASSERT_TRUE(o.ok()) << o.error().message;
     const bool trapped = o->end == BatchEnd::kCompleted && o->results[0].trapped;
     EXPECT_EQ(!trapped, facts.exempt(AUDIT_ARCH_X86_64, nr))

@@ -22,6 +22,7 @@
 
 #include "fuzz/executor.h"
 #include "kernel/facts.h"
+#include "monitor/batch.h"
 #include "stub/record.h"
 #include "stub/stub_pool.h"
 #include "test_support.h"
@@ -45,8 +46,8 @@ TEST_F(StubFaults, AStubKilledFromOutsideMidBatchIsReportedAsDiedAndLeavesNothin
   });
   const auto t0 = Clock::now();
   // Blocks until the kill: a futex wait nobody wakes, bound far away.
-  auto o = s->run({from_stub(SYS_futex, {s->layout().scratch(), FUTEX_WAIT, 0, 0})},
-                  milliseconds(10000));
+  auto o = run_batch(*s, {from_stub(SYS_futex, {s->layout().scratch(), FUTEX_WAIT, 0, 0})},
+                     milliseconds(10000));
   killer.join();
   ASSERT_TRUE(o.ok()) << o.error().message;
   EXPECT_EQ(o->end, BatchEnd::kStubDied);
@@ -151,7 +152,7 @@ TEST_F(StubFaults, ARecordBlockedInEveryWayTheAllowlistAllowsIsEndedAtTheBound) 
     const timespec ten{10, 0};
     ASSERT_TRUE(s->write_scratch({reinterpret_cast<const uint8_t*>(&ten), sizeof(ten)}).ok());
     const auto t0 = Clock::now();
-    auto o = s->run({c.record(*s)}, bound);
+    auto o = run_batch(*s, {c.record(*s)}, bound);
     const auto took = Clock::now() - t0;
     ASSERT_TRUE(o.ok()) << c.name << ": " << o.error().message;
     EXPECT_EQ(o->end, BatchEnd::kTimedOut) << c.name;
@@ -166,8 +167,8 @@ TEST_F(StubFaults, ARecordBlockedInEveryWayTheAllowlistAllowsIsEndedAtTheBound) 
 TEST_F(StubFaults, RecvmsgOnTheControlSocketDoesNotBlockEvenWithMsgWaitall) {
   auto s = Stub::spawn(listener_config());
   ASSERT_TRUE(s.ok()) << s.error().message;
-  auto o =
-      s->run({from_stub(SYS_recvmsg, {0, s->layout().scratch(), MSG_WAITALL})}, milliseconds(500));
+  auto o = run_batch(*s, {from_stub(SYS_recvmsg, {0, s->layout().scratch(), MSG_WAITALL})},
+                     milliseconds(500));
   ASSERT_TRUE(o.ok()) << o.error().message;
   EXPECT_EQ(o->end, BatchEnd::kCompleted);
 }
@@ -204,8 +205,9 @@ TEST_F(StubFaults, AStubThatMadeTheMonitorItsTracerIsStillKilledAndReaped) {
   auto s = Stub::spawn(c);
   ASSERT_TRUE(s.ok()) << s.error().message;
   // SIGUSR1 to itself: a traced process stops for its tracer instead.
-  auto o = s->run({from_stub(SYS_ptrace, {PTRACE_TRACEME}), from_stub(SYS_kill, {1, SIGUSR1})},
-                  milliseconds(300));
+  auto o =
+      run_batch(*s, {from_stub(SYS_ptrace, {PTRACE_TRACEME}), from_stub(SYS_kill, {1, SIGUSR1})},
+                milliseconds(300));
   ASSERT_TRUE(o.ok()) << o.error().message;
   EXPECT_EQ(o->end, BatchEnd::kTimedOut);
   EXPECT_EQ(o->results[0].ret, 0);
@@ -238,7 +240,7 @@ std::set<pid_t> children_of(pid_t pid) {
   auto busy = pool.take();
   if (!idle.ok() || !busy.ok()) _exit(3);
   std::thread mid_batch([&] {
-    (void)busy->run({from_stub(SYS_futex, {busy->layout().scratch(), FUTEX_WAIT, 0, 0})},
+    (void)run_batch(*busy, {from_stub(SYS_futex, {busy->layout().scratch(), FUTEX_WAIT, 0, 0})},
                     milliseconds(60000));
   });
   std::this_thread::sleep_for(milliseconds(300));  // the pool refills meanwhile

@@ -30,6 +30,7 @@
 
 #include "filter/syscall_names.h"
 #include "fuzz/program.h"
+#include "monitor/batch.h"
 #include "stub/record.h"
 #include "test_support.h"
 
@@ -374,18 +375,19 @@ TEST_F(HostSafety, CanariesAreUnharmedBeforeAnyAttack) { EXPECT_EQ(harm(), ""); 
 TEST_F(HostSafety, SignalsFromTheStubReachNoProcessOutsideItsPidNamespace) {
   auto s = spawn_contained();
   ASSERT_TRUE(s.ok()) << s.error().message;  // else kill(-1) must not run
-  auto o = s->run({
-      from_stub(SYS_kill, {static_cast<uint64_t>(-1), SIGKILL}),
-      from_stub(SYS_kill, {static_cast<uint64_t>(root_canary_.pid()), SIGKILL}),
-      from_stub(SYS_kill, {static_cast<uint64_t>(nobody_canary_.pid()), SIGTERM}),
-      from_stub(SYS_tgkill, {static_cast<uint64_t>(nobody_canary_.pid()),
-                             static_cast<uint64_t>(nobody_canary_.pid()), SIGTERM}),
-      from_stub(SYS_ptrace, {PTRACE_ATTACH, 1}),
-      from_stub(SYS_ptrace, {PTRACE_ATTACH, static_cast<uint64_t>(nobody_canary_.pid())}),
-      // Every process of the stub's uid, i.e. host nobody: only those it sees.
-      from_stub(SYS_setpriority, {PRIO_USER, kSandboxUid, 19}),
-      from_stub(SYS_getpid),
-  });
+  auto o = run_batch(
+      *s, {
+              from_stub(SYS_kill, {static_cast<uint64_t>(-1), SIGKILL}),
+              from_stub(SYS_kill, {static_cast<uint64_t>(root_canary_.pid()), SIGKILL}),
+              from_stub(SYS_kill, {static_cast<uint64_t>(nobody_canary_.pid()), SIGTERM}),
+              from_stub(SYS_tgkill, {static_cast<uint64_t>(nobody_canary_.pid()),
+                                     static_cast<uint64_t>(nobody_canary_.pid()), SIGTERM}),
+              from_stub(SYS_ptrace, {PTRACE_ATTACH, 1}),
+              from_stub(SYS_ptrace, {PTRACE_ATTACH, static_cast<uint64_t>(nobody_canary_.pid())}),
+              // Every process of the stub's uid, i.e. host nobody: only those it sees.
+              from_stub(SYS_setpriority, {PRIO_USER, kSandboxUid, 19}),
+              from_stub(SYS_getpid),
+          });
   ASSERT_TRUE(o.ok()) << o.error().message;
   ASSERT_EQ(o->end, BatchEnd::kCompleted);
   EXPECT_EQ(o->results[0].ret, neg(ESRCH)) << "kill(-1) sees no other process";
@@ -408,15 +410,16 @@ TEST_F(HostSafety, TheStubCanNeitherReachNorCreateFilesOutsideItsEmptyRoot) {
   const uint64_t in_root = put(*s, 768, "/escape");
   const uint64_t dir = put(*s, 832, "/d");
   const uint64_t flags = O_CREAT | O_WRONLY | O_TRUNC;
-  auto o = s->run({
-      from_stub(SYS_openat, {static_cast<uint64_t>(AT_FDCWD), outside, flags, 0666}),
-      from_stub(SYS_openat, {static_cast<uint64_t>(AT_FDCWD), dotdot, flags, 0666}),
-      from_stub(SYS_unlinkat, {static_cast<uint64_t>(AT_FDCWD), outside, 0}),
-      from_stub(SYS_openat, {static_cast<uint64_t>(AT_FDCWD), in_root, flags, 0666}),
-      from_stub(SYS_mkdirat, {static_cast<uint64_t>(AT_FDCWD), dir, 0777}),
-      from_stub(SYS_chroot, {put(*s, 900, "/")}),
-      from_stub(SYS_chmod, {put(*s, 900, "/"), 0777}),
-  });
+  auto o = run_batch(
+      *s, {
+              from_stub(SYS_openat, {static_cast<uint64_t>(AT_FDCWD), outside, flags, 0666}),
+              from_stub(SYS_openat, {static_cast<uint64_t>(AT_FDCWD), dotdot, flags, 0666}),
+              from_stub(SYS_unlinkat, {static_cast<uint64_t>(AT_FDCWD), outside, 0}),
+              from_stub(SYS_openat, {static_cast<uint64_t>(AT_FDCWD), in_root, flags, 0666}),
+              from_stub(SYS_mkdirat, {static_cast<uint64_t>(AT_FDCWD), dir, 0777}),
+              from_stub(SYS_chroot, {put(*s, 900, "/")}),
+              from_stub(SYS_chmod, {put(*s, 900, "/"), 0777}),
+          });
   ASSERT_TRUE(o.ok()) << o.error().message;
   ASSERT_EQ(o->end, BatchEnd::kCompleted);
   EXPECT_EQ(o->results[0].ret, neg(ENOENT)) << "/tmp does not exist in the empty root";
@@ -436,20 +439,21 @@ TEST_F(HostSafety, PrivilegedCallsFailForLackOfCapabilities) {
   const uint64_t root = put(*s, 16, "/");
   const uint64_t tmpfs = put(*s, 32, "tmpfs");
   const uint64_t name = put(*s, 48, "pwned");
-  auto o = s->run({
-      // A magic no kernel accepts: even a reboot that got past the capability
-      // check would stop at EINVAL.
-      from_stub(SYS_reboot, {0xdeadbeef, 0x5eed, LINUX_REBOOT_CMD_POWER_OFF}),
-      from_stub(SYS_mount, {none, root, tmpfs, 0, 0}),
-      from_stub(SYS_setuid, {0}),
-      from_stub(SYS_setresuid, {0, 0, 0}),
-      from_stub(SYS_sethostname, {name, 5}),
-      from_stub(SYS_unshare, {CLONE_NEWUSER}),
-      from_stub(SYS_unshare, {CLONE_NEWNS | CLONE_NEWNET}),
-      from_stub(SYS_iopl, {3}),  // ENOSYS where the kernel has no iopl at all
-      from_stub(SYS_fork),
-      from_stub(SYS_getuid),
-  });
+  auto o =
+      run_batch(*s, {
+                        // A magic no kernel accepts: even a reboot that got past the capability
+                        // check would stop at EINVAL.
+                        from_stub(SYS_reboot, {0xdeadbeef, 0x5eed, LINUX_REBOOT_CMD_POWER_OFF}),
+                        from_stub(SYS_mount, {none, root, tmpfs, 0, 0}),
+                        from_stub(SYS_setuid, {0}),
+                        from_stub(SYS_setresuid, {0, 0, 0}),
+                        from_stub(SYS_sethostname, {name, 5}),
+                        from_stub(SYS_unshare, {CLONE_NEWUSER}),
+                        from_stub(SYS_unshare, {CLONE_NEWNS | CLONE_NEWNET}),
+                        from_stub(SYS_iopl, {3}),  // ENOSYS where the kernel has no iopl at all
+                        from_stub(SYS_fork),
+                        from_stub(SYS_getuid),
+                    });
   ASSERT_TRUE(o.ok()) << o.error().message;
   ASSERT_EQ(o->end, BatchEnd::kCompleted);
   EXPECT_EQ(o->results[0].ret, neg(EPERM));
@@ -470,7 +474,7 @@ TEST_F(HostSafety, PrivilegedCallsFailForLackOfCapabilities) {
 TEST_F(HostSafety, TheStubsNetworkHasNoRouteToTheHostsLoopback) {
   auto s = spawn_contained();
   ASSERT_TRUE(s.ok()) << s.error().message;
-  auto o = s->run({from_stub(SYS_socket, {AF_INET, SOCK_STREAM, 0})});
+  auto o = run_batch(*s, {from_stub(SYS_socket, {AF_INET, SOCK_STREAM, 0})});
   ASSERT_TRUE(o.ok()) << o.error().message;
   ASSERT_EQ(o->end, BatchEnd::kCompleted);
   const int64_t fd = o->results[0].ret;
@@ -480,7 +484,7 @@ TEST_F(HostSafety, TheStubsNetworkHasNoRouteToTheHostsLoopback) {
   a.sin_port = htons(port_.port());
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   const uint64_t addr = put(*s, 0, &a, sizeof(a));
-  o = s->run({from_stub(SYS_connect, {static_cast<uint64_t>(fd), addr, sizeof(a)})});
+  o = run_batch(*s, {from_stub(SYS_connect, {static_cast<uint64_t>(fd), addr, sizeof(a)})});
   ASSERT_TRUE(o.ok()) << o.error().message;
   ASSERT_EQ(o->end, BatchEnd::kCompleted);
   EXPECT_EQ(o->results[0].ret, neg(ENETUNREACH)) << "loopback is down in the sandbox's network";
@@ -492,14 +496,16 @@ TEST_F(HostSafety, TheSafetyNetDeniesTheAttacksWithEpermBeforeTheSandboxIsReache
   ASSERT_TRUE(s.ok()) << s.error().message;
   const uint64_t none = put(*s, 0, "none");
   const uint64_t root = put(*s, 16, "/");
-  auto o = s->run({
-      from_stub(SYS_kill, {static_cast<uint64_t>(-1), SIGKILL}),
-      from_stub(SYS_kill, {static_cast<uint64_t>(nobody_canary_.pid()), SIGKILL}),
-      from_stub(SYS_ptrace, {PTRACE_ATTACH, 1}),
-      from_stub(SYS_reboot, {0xdeadbeef, 0x5eed, LINUX_REBOOT_CMD_POWER_OFF}),
-      from_stub(SYS_mount, {none, root, none, 0, 0}), from_stub(SYS_unshare, {CLONE_NEWUSER}),
-      from_stub(SYS_fork), from_stub(SYS_kill, {1, 0}),  // itself: allowed
-  });
+  auto o =
+      run_batch(*s, {
+                        from_stub(SYS_kill, {static_cast<uint64_t>(-1), SIGKILL}),
+                        from_stub(SYS_kill, {static_cast<uint64_t>(nobody_canary_.pid()), SIGKILL}),
+                        from_stub(SYS_ptrace, {PTRACE_ATTACH, 1}),
+                        from_stub(SYS_reboot, {0xdeadbeef, 0x5eed, LINUX_REBOOT_CMD_POWER_OFF}),
+                        from_stub(SYS_mount, {none, root, none, 0, 0}),
+                        from_stub(SYS_unshare, {CLONE_NEWUSER}), from_stub(SYS_fork),
+                        from_stub(SYS_kill, {1, 0}),  // itself: allowed
+                    });
   ASSERT_TRUE(o.ok()) << o.error().message;
   ASSERT_EQ(o->end, BatchEnd::kCompleted);
   for (int i = 0; i < 7; i++) EXPECT_EQ(o->results[i].ret, neg(EPERM)) << "record " << i;
@@ -554,7 +560,7 @@ TEST_F(HostSafety, TenSecondsOfRandomSyscallsUnderAnAllowAllFilterHarmNothingOut
       batch.push_back(fuzz::resolve(r, stub->layout()));
     }
     if (batch.empty()) continue;
-    auto o = stub->run(batch, std::chrono::milliseconds(200));
+    auto o = run_batch(*stub, batch, std::chrono::milliseconds(200));
     batches++;
     records += static_cast<int>(batch.size());
     // A stub may scribble over its own data page; the handle then reports

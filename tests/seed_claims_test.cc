@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 
 #include "kernel/facts.h"
+#include "monitor/batch.h"
 #include "profile/profile.h"
 #include "stub/record.h"
 #include "stub/stub.h"
@@ -80,14 +81,14 @@ class ListenerIoctl : public testing::TestWithParam<unsigned long> {};
 
 TEST_P(ListenerIoctl, FromTheStubPageKillsTheStubWithoutExecuting) {
   Stub s = spawn_listener_stub();
-  auto o = s.run({from_stub(SYS_ioctl, {1, GetParam(), s.layout().scratch()})});
+  auto o = run_batch(s, {from_stub(SYS_ioctl, {1, GetParam(), s.layout().scratch()})});
   ASSERT_TRUE(o.ok()) << o.error().message;
   expect_killed_by_sigsys(*o);
 }
 
 TEST_P(ListenerIoctl, FromOutsideTrapsWithoutExecutingAndTheMonitorsListenerWorks) {
   Stub s = spawn_listener_stub();
-  auto o = s.run({from_outside(SYS_ioctl, {1, GetParam(), s.layout().scratch()})});
+  auto o = run_batch(s, {from_outside(SYS_ioctl, {1, GetParam(), s.layout().scratch()})});
   ASSERT_TRUE(o.ok()) << o.error().message;
   ASSERT_EQ(o->end, BatchEnd::kCompleted);
   const stub_result& r = o->results[0];
@@ -119,7 +120,7 @@ TEST(OutsideTraps, FdAttacksFromOutsideTrapAndFd1StaysTheListener) {
       from_outside(SYS_dup3, {0, 1, 0}),
       from_outside(SYS_close_range, {0, ~0u, 0}),
   };
-  auto o = s.run(attacks);
+  auto o = run_batch(s, attacks);
   ASSERT_TRUE(o.ok()) << o.error().message;
   ASSERT_EQ(o->end, BatchEnd::kCompleted);
   for (uint32_t i = 0; i < std::size(attacks); i++) {
@@ -134,7 +135,7 @@ TEST(OutsideTraps, FdAttacksFromOutsideTrapAndFd1StaysTheListener) {
 TEST(OutsideTraps, GuestCodeAboveTheStubRegionAndAtTheUpper32BitAliasTraps) {
   Stub s = spawn_listener_stub();
   const uint64_t above = s.layout().page_above(), alias = s.layout().alias_page() + 0x40;
-  auto o = s.run({at_address(above, SYS_getpid), anon_mmap(Origin::kAddress, alias)});
+  auto o = run_batch(s, {at_address(above, SYS_getpid), anon_mmap(Origin::kAddress, alias)});
   ASSERT_TRUE(o.ok()) << o.error().message;
   ASSERT_EQ(o->end, BatchEnd::kCompleted);
   EXPECT_TRUE(o->results[0].trapped);
@@ -147,20 +148,20 @@ TEST(OutsideTraps, GuestCodeAboveTheStubRegionAndAtTheUpper32BitAliasTraps) {
 // instruction, so the last two bytes below the stub page count as the page.
 TEST(KnownFinding, SyscallInTheLastBytesBeforeTheStubPageIsJudgedAsTheStubPage) {
   Stub s = spawn_listener_stub();
-  auto o = s.run({anon_mmap(Origin::kAddress, s.layout().stub_start - 2)});
+  auto o = run_batch(s, {anon_mmap(Origin::kAddress, s.layout().stub_start - 2)});
   ASSERT_TRUE(o.ok()) << o.error().message;
   ASSERT_EQ(o->end, BatchEnd::kCompleted);
   EXPECT_FALSE(o->results[0].trapped);
   EXPECT_GT(o->results[0].ret, 0) << "mmap executed from below the stub page";
   // ...and a non-allowlisted call from there is killed as if from the page.
-  auto killed = s.run({at_address(s.layout().stub_start - 2, SYS_getpid)});
+  auto killed = run_batch(s, {at_address(s.layout().stub_start - 2, SYS_getpid)});
   ASSERT_TRUE(killed.ok());
   expect_killed_by_sigsys(*killed);
 }
 
 TEST(KnownFinding, CloseOfTheListenerFromTheStubPageExecutesAndTheMonitorsCopyKeepsWorking) {
   Stub s = spawn_listener_stub();
-  auto o = s.run({from_stub(SYS_close, {1})});
+  auto o = run_batch(s, {from_stub(SYS_close, {1})});
   ASSERT_TRUE(o.ok()) << o.error().message;
   ASSERT_EQ(o->end, BatchEnd::kCompleted);
   EXPECT_FALSE(o->results[0].trapped);
@@ -171,7 +172,7 @@ TEST(KnownFinding, CloseOfTheListenerFromTheStubPageExecutesAndTheMonitorsCopyKe
 
 TEST(StubAllowlist, MmapFromTheStubPageStillExecutes) {
   Stub s = spawn_listener_stub();
-  auto o = s.run({anon_mmap(Origin::kStub)});
+  auto o = run_batch(s, {anon_mmap(Origin::kStub)});
   ASSERT_TRUE(o.ok()) << o.error().message;
   ASSERT_EQ(o->end, BatchEnd::kCompleted);
   EXPECT_FALSE(o->results[0].trapped);
@@ -184,7 +185,7 @@ TEST(StubAllowlist, MmapFromTheStubPageStillExecutes) {
 TEST(StubAllowlist, I386IntOx80FromTheStubPageIsKilledByTheArchCheck) {
   for (uint32_t nr : {20u /* getpid */, 91u /* munmap */, 11u /* execve */}) {
     Stub s = spawn_listener_stub();
-    auto o = s.run({i386_from_stub(nr)});
+    auto o = run_batch(s, {i386_from_stub(nr)});
     ASSERT_TRUE(o.ok()) << o.error().message;
     if (kernel::facts().i386_abi) {
       expect_killed_by_sigsys(*o);
@@ -198,7 +199,7 @@ TEST(StubAllowlist, I386IntOx80FromTheStubPageIsKilledByTheArchCheck) {
 
 TEST(StubAllowlist, ASyscallOffTheAllowlistFromTheStubPageKills) {
   Stub s = spawn_listener_stub();
-  auto o = s.run({from_stub(SYS_getpid)});
+  auto o = run_batch(s, {from_stub(SYS_getpid)});
   ASSERT_TRUE(o.ok());
   expect_killed_by_sigsys(*o);
 }

@@ -188,7 +188,7 @@ TEST(MonitorRules, TheRangeAndAccessRulesAtTheirEdges) {
     d.args[1] = len;
     std::vector<QueuedCall> none;
     int32_t err;
-    return Monitor::decide(all, d, stub, none, &err);
+    return decide(all, d, stub, none, &err);
   };
   EXPECT_EQ(munmap(stub - 4096, 4096), Answer::kContinued) << "ends exactly at the stub";
   EXPECT_EQ(munmap(stub - 4096, 4097), Answer::kDenied);
@@ -206,13 +206,13 @@ TEST(MonitorRules, TheRangeAndAccessRulesAtTheirEdges) {
   std::vector<QueuedCall> queued = {q};
   int32_t err;
   m.args[5] = 4096;  // another offset
-  EXPECT_EQ(Monitor::decide(all, m, stub, queued, &err), Answer::kDenied);
+  EXPECT_EQ(decide(all, m, stub, queued, &err), Answer::kDenied);
   EXPECT_EQ(err, EPERM);
   m.args[5] = 0;
   m.arch = AUDIT_ARCH_I386;
-  EXPECT_EQ(Monitor::decide(all, m, stub, queued, &err), Answer::kDenied);
+  EXPECT_EQ(decide(all, m, stub, queued, &err), Answer::kDenied);
   m.arch = AUDIT_ARCH_X86_64;
-  EXPECT_EQ(Monitor::decide(all, m, stub, queued, &err), Answer::kContinued);
+  EXPECT_EQ(decide(all, m, stub, queued, &err), Answer::kContinued);
   EXPECT_TRUE(queued.empty()) << "a queued call is used once";
 }
 

@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 
 #include "check/check.h"
+#include "monitor/batch.h"
 #include "profile/profile.h"
 #include "stub/record.h"
 #include "stub/stub.h"
@@ -33,11 +34,11 @@ TEST_F(NoLeaks, AThousandSpawnKillCyclesLeaveNoProcessZombieOrFd) {
 TEST_F(NoLeaks, AStubKilledByItsFilterIsReapedAndItsHandleStaysSafe) {
   auto s = Stub::spawn(listener_config());
   ASSERT_TRUE(s.ok());
-  auto o = s->run({from_stub(SYS_getpid)});
+  auto o = run_batch(*s, {from_stub(SYS_getpid)});
   ASSERT_TRUE(o.ok());
   EXPECT_EQ(o->end, BatchEnd::kStubDied);
   EXPECT_FALSE(s->usable());
-  auto again = s->run({from_stub(SYS_futex)});
+  auto again = run_batch(*s, {from_stub(SYS_futex)});
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.error().err, ESRCH);
 }
@@ -46,8 +47,8 @@ TEST_F(NoLeaks, ARecordThatBlocksIsEndedAtTheBoundAndReportedAsTimedOut) {
   auto s = Stub::spawn(listener_config());
   ASSERT_TRUE(s.ok());
   // futex_wait on a word that holds 0 and that nobody wakes: allowed, blocks.
-  auto o = s->run({from_stub(SYS_futex, {s->layout().scratch(), FUTEX_WAIT, 0, 0})},
-                  std::chrono::milliseconds(200));
+  auto o = run_batch(*s, {from_stub(SYS_futex, {s->layout().scratch(), FUTEX_WAIT, 0, 0})},
+                     std::chrono::milliseconds(200));
   ASSERT_TRUE(o.ok()) << o.error().message;
   EXPECT_EQ(o->end, BatchEnd::kTimedOut);
   EXPECT_EQ(o->results[0].status, STUB_RESULT_RUNNING);
@@ -58,7 +59,7 @@ TEST_F(NoLeaks, ARecordThatBlocksIsEndedAtTheBoundAndReportedAsTimedOut) {
 TEST_F(NoLeaks, RecvmsgOnTheControlSocketDoesNotBlockBecauseItIsNonBlocking) {
   auto s = Stub::spawn(listener_config());
   ASSERT_TRUE(s.ok());
-  auto o = s->run({from_stub(SYS_recvmsg, {0, s->layout().scratch(), 0})});
+  auto o = run_batch(*s, {from_stub(SYS_recvmsg, {0, s->layout().scratch(), 0})});
   ASSERT_TRUE(o.ok());
   ASSERT_EQ(o->end, BatchEnd::kCompleted);
   EXPECT_LT(o->results[0].ret, 0);
@@ -68,7 +69,7 @@ TEST_F(NoLeaks, ADeathWhileIdleIsNoticedAtTheNextCommand) {
   auto s = Stub::spawn(listener_config());
   ASSERT_TRUE(s.ok());
   ASSERT_TRUE(kernel::pidfd_send_signal(s->pidfd(), SIGKILL).ok());
-  auto o = s->run({from_stub(SYS_futex)}, std::chrono::milliseconds(2000));
+  auto o = run_batch(*s, {from_stub(SYS_futex)}, std::chrono::milliseconds(2000));
   if (o.ok()) {
     EXPECT_EQ(o->end, BatchEnd::kStubDied);
   } else {
@@ -80,10 +81,10 @@ TEST_F(NoLeaks, ADeathWhileIdleIsNoticedAtTheNextCommand) {
 TEST(StubRecords, AnAddressOutsideEveryArenaIsRefusedNotExecuted) {
   auto s = Stub::spawn(listener_config());
   ASSERT_TRUE(s.ok());
-  auto o = s->run({at_address(0x10000, SYS_getpid),
-                   at_address(s->layout().page_below() + STUB_PAGE_SIZE - 1, SYS_getpid),
-                   make_record(Origin::kStub, static_cast<Abi>(7), SYS_getpid, {}),
-                   from_outside(SYS_getpid)});
+  auto o = run_batch(*s, {at_address(0x10000, SYS_getpid),
+                          at_address(s->layout().page_below() + STUB_PAGE_SIZE - 1, SYS_getpid),
+                          make_record(Origin::kStub, static_cast<Abi>(7), SYS_getpid, {}),
+                          from_outside(SYS_getpid)});
   ASSERT_TRUE(o.ok());
   ASSERT_EQ(o->end, BatchEnd::kCompleted);
   EXPECT_EQ(o->results[0].status, STUB_RESULT_BAD_RECORD);
@@ -97,7 +98,7 @@ TEST(StubRecords, ABatchLargerThanTheDataPageHoldsIsAnError) {
   auto s = Stub::spawn(listener_config());
   ASSERT_TRUE(s.ok());
   std::vector<stub_record> many(STUB_MAX_RECORDS + 1, from_outside(SYS_getpid));
-  auto o = s->run(many);
+  auto o = run_batch(*s, many);
   ASSERT_FALSE(o.ok());
   EXPECT_EQ(o.error().err, EINVAL);
   EXPECT_TRUE(s->usable());
@@ -108,7 +109,7 @@ TEST(StubRecords, AFullBatchOfTrapsAllReturnWithTheirSigsysRecords) {
   ASSERT_TRUE(s.ok());
   std::vector<stub_record> batch;
   for (uint32_t i = 0; i < STUB_MAX_RECORDS; i++) batch.push_back(from_outside(i % 300));
-  auto o = s->run(batch);
+  auto o = run_batch(*s, batch);
   ASSERT_TRUE(o.ok());
   ASSERT_EQ(o->end, BatchEnd::kCompleted);
   for (uint32_t i = 0; i < STUB_MAX_RECORDS; i++) {
@@ -148,7 +149,7 @@ TEST_F(NoLeaks, ThePoolHandsOutReadyStubsAndLeavesNothingBehindWhenDestroyed) {
       auto s = pool.take();
       ASSERT_TRUE(s.ok()) << s.error().message;
       ASSERT_NE(s->listener(), nullptr);
-      auto o = s->run({from_outside(SYS_getpid)});
+      auto o = run_batch(*s, {from_outside(SYS_getpid)});
       ASSERT_TRUE(o.ok());
       EXPECT_TRUE(o->results[0].trapped);
       pool.retire(std::move(*s));

@@ -19,7 +19,7 @@ Result<Stub> Lab::spawn() {
 }
 
 Result<BatchOutcome> Lab::run(Stub& stub, std::span<const stub_record> records) {
-  auto o = stub.run(records);
+  auto o = run_batch(stub, records);
   if (!o) {
     failures_.push_back("run: " + o.error().message);
     return o;

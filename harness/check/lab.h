@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "monitor/batch.h"
 #include "profile/profile.h"
 #include "stub/record.h"
 #include "stub/stub.h"

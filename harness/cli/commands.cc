@@ -10,6 +10,7 @@
 #include <memory>
 #include <sstream>
 
+#include "campaign/matrix.h"
 #include "check/check.h"
 #include "check/doctor.h"
 #include "explain/explain.h"
@@ -17,7 +18,6 @@
 #include "filter/asm.h"
 #include "filter/filter_file.h"
 #include "fuzz/executor.h"
-#include "fuzz/matrix.h"
 #include "fuzz/minimize.h"
 #include "fuzz/replay.h"
 #include "kernel/facts.h"
@@ -229,8 +229,8 @@ int run_fuzz(const ProfileChoice& choice, const FuzzOptions& o, const std::strin
     return fail("--engine takes libfuzzer or afl, not '" + o.engine + "'");
   if (o.seconds <= 0 || o.jobs <= 0) return fail("--time and --jobs must be positive");
 
-  fuzz::CampaignOptions c;
-  c.engine = o.engine == "afl" ? fuzz::Engine::kAfl : fuzz::Engine::kLibFuzzer;
+  campaign::CampaignOptions c;
+  c.engine = o.engine == "afl" ? campaign::Engine::kAfl : campaign::Engine::kLibFuzzer;
   c.target = o.target.empty() ? default_target(self, o.engine) : o.target;
   c.profile = choice.profile;
   c.unsafe = choice.unsafe;
@@ -247,7 +247,7 @@ int run_fuzz(const ProfileChoice& choice, const FuzzOptions& o, const std::strin
 
   std::cout << "fuzzing " << profile->name << " with " << o.engine << " (" << o.jobs
             << " jobs) for " << o.seconds << " s; output in " << c.out_dir << "\n";
-  auto r = fuzz::run_campaign(c, std::cout);
+  auto r = campaign::run_campaign(c, std::cout);
   if (!r) return fail(r.error().message);
   if (r->execs == 0 && r->crashes.empty())
     return fail("the engine ran no program; see the logs in " + c.out_dir, kExitFailed);
@@ -299,7 +299,7 @@ int run_fuzz(const ProfileChoice& choice, const FuzzOptions& o, const std::strin
 
 int run_matrix(const MatrixCliOptions& o, const std::string& self) {
   if (o.seconds <= 0 || o.jobs <= 0) return fail("--time and --jobs must be positive");
-  fuzz::MatrixOptions m;
+  campaign::MatrixOptions m;
   m.target = o.target.empty() ? default_target(self, "libfuzzer") : o.target;
   if (o.profiles.empty())
     for (const auto& p : builtin_profiles()) m.profiles.push_back(p.name);
@@ -318,19 +318,21 @@ int run_matrix(const MatrixCliOptions& o, const std::string& self) {
             << o.jobs << " at a time (about "
             << (m.profiles.size() + o.jobs - 1) / static_cast<size_t>(o.jobs) * o.seconds
             << " s); output in " << m.out_dir << "\n";
-  auto r = fuzz::run_matrix(m, std::cout);
+  auto r = campaign::run_matrix(m, std::cout);
   if (!r) return fail(r.error().message);
-  const std::string text = fuzz::to_text(*r);
+  const std::string text = campaign::to_text(*r);
   std::cout << "\n" << text;
   for (const auto& [name, body] : {std::pair<std::string, std::string>{"matrix.txt", text},
-                                   {"matrix.md", fuzz::to_markdown(*r)},
-                                   {"matrix.svg", fuzz::to_svg(*r)}}) {
+                                   {"matrix.md", campaign::to_markdown(*r)},
+                                   {"matrix.json", campaign::to_json(*r)}}) {
     std::ofstream f(m.out_dir + "/" + name);
     f << body;
     if (!f) return fail(m.out_dir + "/" + name + ": cannot write");
   }
-  std::cout << "\nwritten: " << m.out_dir << "/matrix.{txt,md,svg}; each found program is in "
-            << m.out_dir << "/<profile>/found/<finding>.txt\n";
+  std::cout
+      << "\nwritten: " << m.out_dir
+      << "/matrix.{txt,md,json} (scripts/plot attack-matrix draws it); each found program is in "
+      << m.out_dir << "/<profile>/found/<finding>.txt\n";
   uint64_t execs = 0;
   for (auto e : r->execs) execs += e;
   if (execs == 0)

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "base/result.h"
-#include "fuzz/campaign.h"
+#include "campaign/campaign.h"
 #include "profile/profile.h"
 
 namespace stubfuzz::cli {

@@ -65,7 +65,7 @@ std::string notified_outcome(const MonitorRules& rules, const seccomp_data& d,
   if (!rules.answers_notifications() || !rules.drains) return rules.watchdog ? "WATCHDOG" : "HANG";
   std::vector<QueuedCall> none;
   int32_t error = 0;
-  if (Monitor::decide(rules, d, stub_start, none, &error) == Answer::kContinued) return "ALLOW";
+  if (decide(rules, d, stub_start, none, &error) == Answer::kContinued) return "ALLOW";
   return "ERRNO(" + std::to_string(error) + ")";
 }
 

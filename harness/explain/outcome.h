@@ -10,7 +10,8 @@
 
 #include "filter/predict.h"
 #include "filter/syscall_names.h"
-#include "monitor/monitor.h"
+#include "monitor/batch.h"
+#include "monitor/rules.h"
 #include "stub/record.h"
 #include "stub/stub.h"
 

@@ -11,6 +11,8 @@
 #include "filter/evaluator.h"
 #include "filter/predict.h"
 #include "kernel/facts.h"
+#include "monitor/batch.h"
+#include "monitor/monitor.h"
 #include "stub/record.h"
 
 namespace stubfuzz::explain {
@@ -117,7 +119,7 @@ class Runner {
       std::vector<stub_record> batch;
       const Points p{.stub_start = opt_.layout.stub_start};
       for (size_t j = 0; j < n; j++) batch.push_back(cell_record(cells[i + j], opt_.layout, p));
-      auto out = monitor_.run(*stub_, batch, {}, milliseconds(1000));
+      auto out = monitor_.run(*stub_, batch, {}, std::chrono::milliseconds(1000));
       if (!out) return out.error();
       size_t done = 0;
       for (; done < n; done++) {

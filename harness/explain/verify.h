@@ -17,7 +17,7 @@
 #include "base/result.h"
 #include "explain/explain.h"
 #include "filter/program.h"
-#include "monitor/monitor.h"
+#include "monitor/rules.h"
 #include "stub/stub.h"
 
 namespace stubfuzz::explain {

@@ -96,12 +96,12 @@ void munmap_validated(const JudgedRecord& r, const BreachSink& breach) {
 
 // A record blocked where UML's monitor would wait forever for it.
 void no_monitor_hang(const JudgedRecord& r, const BreachSink& breach) {
-  if (r.o.kind == Observed::kBlocked && !r.ex.monitor_hang.empty())
-    breach(ClaimId::kNoMonitorHang, kMonitorHang, r.index, r.ex.monitor_hang);
+  if (r.o.kind == Observed::kBlocked && r.ex.monitor_hang != MonitorHang::kNone)
+    breach(ClaimId::kNoMonitorHang, kMonitorHang, r.index, to_string(r.ex.monitor_hang));
 }
 
 void stall_killed(const JudgedRecord& r, const BreachSink& breach) {
-  if (r.o.kind == Observed::kBlocked && r.ex.monitor_hang.empty())
+  if (r.o.kind == Observed::kBlocked && r.ex.monitor_hang == MonitorHang::kNone)
     breach(ClaimId::kStallKilled, kStubStall, r.index,
            "the stub made no progress until the harness's bound and nothing killed it");
 }
@@ -129,10 +129,10 @@ std::span<const RecordRule> record_rules() { return kRules; }
 void judge_batch(const Execution& ex, const BreachSink& breach) {
   const size_t last = ex.records.empty() ? 0 : ex.records.size() - 1;
   // 2/7's monitor also hangs when the stub finishes without the queued call.
-  if (!ex.monitor_hang.empty() &&
+  if (ex.monitor_hang != MonitorHang::kNone &&
       std::none_of(ex.records.begin(), ex.records.end(),
                    [](const Observation& o) { return o.kind == Observed::kBlocked; }))
-    breach(ClaimId::kNoMonitorHang, kMonitorHang, last, ex.monitor_hang);
+    breach(ClaimId::kNoMonitorHang, kMonitorHang, last, to_string(ex.monitor_hang));
   if (!ex.listener_ok)
     breach(ClaimId::kListenerSurvives, kListenerLost, last,
            "the monitor's listener stopped working while the stub lived");

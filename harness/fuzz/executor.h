@@ -47,7 +47,7 @@ struct Execution {
   // while the stub lived.
   bool listener_ok = true;
   // Where UML's monitor would have blocked forever (monitor/monitor.h).
-  std::string monitor_hang;
+  MonitorHang monitor_hang = MonitorHang::kNone;
 };
 
 class Executor {

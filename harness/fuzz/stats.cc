@@ -6,8 +6,6 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "fuzz/target_env.h"
-
 namespace stubfuzz::fuzz {
 
 namespace fs = std::filesystem;
@@ -84,9 +82,8 @@ Result<Stats> Stats::from_json(const std::string& text) {
   }
 }
 
-StatsWriter::StatsWriter() : start_(std::chrono::steady_clock::now()), last_flush_(start_) {
-  if (const char* d = std::getenv(env::kStatsDir)) dir_ = d;
-}
+StatsWriter::StatsWriter(std::string dir)
+    : dir_(std::move(dir)), start_(std::chrono::steady_clock::now()), last_flush_(start_) {}
 
 void StatsWriter::record(const Program& p, const Execution& ex, const Judgement& j,
                          uint64_t stubs) {

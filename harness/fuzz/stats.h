@@ -34,11 +34,12 @@ struct Stats {
   static Result<Stats> from_json(const std::string& text);
 };
 
-// Writes a worker's stats under $STUBFUZZ_STATS_DIR (if set) at most once a
-// second, and the first program that hit each known finding beside them.
+// Writes a worker's stats under `dir` (the campaign's STUBFUZZ_STATS_DIR;
+// nothing if empty) at most once a second, and the first program that hit
+// each known finding beside them.
 class StatsWriter {
  public:
-  StatsWriter();
+  explicit StatsWriter(std::string dir);
   // What coverage is measured against: the filter under test.
   void set_filter(const filter::Program& filter);
   void record(const Program& p, const Execution& ex, const Judgement& j, uint64_t stubs);

@@ -82,7 +82,7 @@ Result<std::optional<Exit>> reap(int pidfd, std::chrono::nanoseconds timeout) {
   }
 }
 
-FutexWait futex_wait(uint32_t* word, uint32_t expected, std::chrono::nanoseconds timeout) {
+FutexWait futex_wait(const uint32_t* word, uint32_t expected, std::chrono::nanoseconds timeout) {
   if (timeout.count() <= 0) return FutexWait::kTimedOut;
   timespec ts{static_cast<time_t>(timeout.count() / 1000000000),
               static_cast<long>(timeout.count() % 1000000000)};

@@ -39,7 +39,7 @@ Result<std::optional<Exit>> reap(int pidfd, std::chrono::nanoseconds timeout);
 
 // Shared (not private) futexes: the stub and the monitor map the same memfd.
 enum class FutexWait { kWoken, kValueChanged, kTimedOut, kInterrupted };
-FutexWait futex_wait(uint32_t* word, uint32_t expected, std::chrono::nanoseconds timeout);
+FutexWait futex_wait(const uint32_t* word, uint32_t expected, std::chrono::nanoseconds timeout);
 void futex_wake(uint32_t* word, int count);
 
 Result<Fd> memfd_create(const char* name, unsigned flags);

@@ -1,8 +1,8 @@
 #include "stub/stub.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <linux/futex.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
@@ -14,10 +14,10 @@
 
 #include <algorithm>
 #include <climits>
-#include <cstdio>
 #include <cstring>
 
 #include "kernel/facts.h"
+#include "kernel/proc.h"
 #include "stub/stub_image.h"
 
 namespace stubfuzz {
@@ -26,22 +26,9 @@ namespace {
 
 using kernel::Clock;
 
-// Robust-futex bits (linux/futex.h); the kernel sets OWNER_DIED when the
-// stub exits holding the word.
-constexpr uint32_t kFutexWaiters = 0x80000000u;
-constexpr uint32_t kOwnerDied = 0x40000000u;
-// A tid-shaped value no task has (pid_max is at most 2^22).
-constexpr uint32_t kSyncBooting = 0x3fffffffu;
-// How often a wait on a silent stub checks whether it is still there.
+// How often the wait for a booting stub checks whether it is still there.
 constexpr milliseconds kLivenessSlice{50};
 constexpr milliseconds kReapTimeout{5000};
-// How many more windows a stub starved of CPU gets before a bound fires.
-constexpr int kMaxExtensions = 3;
-// PF_EXITING, PF_DUMPCORE, PF_SIGNALED (linux/sched.h), in /proc/.../stat.
-constexpr unsigned kDyingFlags = 0x4 | 0x200 | 0x400;
-constexpr unsigned long long kFatalSignals = (1ull << (SIGSYS - 1)) | (1ull << (SIGKILL - 1)) |
-                                             (1ull << (SIGSEGV - 1)) | (1ull << (SIGILL - 1)) |
-                                             (1ull << (SIGBUS - 1));
 
 struct ChildArgs {
   int image_fd;
@@ -123,20 +110,6 @@ const char* init_error_name(int e) {
 
 uint64_t StubLayout::scratch() const { return data_start() + offsetof(stub_data, scratch); }
 
-const char* to_string(BatchEnd e) {
-  switch (e) {
-    case BatchEnd::kCompleted:
-      return "completed";
-    case BatchEnd::kStubDied:
-      return "stub died";
-    case BatchEnd::kTimedOut:
-      return "timed out";
-    case BatchEnd::kWatchdog:
-      return "killed by the watchdog";
-  }
-  return "?";
-}
-
 Status Stub::prepare(const StubConfig& config) {
   if (auto image = stub_image_fd(); !image) return image.error();
   if (auto sandbox = sandbox_child(config.sandbox); !sandbox) return sandbox.error();
@@ -204,7 +177,7 @@ Result<Stub> Stub::spawn(const StubConfig& config) {
                     data_fd->get(), 0);
   if (data == MAP_FAILED) return Error::from_errno("mmap(stub data memfd)");
   stub.data_ = static_cast<stub_data*>(data);
-  stub.data_->sync = kSyncBooting;
+  stub.data_->sync = STUB_SYNC_BOOTING;
 
   int socks[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, socks) < 0)
@@ -262,30 +235,32 @@ Status Stub::start_child(const StubConfig& config, int image, int stub_sock, int
   return {};
 }
 
-// Until the stub's command loop runs; a failed init names its step.
+// Until the stub's command loop runs (it clears `sync`); a failed init names
+// its step.
 Status Stub::await_ready(const StubConfig& config) {
-  switch (wait_sync(kernel::paced(config.ready_timeout))) {
-    case SyncWait::kIdle:
-      return {};
-    case SyncWait::kDied: {
-      (void)wait_exit(kReapTimeout);
-      const int step = data_->init_error;
-      if (step == STUB_INIT_SECCOMP) {
-        int e = static_cast<int>(-data_->seccomp_ret);
-        return Error{std::string("stub init: seccomp(SECCOMP_SET_MODE_FILTER): ") + errno_name(e),
-                     e};
-      }
-      return Error{std::string("stub init failed: ") + init_error_name(step) + " (" +
-                       (exit_ ? kernel::describe(*exit_) : "not reaped") + ")",
-                   0};
-    }
-    case SyncWait::kTimedOut:
-    case SyncWait::kStalled:
-      break;
+  const auto bound = kernel::paced(config.ready_timeout);
+  const auto deadline = Clock::now() + bound;
+  for (;;) {
+    const uint32_t v = __atomic_load_n(&data_->sync, __ATOMIC_ACQUIRE);
+    if (v == 0) return {};
+    auto reaped = wait_exit(milliseconds(0));
+    if ((v & FUTEX_OWNER_DIED) || (reaped && *reaped)) break;
+    const auto left = deadline - Clock::now();
+    if (left <= Clock::duration::zero())
+      return Error{"stub pid " + std::to_string(pid_) + " not ready within " +
+                       std::to_string(bound.count()) + " ms",
+                   ETIMEDOUT};
+    (void)kernel::futex_wait(&data_->sync, v, std::min<Clock::duration>(left, kLivenessSlice));
   }
-  return Error{"stub pid " + std::to_string(pid_) + " not ready within " +
-                   std::to_string(kernel::paced(config.ready_timeout).count()) + " ms",
-               ETIMEDOUT};
+  (void)wait_exit(kReapTimeout);
+  const int step = data_->init_error;
+  if (step == STUB_INIT_SECCOMP) {
+    const int e = static_cast<int>(-data_->seccomp_ret);
+    return Error{std::string("stub init: seccomp(SECCOMP_SET_MODE_FILTER): ") + errno_name(e), e};
+  }
+  return Error{std::string("stub init failed: ") + init_error_name(step) + " (" +
+                   (exit_ ? kernel::describe(*exit_) : "not reaped") + ")",
+               0};
 }
 
 // The stub page laid out as stub_abi.h says, and the seed's hand-over: the
@@ -347,90 +322,10 @@ std::optional<kernel::Listener> Stub::take_listener() {
 }
 
 bool Stub::alive_word_ok() const {
-  return data_ && !(__atomic_load_n(&data_->alive, __ATOMIC_ACQUIRE) & kOwnerDied);
+  return data_ && !(__atomic_load_n(&data_->alive, __ATOMIC_ACQUIRE) & FUTEX_OWNER_DIED);
 }
 
-Stub::SyncWait Stub::wait_sync(milliseconds timeout, const RunHooks* hooks) {
-  return wait_word(&data_->sync, timeout, hooks);
-}
-
-Stub::SyncWait Stub::wait_second(milliseconds timeout, const RunHooks* hooks) {
-  return wait_word(&data_->sync2, timeout, hooks);
-}
-
-// Waits until the stub clears `word` (sync or sync2), dies, makes no
-// progress for a bound of the hooks, or `timeout` passes.
-Stub::SyncWait Stub::wait_word(uint32_t* word, milliseconds timeout, const RunHooks* hooks) {
-  const auto start = Clock::now();
-  const auto deadline = start + timeout;
-  const bool second = word == &data_->sync2;
-  const auto watchdog = hooks ? hooks->watchdog : std::nullopt;
-  const auto stall = hooks ? hooks->stall_bound : std::nullopt;
-  // Progress: a record index moves, or the monitor answers a notification.
-  auto progress = [&] {
-    return uint64_t{__atomic_load_n(&data_->current, __ATOMIC_RELAXED)} +
-           (uint64_t{__atomic_load_n(&data_->current2, __ATOMIC_RELAXED)} << 8) +
-           (hooks && hooks->progress ? hooks->progress() << 16 : 0);
-  };
-  uint64_t seen = progress();
-  auto last_progress = start;
-  // Taken when a first window without progress ends; none on the fast path.
-  std::optional<SchedSample> sched;
-  int extensions = 0;  // windows given again to a starved stub
-  for (;;) {
-    const uint32_t v = __atomic_load_n(word, __ATOMIC_ACQUIRE);
-    if (v == 0) return SyncWait::kIdle;
-    if (v & kOwnerDied) return SyncWait::kDied;
-    if (second && (!alive_word_ok() || __atomic_load_n(&data_->thread2_tid, __ATOMIC_ACQUIRE) == 0))
-      return SyncWait::kDied;
-    const auto now = Clock::now();
-    if (const uint64_t p = progress(); p != seen) {
-      seen = p;
-      last_progress = now;
-      sched.reset();
-    } else if ((watchdog && now - last_progress >= *watchdog) ||
-               (stall && now - last_progress >= *stall)) {
-      // A bound fires only after a second window without progress, judged
-      // from /proc. A stall is every thread asleep in a syscall, or a thread
-      // that ran for most of the window (a spin). A runnable thread that
-      // hardly ran waited for a CPU: it gets the window again. A stub on its
-      // way out (a filter's kill can outlast a window on a busy machine) is
-      // waited for until the batch's own deadline.
-      const SchedSample again = sched_sample();
-      const auto window = std::chrono::nanoseconds(now - last_progress).count();
-      const bool starved =
-          sched && (again.dying ||
-                    (!again.all_asleep && again.cpu_ns - sched->cpu_ns < uint64_t(window) / 2 &&
-                     extensions < kMaxExtensions));
-      if (!sched || starved) {
-        extensions += starved ? 1 : 0;
-        last_progress = now;
-        sched = again;
-      } else {
-        return watchdog && now - last_progress >= *watchdog ? SyncWait::kStalled
-                                                            : SyncWait::kTimedOut;
-      }
-    }
-    const auto left = deadline - now;
-    // With a watchdog, it is the watchdog that ends a stub, whatever bound.
-    if (left <= Clock::duration::zero()) return watchdog ? SyncWait::kStalled : SyncWait::kTimedOut;
-    auto slice = std::min<Clock::duration>(left, second ? milliseconds(5) : kLivenessSlice);
-    for (auto bound : {watchdog, stall})
-      if (bound) slice = std::min<Clock::duration>(slice, *bound / 4 + milliseconds(1));
-    if (kernel::futex_wait(word, v, slice) == kernel::FutexWait::kTimedOut) {
-      // The kernel wakes us when a registered stub dies; this catches a stub
-      // that died before it registered, or while idle.
-      auto r = kernel::try_reap(pidfd_.get());
-      if (r && r->has_value()) {
-        exit_ = **r;
-        return SyncWait::kDied;
-      }
-    }
-  }
-}
-
-Result<BatchOutcome> Stub::run(std::span<const stub_record> records, milliseconds timeout,
-                               const RunHooks* hooks) {
+Status Stub::post(std::span<const stub_record> records) {
   if (records.size() > STUB_MAX_RECORDS)
     return Error{"batch of " + std::to_string(records.size()) + " records; at most " +
                      std::to_string(STUB_MAX_RECORDS),
@@ -441,55 +336,34 @@ Result<BatchOutcome> Stub::run(std::span<const stub_record> records, millisecond
                      (exit_ ? ": " + kernel::describe(*exit_) : ""),
                  ESRCH};
   }
-  timeout = kernel::paced(timeout);  // batch deadlines as this machine needs them
   const auto n = static_cast<uint32_t>(records.size());
   std::memcpy(data_->records, records.data(), records.size_bytes());
   std::memset(data_->results, 0, n * sizeof(stub_result));
   data_->nrecords = n;
   second_started_ = false;
   __atomic_store_n(&data_->pending_id, 0, __ATOMIC_RELEASE);
-  __atomic_store_n(&data_->sync, data_->stub_tid | kFutexWaiters, __ATOMIC_RELEASE);
+  __atomic_store_n(&data_->sync, data_->stub_tid | FUTEX_WAITERS, __ATOMIC_RELEASE);
   kernel::futex_wake(&data_->sync, INT_MAX);
+  return {};
+}
 
-  BatchOutcome out;
-  const auto deadline = Clock::now() + timeout;
-  SyncWait end = wait_sync(timeout, hooks);
-  // Thread 2's records run while thread 1 waits in a notification (the
-  // monitor starts them, start_second_thread), or else now.
-  const bool second = std::any_of(records.begin(), records.end(),
-                                  [](const stub_record& r) { return r.thread == 1; });
-  if (second && end == SyncWait::kIdle) {
-    if (!second_started_) (void)start_second_thread(0);
-    const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
-    end = wait_second(std::max(left, milliseconds(1)), hooks);
-  }
-  switch (end) {
-    case SyncWait::kIdle:
-      out.end = BatchEnd::kCompleted;
-      break;
-    case SyncWait::kDied:
-      out.end = BatchEnd::kStubDied;
-      if (auto r = wait_exit(kReapTimeout); !r) return r.error();
-      break;
-    case SyncWait::kTimedOut:
-      out.end = BatchEnd::kTimedOut;
-      if (hooks && hooks->before_timeout_kill) hooks->before_timeout_kill();
-      if (auto r = kill(); !r) return r.error();
-      break;
-    case SyncWait::kStalled:
-      out.end = BatchEnd::kWatchdog;
-      if (auto r = kill(); !r) return r.error();
-      break;
-  }
-  // Already dying of something else (a filter's KILL on a loaded machine
-  // can outlast a bound): the first fatal signal is the one reaped.
-  if ((out.end == BatchEnd::kTimedOut || out.end == BatchEnd::kWatchdog) && exit_ &&
-      !exit_->killed_by(SIGKILL))
-    out.end = BatchEnd::kStubDied;
-  out.exit = exit_;
-  out.count = n;
-  std::memcpy(out.results.data(), data_->results, n * sizeof(stub_result));
-  return out;
+bool Stub::thread_gone(int thread) const {
+  const uint32_t v = __atomic_load_n(done_word(thread), __ATOMIC_ACQUIRE);
+  if (exit_ || (v & FUTEX_OWNER_DIED)) return true;
+  // The second thread's word is not robust: its tid (CLONE_CHILD_CLEARTID)
+  // and the stub's alive word tell.
+  return thread &&
+         (!alive_word_ok() || __atomic_load_n(&data_->thread2_tid, __ATOMIC_ACQUIRE) == 0);
+}
+
+uint64_t Stub::records_progress() const {
+  return uint64_t{__atomic_load_n(&data_->current, __ATOMIC_RELAXED)} +
+         (uint64_t{__atomic_load_n(&data_->current2, __ATOMIC_RELAXED)} << 8);
+}
+
+void Stub::read_results(std::span<stub_result> out) const {
+  std::memcpy(out.data(), data_->results,
+              std::min<size_t>(out.size(), STUB_MAX_RECORDS) * sizeof(stub_result));
 }
 
 bool Stub::has_second_thread() const { return data_ && data_->thread2_stack_hi != 0; }
@@ -503,51 +377,6 @@ Status Stub::start_second_thread(uint64_t pending_id) {
   return {};
 }
 
-bool Stub::wait_second_thread(milliseconds timeout) {
-  return wait_second(timeout, nullptr) == SyncWait::kIdle;
-}
-
-Stub::SchedSample Stub::sched_sample() const {
-  SchedSample total;
-  const std::string dir = "/proc/" + std::to_string(pid_) + "/task";
-  DIR* d = opendir(dir.c_str());
-  if (!d) return total;
-  auto read_file = [](const std::string& path, char* buf, size_t len) {
-    const Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    const ssize_t n = fd.valid() ? read(fd.get(), buf, len - 1) : -1;
-    buf[n > 0 ? n : 0] = 0;
-    return n > 0;
-  };
-  while (const dirent* e = readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    const std::string task = dir + "/" + e->d_name;
-    char buf[2048];  // status has SigPnd past its first 600 bytes
-    unsigned long long cpu = 0;
-    if (read_file(task + "/schedstat", buf, sizeof(buf)) && std::sscanf(buf, "%llu", &cpu) == 1)
-      total.cpu_ns += cpu;
-    // State and flags follow the command name's closing parenthesis.
-    if (read_file(task + "/stat", buf, sizeof(buf)))
-      if (const char* paren = std::strrchr(buf, ')'); paren && paren[1] == ' ') {
-        char state = 0;
-        unsigned flags = 0;
-        if (std::sscanf(paren + 2, "%c %*d %*d %*d %*d %*d %u", &state, &flags) == 2) {
-          total.all_asleep = total.all_asleep && state == 'S';
-          total.dying = total.dying || (flags & kDyingFlags) || state == 'Z' || state == 'X';
-        }
-      }
-    // A fatal signal queued but not yet acted on (a filter's KILL_PROCESS
-    // is a forced SIGSYS, then a core dump attempt).
-    if (read_file(task + "/status", buf, sizeof(buf)))
-      for (const char* key : {"SigPnd:", "ShdPnd:"})
-        if (const char* at = std::strstr(buf, key)) {
-          const unsigned long long pending = std::strtoull(at + std::strlen(key), nullptr, 16);
-          total.dying = total.dying || (pending & kFatalSignals);
-        }
-  }
-  closedir(d);
-  return total;
-}
-
 Status Stub::write_scratch(std::span<const uint8_t> bytes, size_t offset) {
   if (offset > STUB_SCRATCH_SIZE || bytes.size() > STUB_SCRATCH_SIZE - offset)
     return Error{"scratch write past the buffer's " + std::to_string(STUB_SCRATCH_SIZE) + " bytes",
@@ -556,12 +385,7 @@ Status Stub::write_scratch(std::span<const uint8_t> bytes, size_t offset) {
   return {};
 }
 
-std::string Stub::fd_target(int fd) const {
-  char target[256] = {};
-  const std::string path = "/proc/" + std::to_string(pid_) + "/fd/" + std::to_string(fd);
-  ssize_t n = readlink(path.c_str(), target, sizeof(target) - 1);
-  return n > 0 ? std::string(target, static_cast<size_t>(n)) : std::string();
-}
+std::string Stub::fd_target(int fd) const { return kernel::fd_target(pid_, fd); }
 
 Result<kernel::Exit> Stub::kill() {
   if (exit_) return *exit_;

@@ -5,12 +5,9 @@
 
 #include <sys/types.h>
 
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <functional>
-#include <initializer_list>
 #include <optional>
 #include <span>
 #include <string>
@@ -74,35 +71,6 @@ struct StubConfig {
   SpawnPhases* phases = nullptr;  // filled in when set
 };
 
-enum class BatchEnd {
-  kCompleted,  // every record returned
-  kStubDied,   // the stub ended while a record ran (see exit)
-  kTimedOut,   // a record blocked past the bound: the stub was killed
-  kWatchdog,   // no progress for the watchdog's bound: the monitor killed it
-};
-const char* to_string(BatchEnd e);
-
-struct BatchOutcome {
-  BatchEnd end = BatchEnd::kCompleted;
-  std::optional<kernel::Exit> exit;
-  uint32_t count = 0;
-  std::array<stub_result, STUB_MAX_RECORDS> results{};
-  std::span<const stub_result> view() const { return {results.data(), count}; }
-};
-
-// What a monitor (monitor/) adds to a batch's wait.
-struct RunHooks {
-  // The series' 6/7: kill the stub when it makes no progress for this long.
-  std::optional<milliseconds> watchdog;
-  // The harness's own bound: a stub that makes no progress for this long is
-  // blocked (BatchEnd::kTimedOut), however long the batch's timeout.
-  std::optional<milliseconds> stall_bound;
-  // Progress the stub makes outside its records (notifications answered).
-  std::function<uint64_t()> progress;
-  // Called when the bound expires, before the stub is killed.
-  std::function<void()> before_timeout_kill;
-};
-
 class Stub {
  public:
   static Result<Stub> spawn(const StubConfig& config);
@@ -129,29 +97,34 @@ class Stub {
   // in the stub), for records whose pointer arguments point there.
   Status write_scratch(std::span<const uint8_t> bytes, size_t offset = 0);
 
-  // Runs `records` in the stub; every wait is bounded by `timeout`.
-  Result<BatchOutcome> run(std::span<const stub_record> records,
-                           milliseconds timeout = milliseconds(1000),
-                           const RunHooks* hooks = nullptr);
-  Result<BatchOutcome> run(std::initializer_list<stub_record> records,
-                           milliseconds timeout = milliseconds(1000)) {
-    return run(std::span<const stub_record>(records.begin(), records.size()), timeout);
-  }
+  // The command protocol of stub_abi.h, one step at a time; waiting for the
+  // stub and bounding it is the monitor's (monitor/batch.h).
+  // Hands `records` to the stub's first thread and wakes it.
+  Status post(std::span<const stub_record> records);
+  // The word a thread (0 or 1) clears when its records are done.
+  const uint32_t* done_word(int thread) const { return thread ? &data_->sync2 : &data_->sync; }
+  // The thread's word will not be cleared: the stub or its second thread
+  // has gone.
+  bool thread_gone(int thread) const;
+  // Records done in both threads so far; moves while the stub makes progress.
+  uint64_t records_progress() const;
+  // The results of the last post()'s `n` records.
+  void read_results(std::span<stub_result> out) const;
   bool usable() const { return !exit_ && alive_word_ok(); }
 
-  // The second thread: run() starts it on the batch's thread-2 records when
-  // thread 1 is done, unless the monitor started it earlier, while thread 1
-  // waited in a notification whose id is `pending_id`. Bounded wait.
+  // The second thread runs the batch's thread-1 records once started:
+  // after the first thread's, or earlier, while the first waits in a
+  // notification whose id is `pending_id`. Idempotent per batch.
   bool has_second_thread() const;
   Status start_second_thread(uint64_t pending_id);
-  bool wait_second_thread(milliseconds timeout);
+  bool second_thread_started() const { return second_started_; }
 
   // What fd `fd` of the stub is, as /proc/<pid>/fd names it ("" if closed).
   std::string fd_target(int fd) const;
 
   // Kills (SIGKILL through the pidfd) and reaps; idempotent.
   Result<kernel::Exit> kill();
-  // Reaps a stub that is ending by itself, at most `timeout`.
+  // Reaps a stub that is ending by itself, at most `timeout` (0: poll).
   Result<std::optional<kernel::Exit>> wait_exit(milliseconds timeout);
   const std::optional<kernel::Exit>& exit() const { return exit_; }
 
@@ -162,18 +135,6 @@ class Stub {
   Status start_child(const StubConfig& config, int image, int stub_sock, int data_fd, Mark& mark);
   Status await_ready(const StubConfig& config);
   Status take_over(const StubConfig& config);
-  enum class SyncWait { kIdle, kDied, kTimedOut, kStalled };
-  SyncWait wait_sync(milliseconds timeout, const RunHooks* hooks = nullptr);
-  SyncWait wait_second(milliseconds timeout, const RunHooks* hooks);
-  SyncWait wait_word(uint32_t* word, milliseconds timeout, const RunHooks* hooks);
-  // CPU time of all the stub's threads (/proc/.../schedstat), and whether
-  // each sleeps in a syscall (state S in /proc/.../stat).
-  struct SchedSample {
-    uint64_t cpu_ns = 0;
-    bool all_asleep = true;
-    bool dying = false;  // exiting, dumping core, or a fatal signal pending
-  };
-  SchedSample sched_sample() const;
   bool alive_word_ok() const;
   void release();
 

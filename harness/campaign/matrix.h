@@ -11,7 +11,7 @@
 #include "base/result.h"
 #include "profile/findings.h"
 
-namespace stubfuzz::fuzz {
+namespace stubfuzz::campaign {
 
 struct MatrixOptions {
   std::string target;                 // libFuzzer build of fuzz_stub_syscalls
@@ -39,12 +39,6 @@ struct MatrixResult {
   std::vector<std::vector<MatrixCell>> cells;  // [row][profile]
 };
 
-// The contract with the fuzz target (fuzzers/fuzz_stub_syscalls.cc): with
-// STUBFUZZ_MATRIX_DIR set, it writes the first program of each class of
-// finding to found_file(dir, class), whose first line is found_header().
-std::string found_file(const std::string& dir, FindingId cls);
-std::string found_header(double seconds);
-
 Result<MatrixResult> run_matrix(const MatrixOptions& o, std::ostream& status);
 
 // Rows from the files a finished run left in `out_dir` (for re-rendering).
@@ -52,6 +46,7 @@ Result<MatrixResult> read_matrix(const MatrixOptions& o);
 
 std::string to_text(const MatrixResult& m);
 std::string to_markdown(const MatrixResult& m);
-std::string to_svg(const MatrixResult& m);
+// The data behind both, for scripts/plot attack-matrix (docs/json.md).
+std::string to_json(const MatrixResult& m);
 
-}  // namespace stubfuzz::fuzz
+}  // namespace stubfuzz::campaign

@@ -3,8 +3,6 @@
 // whose program still breaks a claim on replay is a new finding.
 #pragma once
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <ostream>
 #include <string>
@@ -12,10 +10,9 @@
 #include <vector>
 
 #include "base/result.h"
+#include "campaign/engine.h"
 
-namespace stubfuzz::fuzz {
-
-enum class Engine { kLibFuzzer, kAfl };
+namespace stubfuzz::campaign {
 
 struct CampaignOptions {
   Engine engine = Engine::kLibFuzzer;
@@ -40,13 +37,7 @@ struct CampaignResult {
   std::vector<std::string> crashes;                        // files the engine kept
 };
 
-// Starts a fuzzing engine in its own process group, in `dir`, with `env`
-// added, its output in `log`.
-Result<pid_t> launch_engine(const std::vector<std::string>& argv,
-                            const std::vector<std::pair<std::string, std::string>>& env,
-                            const std::string& dir, const std::string& log);
-
 // Runs the campaign to its end, printing status to `status` once a second.
 Result<CampaignResult> run_campaign(const CampaignOptions& o, std::ostream& status);
 
-}  // namespace stubfuzz::fuzz
+}  // namespace stubfuzz::campaign

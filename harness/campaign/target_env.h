@@ -4,15 +4,15 @@
 // travel as variables, each named here once.
 #pragma once
 
-namespace stubfuzz::fuzz::env {
+namespace stubfuzz::campaign::env {
 
 inline constexpr const char* kProfile = "STUBFUZZ_PROFILE";     // a built-in profile's name
 inline constexpr const char* kFilter = "STUBFUZZ_FILTER";       // or a filter file...
 inline constexpr const char* kClaims = "STUBFUZZ_CLAIMS";       // ...judged by this profile
 inline constexpr const char* kUnsafe = "STUBFUZZ_UNSAFE";       // "1": stubs without the sandbox
-inline constexpr const char* kStatsDir = "STUBFUZZ_STATS_DIR";  // fuzz/stats.h writes here
+inline constexpr const char* kStatsDir = "STUBFUZZ_STATS_DIR";  // fuzz/stats.h's StatsWriter
 // Set by `stubfuzz matrix`: judge every claim, never stop, and write each
-// class's first program (fuzz/matrix.h, found_file).
+// class's first program (campaign/found.h).
 inline constexpr const char* kMatrixDir = "STUBFUZZ_MATRIX_DIR";
 
-}  // namespace stubfuzz::fuzz::env
+}  // namespace stubfuzz::campaign::env

@@ -1,0 +1,76 @@
+#include "kernel/proc.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "base/fd.h"
+
+namespace stubfuzz::kernel {
+
+namespace {
+
+// PF_EXITING, PF_DUMPCORE, PF_SIGNALED (linux/sched.h), in /proc/.../stat.
+constexpr unsigned kDyingFlags = 0x4 | 0x200 | 0x400;
+constexpr unsigned long long kFatalSignals = (1ull << (SIGSYS - 1)) | (1ull << (SIGKILL - 1)) |
+                                             (1ull << (SIGSEGV - 1)) | (1ull << (SIGILL - 1)) |
+                                             (1ull << (SIGBUS - 1));
+
+bool read_text(const std::string& path, char* buf, size_t len) {
+  const Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  const ssize_t n = fd.valid() ? read(fd.get(), buf, len - 1) : -1;
+  buf[n > 0 ? n : 0] = 0;
+  return n > 0;
+}
+
+void add_task(const std::string& task, TaskSample& total) {
+  char buf[2048];  // status has SigPnd past its first 600 bytes
+  unsigned long long cpu = 0;
+  if (read_text(task + "/schedstat", buf, sizeof(buf)) && std::sscanf(buf, "%llu", &cpu) == 1)
+    total.cpu_ns += cpu;
+  // State and flags follow the command name's closing parenthesis.
+  if (read_text(task + "/stat", buf, sizeof(buf)))
+    if (const char* paren = std::strrchr(buf, ')'); paren && paren[1] == ' ') {
+      char state = 0;
+      unsigned flags = 0;
+      if (std::sscanf(paren + 2, "%c %*d %*d %*d %*d %*d %u", &state, &flags) == 2) {
+        total.all_asleep = total.all_asleep && state == 'S';
+        total.dying = total.dying || (flags & kDyingFlags) || state == 'Z' || state == 'X';
+      }
+    }
+  // A fatal signal queued but not yet acted on (a filter's KILL_PROCESS is a
+  // forced SIGSYS, then a core dump attempt).
+  if (read_text(task + "/status", buf, sizeof(buf)))
+    for (const char* key : {"SigPnd:", "ShdPnd:"})
+      if (const char* at = std::strstr(buf, key)) {
+        const unsigned long long pending = std::strtoull(at + std::strlen(key), nullptr, 16);
+        total.dying = total.dying || (pending & kFatalSignals);
+      }
+}
+
+}  // namespace
+
+TaskSample sample_tasks(pid_t pid) {
+  TaskSample total;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = opendir(dir.c_str());
+  if (!d) return total;
+  while (const dirent* e = readdir(d))
+    if (e->d_name[0] != '.') add_task(dir + "/" + e->d_name, total);
+  closedir(d);
+  return total;
+}
+
+std::string fd_target(pid_t pid, int fd) {
+  char target[256] = {};
+  const std::string path = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd);
+  const ssize_t n = readlink(path.c_str(), target, sizeof(target) - 1);
+  return n > 0 ? std::string(target, static_cast<size_t>(n)) : std::string();
+}
+
+}  // namespace stubfuzz::kernel

@@ -1,0 +1,186 @@
+#include "monitor/batch.h"
+
+#include <signal.h>
+
+#include <algorithm>
+
+#include "kernel/facts.h"
+#include "kernel/proc.h"
+
+namespace stubfuzz {
+
+namespace {
+
+using kernel::Clock;
+using std::chrono::milliseconds;
+
+// How often a wait on a silent stub checks whether it is still there.
+constexpr milliseconds kLivenessSlice{50};
+// The second thread's word is not robust: looked at more often.
+constexpr milliseconds kSecondThreadSlice{5};
+constexpr milliseconds kReapTimeout{5000};
+// How many more windows a stub starved of CPU gets before a bound fires.
+constexpr int kMaxExtensions = 3;
+
+enum class Wait { kDone, kDied, kStalled, kWatchdog, kDeadline };
+
+// Waits for one thread's word, judging progress across windows: a bound
+// fires only after a second window without progress, and only if /proc says
+// the stub is really stuck (every thread asleep in a syscall, or one that
+// ran most of the window: a spin). A runnable thread that hardly ran waited
+// for a CPU and gets the window again; a stub on its way out is waited for
+// until the batch's own deadline.
+class ThreadWait {
+ public:
+  ThreadWait(Stub& stub, int thread, const BatchBounds& b, Clock::time_point deadline)
+      : stub_(stub), thread_(thread), b_(b), deadline_(deadline) {}
+
+  Wait run() {
+    seen_ = progress();
+    last_progress_ = Clock::now();
+    for (;;) {
+      const uint32_t v = __atomic_load_n(stub_.done_word(thread_), __ATOMIC_ACQUIRE);
+      if (v == 0) return Wait::kDone;
+      if (stub_.thread_gone(thread_)) return Wait::kDied;
+      const auto now = Clock::now();
+      if (auto fired = judge_progress(now)) return *fired;
+      if (now >= deadline_) return Wait::kDeadline;
+      if (kernel::futex_wait(stub_.done_word(thread_), v, slice(now)) ==
+          kernel::FutexWait::kTimedOut) {
+        // The kernel wakes us when a registered stub dies; this catches one
+        // that died before it registered, or while idle.
+        if (auto r = stub_.wait_exit(milliseconds(0)); r && r->has_value()) return Wait::kDied;
+      }
+    }
+  }
+
+ private:
+  uint64_t progress() const {
+    return stub_.records_progress() + (b_.progress ? b_.progress() << 16 : 0);
+  }
+
+  bool overran(Clock::time_point now, const std::optional<milliseconds>& bound) const {
+    return bound && now - last_progress_ >= *bound;
+  }
+
+  std::optional<Wait> judge_progress(Clock::time_point now) {
+    if (const uint64_t p = progress(); p != seen_) {
+      seen_ = p;
+      last_progress_ = now;
+      sched_.reset();
+      return std::nullopt;
+    }
+    if (!overran(now, b_.watchdog) && !overran(now, b_.stall)) return std::nullopt;
+    const kernel::TaskSample again = kernel::sample_tasks(stub_.pid());
+    const auto window = std::chrono::nanoseconds(now - last_progress_).count();
+    const bool starved =
+        sched_ && (again.dying ||
+                   (!again.all_asleep && again.cpu_ns - sched_->cpu_ns < uint64_t(window) / 2 &&
+                    extensions_ < kMaxExtensions));
+    if (sched_ && !starved) return overran(now, b_.watchdog) ? Wait::kWatchdog : Wait::kStalled;
+    extensions_ += starved ? 1 : 0;
+    last_progress_ = now;
+    sched_ = again;
+    return std::nullopt;
+  }
+
+  Clock::duration slice(Clock::time_point now) const {
+    Clock::duration s =
+        std::min<Clock::duration>(deadline_ - now, thread_ ? kSecondThreadSlice : kLivenessSlice);
+    for (auto bound : {b_.watchdog, b_.stall})
+      if (bound) s = std::min<Clock::duration>(s, *bound / 4 + milliseconds(1));
+    return s;
+  }
+
+  Stub& stub_;
+  const int thread_;
+  const BatchBounds& b_;
+  const Clock::time_point deadline_;
+  uint64_t seen_ = 0;
+  Clock::time_point last_progress_;
+  // Taken when a first window without progress ends; none on the fast path.
+  std::optional<kernel::TaskSample> sched_;
+  int extensions_ = 0;  // windows given again to a starved stub
+};
+
+BatchEnd end_of(Wait w, bool watchdog) {
+  switch (w) {
+    case Wait::kDone:
+      return BatchEnd::kCompleted;
+    case Wait::kDied:
+      return BatchEnd::kStubDied;
+    case Wait::kWatchdog:
+      return BatchEnd::kWatchdog;
+    case Wait::kStalled:
+      return BatchEnd::kTimedOut;
+    case Wait::kDeadline:
+      // With a watchdog, it is the watchdog that ends a stub, whatever bound.
+      return watchdog ? BatchEnd::kWatchdog : BatchEnd::kTimedOut;
+  }
+  return BatchEnd::kTimedOut;
+}
+
+}  // namespace
+
+const char* to_string(BatchEnd e) {
+  switch (e) {
+    case BatchEnd::kCompleted:
+      return "completed";
+    case BatchEnd::kStubDied:
+      return "stub died";
+    case BatchEnd::kTimedOut:
+      return "timed out";
+    case BatchEnd::kWatchdog:
+      return "killed by the watchdog";
+  }
+  return "?";
+}
+
+Result<BatchEnd> start_and_wait(Stub& stub, std::span<const stub_record> records,
+                                const BatchBounds& given) {
+  // Bounds as this machine needs them (an emulated guest is far slower).
+  BatchBounds b = given;
+  b.timeout = kernel::paced(b.timeout);
+  if (b.watchdog) b.watchdog = kernel::paced(*b.watchdog);
+  if (b.stall) b.stall = kernel::paced(*b.stall);
+  if (auto s = stub.post(records); !s) return s.error();
+  const auto deadline = Clock::now() + b.timeout;
+  Wait w = ThreadWait(stub, 0, b, deadline).run();
+  // Thread 2's records run while thread 1 waits in a notification (the
+  // monitor's service starts them then), or else now.
+  const bool second = std::any_of(records.begin(), records.end(),
+                                  [](const stub_record& r) { return r.thread == 1; });
+  if (second && w == Wait::kDone) {
+    if (!stub.second_thread_started()) (void)stub.start_second_thread(0);
+    w = ThreadWait(stub, 1, b, std::max(deadline, Clock::now() + milliseconds(1))).run();
+  }
+  return end_of(w, b.watchdog.has_value());
+}
+
+Result<BatchOutcome> settle(Stub& stub, BatchEnd end, uint32_t count) {
+  BatchOutcome out;
+  out.end = end;
+  if (end == BatchEnd::kStubDied) {
+    if (auto r = stub.wait_exit(kReapTimeout); !r) return r.error();
+  } else if (end != BatchEnd::kCompleted) {
+    if (auto r = stub.kill(); !r) return r.error();
+  }
+  // Already dying of something else (a filter's KILL on a loaded machine
+  // can outlast a bound): the first fatal signal is the one reaped.
+  if ((end == BatchEnd::kTimedOut || end == BatchEnd::kWatchdog) && stub.exit() &&
+      !stub.exit()->killed_by(SIGKILL))
+    out.end = BatchEnd::kStubDied;
+  out.exit = stub.exit();
+  out.count = count;
+  stub.read_results({out.results.data(), count});
+  return out;
+}
+
+Result<BatchOutcome> run_batch(Stub& stub, std::span<const stub_record> records,
+                               milliseconds timeout) {
+  auto end = start_and_wait(stub, records, {.timeout = timeout});
+  if (!end) return end.error();
+  return settle(stub, *end, static_cast<uint32_t>(records.size()));
+}
+
+}  // namespace stubfuzz
