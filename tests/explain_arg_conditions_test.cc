@@ -202,6 +202,26 @@ TEST(ArgConditions, WordSolverMeetsMasksAndRangesTogether) {
   EXPECT_EQ(filter::solve_word(t, 2, false), std::nullopt);
 }
 
+// libseccomp compares a 64-bit argument one half at a time: explain reads
+// the halves back as one 64-bit value or range.
+TEST(ArgConditions, LibseccompWideComparesReadAsOneArgument) {
+  const std::pair<const char*, const char*> want[] = {
+      {"munmap", "ERRNO(21) if args[0] == 0x123456789abcdef0, ERRNO(2) otherwise"},
+      {"madvise", "ERRNO(22) if args[1] <= 0xffffffff, ERRNO(2) otherwise"},
+      {"msync", "ERRNO(24) if args[0] >= 0x7e0010000000, ERRNO(2) otherwise"},
+      {"mlock", "ERRNO(2) if args[1] == 0xffffffff00000001, TRAP otherwise"},
+  };
+  for (const auto& f : filter::testing::libseccomp_filters()) {
+    if (f.name != "wide_arguments") continue;
+    const Explanation e = explain(f.prog);
+    for (const auto& [syscall, text] : want) {
+      const Row* row = find_row(e, Arch::kX86_64, syscall);
+      ASSERT_TRUE(row && row->conditions[0]) << syscall;
+      EXPECT_EQ(to_text(Arch::kX86_64, syscall, *row->conditions[0]), text);
+    }
+  }
+}
+
 TEST(ArgConditions, ArithmeticOnAnArgumentIsReportedNotGuessed) {
   auto prog = filter::assemble(R"(
       ld [nr]

@@ -35,6 +35,7 @@ struct Describer {
   // none when a half has another kind of test.
   static std::optional<std::array<uint64_t, 4>> bounds(const std::vector<ArgTest>& tests) {
     std::array<uint64_t, 4> b{0, kFull, 0, kFull};  // lo.min, lo.max, hi.min, hi.max
+    std::vector<ArgTest> excluded;
     for (const ArgTest& t : tests) {
       uint64_t& min = b[t.upper() * 2];
       uint64_t& max = b[t.upper() * 2 + 1];
@@ -56,10 +57,24 @@ struct Describer {
         case Relation::kLt:
           max = std::min<uint64_t>(max, t.value - 1ull);
           break;
+        case Relation::kNe:
+          excluded.push_back(t);
+          break;
         default:
           return std::nullopt;
       }
     }
+    // A value excluded at an end of the range only moves that end
+    // (libseccomp's 64-bit compares: hi <= 1 and hi != 1).
+    for (size_t pass = 0; pass < excluded.size(); pass++)
+      for (const ArgTest& t : excluded) {
+        uint64_t& min = b[t.upper() * 2];
+        uint64_t& max = b[t.upper() * 2 + 1];
+        if (t.value == min && min < max) min++;
+        if (t.value == max && min < max) max--;
+      }
+    for (const ArgTest& t : excluded)
+      if (t.value >= b[t.upper() * 2] && t.value <= b[t.upper() * 2 + 1]) return std::nullopt;
     return b;
   }
 
@@ -154,6 +169,41 @@ struct Describer {
   }
 };
 
+// The cases ending in `ret` as ranges of one argument, adjacent ones
+// merged (a 64-bit `>=` is two cases in 32-bit words); "" when they are not
+// all ranges of the same argument.
+std::string merged_ranges(filter::Arch arch, std::string_view syscall,
+                          const std::vector<filter::ArgCase>& cases, uint32_t ret) {
+  const Describer d{arch, syscall};
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  int arg = -1;
+  for (const auto& k : cases) {
+    if (k.ret != ret) continue;
+    if (k.tests.empty()) return "";
+    if (arg < 0) arg = k.tests.front().arg();
+    for (const ArgTest& t : k.tests)
+      if (t.arg() != arg) return "";
+    auto r = d.interval(k.tests);
+    if (!r) return "";
+    ranges.push_back(*r);
+  }
+  if (ranges.size() < 2) return "";
+  std::sort(ranges.begin(), ranges.end());
+  std::vector<std::pair<uint64_t, uint64_t>> merged{ranges.front()};
+  for (const auto& r : ranges) {
+    auto& last = merged.back();
+    if (last.second != ~uint64_t{0} && r.first <= last.second + 1)
+      last.second = std::max(last.second, r.second);
+    else if (r.first > last.second)
+      merged.push_back(r);
+  }
+  std::string out;
+  const std::string name = "args[" + std::to_string(arg) + "]";
+  for (const auto& [lo, hi] : merged)
+    out += (out.empty() ? "" : ", or ") + d.range(arg, name, lo, hi);
+  return out;
+}
+
 }  // namespace
 
 Conditions conditions_of(filter::ArgVerdicts v) {
@@ -189,9 +239,10 @@ std::string to_text(filter::Arch arch, std::string_view syscall, const Condition
       order.push_back(k.ret);
   std::string out;
   for (uint32_t ret : order) {
-    std::string when;
-    for (const auto& k : c.verdicts.cases)
-      if (k.ret == ret) when += (when.empty() ? "" : ", or ") + describe(arch, syscall, k.tests);
+    std::string when = merged_ranges(arch, syscall, c.verdicts.cases, ret);
+    if (when.empty())
+      for (const auto& k : c.verdicts.cases)
+        if (k.ret == ret) when += (when.empty() ? "" : ", or ") + describe(arch, syscall, k.tests);
     out += filter::action_name(ret) + " if " + when + (order.size() > 1 ? "; " : ", ");
   }
   return out + filter::action_name(c.otherwise) + " otherwise";
