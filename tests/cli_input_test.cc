@@ -237,6 +237,23 @@ TEST(OddInputIsAProgram, RandomBytesAndAFullMebibyteOfThemRun) {
   }
 }
 
+// A hole behind an argument value, as a user meets it: explain names the
+// allowed request code, and --verify runs both sides of it (exit 0).
+TEST(ExplainCommand, NamesAnArgumentHoleAndVerifiesBothSides) {
+  ASSERT_TRUE(fs::exists(cli_binary())) << cli_binary();
+  Workdir w;
+  const std::string filter =
+      std::string(STUBFUZZ_SOURCE_DIR) + "/tests/arg_holes/ioctl_request.asm";
+  const CliRun r = run_cli(w.path(), {"explain", "--filter", filter, "--verify", "--per-row", "1"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("stub page: ioctl: ALLOW if args[1].lo == 0xc0182101 "
+                       "(SECCOMP_IOCTL_NOTIF_SEND), KILL_PROCESS otherwise"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("0 disagreements"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("not run: would execute x86_64 ioctl"), std::string::npos) << r.out;
+}
+
 TEST(OddInputIsAProgram, MissingKernelFeaturesAreReportedByDoctorNotByACrash) {
   GTEST_SKIP() << "a kernel feature cannot be taken away from a running test; `stubfuzz doctor` "
                   "exits non-zero with one line per missing feature (see docs/threat-model.md)";

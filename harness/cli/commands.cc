@@ -191,6 +191,8 @@ int run_explain(const ProfileChoice& choice, const ExplainOptions& o) {
   explain::VerifyOptions vo;
   vo.layout = layout;
   vo.per_row = o.per_row;
+  vo.seccomp_flags = profile->seccomp_flags;
+  vo.monitor = profile->monitor;
   auto report = explain::verify(prog, vo);
   if (!report) return fail(report.error().message, kExitFailed);
   if (o.json)

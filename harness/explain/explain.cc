@@ -5,6 +5,7 @@
 #include <map>
 
 #include "explain/outcome.h"
+#include "filter/arg_conditions.h"
 #include "filter/asm.h"
 #include "filter/evaluator.h"
 #include "filter/validate.h"
@@ -81,6 +82,36 @@ uint64_t Points::ip(Column c, Arch a) const {
   return 0;
 }
 
+namespace {
+
+// One syscall's verdicts per column, with the argument cases where they
+// differ; a filter the analysis cannot follow keeps the all-zero verdict.
+Row syscall_row(const filter::Program& prog, const Points& points, Arch arch,
+                const filter::Syscall& s) {
+  Row r{arch, {s.nr}, {s.name}, false, {}, {}, ""};
+  for (Column c : kColumns) {
+    const auto i = static_cast<size_t>(c);
+    auto data = filter::make_seccomp_data(s.nr, filter::audit_arch(arch), points.ip(c, arch));
+    r.rets[i] = filter::evaluate(prog, data, {.trace = false, .comparisons = false}).ret;
+    filter::ArgVerdicts v = filter::arg_verdicts(prog, data);
+    if (!v.incomplete.empty()) {
+      if (r.args_unknown.empty()) r.args_unknown = std::string(to_string(c)) + ": " + v.incomplete;
+      continue;
+    }
+    if (!v.depends_on_args()) continue;
+    r.conditions[i] = conditions_of(std::move(v));
+    r.rets[i] = r.conditions[i]->otherwise;
+  }
+  return r;
+}
+
+}  // namespace
+
+bool Row::depends_on_args() const {
+  return std::any_of(conditions.begin(), conditions.end(),
+                     [](const auto& c) { return c.has_value(); });
+}
+
 std::vector<std::string> kernel_notes(const kernel::Facts& f) {
   std::vector<std::string> notes;
   if (!f.i386_abi)
@@ -106,18 +137,19 @@ Explanation explain(const filter::Program& prog, const Points& points) {
   e.disassembly = filter::disassemble(prog, {.stub_start = points.stub_start});
   for (Arch arch : {Arch::kX86_64, Arch::kI386}) {
     std::map<std::array<uint32_t, 4>, Row> groups;
-    for (const filter::Syscall& s : filter::syscalls(arch)) {
-      std::array<uint32_t, 4> rets{};
-      for (Column c : kColumns) {
-        auto data = filter::make_seccomp_data(s.nr, filter::audit_arch(arch), points.ip(c, arch));
-        rets[static_cast<size_t>(c)] =
-            filter::evaluate(prog, data, {.trace = false, .comparisons = false}).ret;
-      }
-      Row& row = groups.try_emplace(rets, Row{arch, {}, {}, false, rets}).first->second;
-      row.nrs.push_back(s.nr);
-      row.names.push_back(s.name);
-    }
     std::vector<Row> rows;
+    for (const filter::Syscall& s : filter::syscalls(arch)) {
+      Row r = syscall_row(prog, points, arch, s);
+      if (r.depends_on_args() || !r.args_unknown.empty()) {
+        rows.push_back(std::move(r));
+        continue;
+      }
+      Row& row = groups.try_emplace(r.rets, std::move(r)).first->second;
+      if (row.nrs.empty() || row.nrs.back() != s.nr) {
+        row.nrs.push_back(s.nr);
+        row.names.push_back(s.name);
+      }
+    }
     for (auto& [rets, row] : groups) rows.push_back(std::move(row));
     // Named groups first, by first syscall number; the biggest group last.
     std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
@@ -153,14 +185,24 @@ std::string to_text(const Explanation& e) {
     const bool only = std::count_if(e.rows.begin(), e.rows.end(),
                                     [&](const Row& o) { return o.arch == r.arch; }) == 1;
     std::string cells;
-    for (uint32_t ret : r.rets) {
+    for (size_t i = 0; i < r.rets.size(); i++) {
       char cell[32];
-      std::snprintf(cell, sizeof(cell), "%-14s ", filter::action_name(ret).c_str());
+      const std::string mark = r.conditions[i] ? "*" : "";
+      std::snprintf(cell, sizeof(cell), "%-14s ", (filter::action_name(r.rets[i]) + mark).c_str());
       cells += cell;
     }
     out += std::string(filter::arch_name(r.arch)) +
            std::string(8 - filter::arch_name(r.arch).size(), ' ') + cells + label(r, only) + "\n";
+    for (Column c : kColumns)
+      if (const auto& cond = r.conditions[static_cast<size_t>(c)])
+        out += "        * " + std::string(to_string(c)) + ": " + r.names.front() + ": " +
+               to_text(r.arch, r.names.front(), *cond) + "\n";
+    if (!r.args_unknown.empty())
+      out += "        arguments not analysed (" + r.args_unknown +
+             "): the verdicts are for all-zero arguments\n";
   }
+  if (std::any_of(e.rows.begin(), e.rows.end(), [](const Row& r) { return r.depends_on_args(); }))
+    out += "  * depends on the arguments: the verdict shown is the one for all other values\n";
   for (const auto& n : e.kernel_notes) out += "  note: " + n + "\n";
   return out;
 }
@@ -185,6 +227,11 @@ nlohmann::json to_json(const Explanation& e) {
     row["numbers"] = r.nrs;
     for (Column c : kColumns)
       row["verdicts"][json_key(c)] = filter::action_name(r.rets[static_cast<size_t>(c)]);
+    row["depends_on_args"] = r.depends_on_args();
+    for (Column c : kColumns)
+      if (const auto& cond = r.conditions[static_cast<size_t>(c)])
+        row["conditions"][json_key(c)] = to_json(r.arch, r.names.front(), *cond);
+    if (!r.args_unknown.empty()) row["args_not_analysed"] = r.args_unknown;
     j["rows"].push_back(std::move(row));
   }
   j["kernel_notes"] = e.kernel_notes;

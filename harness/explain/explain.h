@@ -2,15 +2,19 @@
 // disassembly, and a verdict matrix: for every (arch, syscall) libseccomp
 // knows, what the filter returns when the syscall instruction sits on the
 // stub page, outside it, in the last bytes before it, or on the page's
-// upper-32-bit alias. Syscalls that get the same verdicts fold into one row.
+// upper-32-bit alias. Syscalls that get the same verdicts fold into one row;
+// a syscall whose verdict depends on its arguments gets a row of its own
+// with the conditions (explain/conditions.h).
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "explain/conditions.h"
 #include "filter/program.h"
 #include "filter/syscall_names.h"
 
@@ -37,7 +41,13 @@ struct Row {
   std::vector<int> nrs;
   std::vector<std::string> names;
   bool rest = false;               // "all other <arch> syscalls"
-  std::array<uint32_t, 4> rets{};  // filter return per column
+  std::array<uint32_t, 4> rets{};  // filter return per column (the "otherwise")
+  // Per column, when the verdict there depends on the arguments.
+  std::array<std::optional<Conditions>, 4> conditions;
+  // Why the arguments' effect was not worked out; "" when it was.
+  std::string args_unknown;
+
+  bool depends_on_args() const;
 };
 
 struct Explanation {

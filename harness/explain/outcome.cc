@@ -49,11 +49,24 @@ std::string observed_outcome(const stub_result& r, const BatchOutcome& batch) {
   if (r.status == STUB_RESULT_RUNNING && batch.end == BatchEnd::kStubDied && batch.exit &&
       batch.exit->killed_by(SIGSEGV))
     return "FAULT(SIGSEGV)";
+  if (r.status == STUB_RESULT_RUNNING && batch.end == BatchEnd::kTimedOut) return "HANG";
+  if (r.status == STUB_RESULT_RUNNING && batch.end == BatchEnd::kWatchdog) return "WATCHDOG";
   if (r.status == STUB_RESULT_RUNNING)
     return std::string("stub ") + to_string(batch.end) +
            (batch.exit ? " (" + kernel::describe(*batch.exit) + ")" : "");
   if (r.status == STUB_RESULT_BAD_RECORD) return "bad record";
   return "not run";
+}
+
+std::string notified_outcome(const MonitorRules& rules, const seccomp_data& d,
+                             uint64_t stub_start) {
+  // Without 4/7 the monitor reads one notification per call it queued:
+  // none here, so this one stays unread.
+  if (!rules.answers_notifications() || !rules.drains) return rules.watchdog ? "WATCHDOG" : "HANG";
+  std::vector<QueuedCall> none;
+  int32_t error = 0;
+  if (decide(rules, d, stub_start, none, &error) == Answer::kContinued) return "ALLOW";
+  return "ERRNO(" + std::to_string(error) + ")";
 }
 
 bool agrees(const std::string& predicted, const std::string& observed) {

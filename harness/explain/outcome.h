@@ -11,6 +11,7 @@
 #include "filter/predict.h"
 #include "filter/syscall_names.h"
 #include "monitor/batch.h"
+#include "monitor/rules.h"
 #include "stub/record.h"
 #include "stub/stub.h"
 
@@ -28,9 +29,15 @@ filter::Arch arch_of(const stub_record& r);
 // that never meets the filter (filter/predict.h) is "FAULT(SIGSEGV)" (no
 // such ABI) or "UNFILTERED" (exempt: whatever the call itself does).
 std::string predicted_outcome(uint32_t ret, filter::Path path = filter::Path::kFiltered);
+// A USER_NOTIF call under a listener, answered by a monitor with `rules`
+// that queued nothing: "HANG" when it never reads the notification (2/7
+// without 4/7's drain; no answering rules at all), "WATCHDOG" when 6/7
+// kills the stub for it, "ERRNO(1)" when denied, "ALLOW" when continued.
+std::string notified_outcome(const MonitorRules& rules, const seccomp_data& d, uint64_t stub_start);
 // Whether an observed outcome is what was predicted.
 bool agrees(const std::string& predicted, const std::string& observed);
-// What the record did: from its result and how the batch ended.
+// What the record did: from its result and how the batch ended ("HANG"
+// when it blocked past the batch's bound, "WATCHDOG" when 6/7 killed it).
 std::string observed_outcome(const stub_result& r, const BatchOutcome& batch);
 
 }  // namespace stubfuzz::explain
