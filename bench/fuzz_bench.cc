@@ -67,6 +67,11 @@ void register_fuzz_benchmarks() {
   reg("BM_Fuzz/fresh_stub_each", Timing::kReal, [](benchmark::State& s) {
     fuzz_programs(s, {kMix[1], kMix[2]});
   });
+  // A program whose record blocks for good (a futex wait nobody wakes): the
+  // stub is recognised as blocked from /proc, killed and replaced; the floor
+  // beside it is BM_Fuzz/fresh_stub_each, a program that also uses up its stub.
+  reg("BM_Fuzz/blocked", Timing::kReal,
+      [](benchmark::State& s) { fuzz_programs(s, {"stub futex(&scratch+64, 0, 0, 0)\n"}); });
   reg("BM_Fuzz/pool_take", Timing::kReal, pool_take);
 }
 

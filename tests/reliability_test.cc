@@ -23,6 +23,7 @@
 #include "fuzz/executor.h"
 #include "kernel/facts.h"
 #include "monitor/batch.h"
+#include "monitor/monitor.h"
 #include "stub/record.h"
 #include "stub/stub_pool.h"
 #include "test_support.h"
@@ -193,6 +194,31 @@ TEST_F(StubFaults, TheExecutorReportsABlockingProgramAsBlockedAndGoesOn) {
   auto next = executor.run(trap);
   ASSERT_TRUE(next.ok()) << next.error().message;
   EXPECT_EQ(next->records[0].kind, fuzz::Observed::kTrapped);
+}
+
+// Under the harness's stall bound the monitor looks at /proc early, and ends
+// a record only when it sleeps for good: a futex wait with a 5 ms timeout
+// returns ETIMEDOUT, one without a timeout is blocked.
+TEST_F(StubFaults, AQuickLookEndsOnlyAWaitWithoutATimeout) {
+  Monitor monitor(MonitorRules{}, milliseconds(15));
+  for (int i = 0; i < 5; i++) {
+    auto s = Stub::spawn(listener_config());
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    const timespec five_ms{0, 5000000};
+    ASSERT_TRUE(
+        s->write_scratch({reinterpret_cast<const uint8_t*>(&five_ms), sizeof(five_ms)}).ok());
+    const stub_record timed =
+        from_stub(SYS_futex, {s->layout().scratch() + 64, FUTEX_WAIT, 0, s->layout().scratch()});
+    auto o = monitor.run(*s, {&timed, 1}, {}, milliseconds(1000));
+    ASSERT_TRUE(o.ok()) << o.error().message;
+    EXPECT_EQ(o->outcome.end, BatchEnd::kCompleted) << to_string(o->outcome.end);
+    EXPECT_EQ(o->outcome.results[0].ret, -ETIMEDOUT);
+    const stub_record forever =
+        from_stub(SYS_futex, {s->layout().scratch() + 64, FUTEX_WAIT, 0, 0});
+    o = monitor.run(*s, {&forever, 1}, {}, milliseconds(1000));
+    ASSERT_TRUE(o.ok()) << o.error().message;
+    EXPECT_EQ(o->outcome.end, BatchEnd::kTimedOut) << to_string(o->outcome.end);
+  }
 }
 
 // Under a filter that lets ptrace through (and no safety net), the stub can

@@ -66,6 +66,30 @@ TaskSample sample_tasks(pid_t pid) {
   return total;
 }
 
+std::optional<std::vector<SleepingSyscall>> sleeping_syscalls(pid_t pid) {
+  std::vector<SleepingSyscall> all;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = opendir(dir.c_str());
+  if (!d) return std::nullopt;
+  bool ok = true;
+  while (const dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    char buf[512];
+    SleepingSyscall s;
+    s.tid = static_cast<pid_t>(std::atoi(e->d_name));
+    // "running" for a thread on a CPU, "-1 sp pc" outside a syscall.
+    ok = ok && read_text(dir + "/" + e->d_name + "/syscall", buf, sizeof(buf)) &&
+         std::sscanf(buf, "%ld %lx %lx %lx %lx %lx %lx", &s.nr, &s.args[0], &s.args[1], &s.args[2],
+                     &s.args[3], &s.args[4], &s.args[5]) == 7 &&
+         s.nr >= 0;
+    if (!ok) break;
+    all.push_back(s);
+  }
+  closedir(d);
+  if (!ok || all.empty()) return std::nullopt;
+  return all;
+}
+
 std::string fd_target(pid_t pid, int fd) {
   char target[256] = {};
   const std::string path = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd);

@@ -5,7 +5,9 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace stubfuzz::kernel {
 
@@ -16,6 +18,17 @@ struct TaskSample {
   bool dying = false;      // exiting, dumping core, or a fatal signal pending
 };
 TaskSample sample_tasks(pid_t pid);
+
+// The syscall a sleeping thread is in, as /proc/<pid>/task/<tid>/syscall
+// shows it (the number as the thread's ABI numbers it).
+struct SleepingSyscall {
+  pid_t tid = 0;
+  long nr = -1;
+  uint64_t args[6] = {};
+};
+// Every thread of `pid`, if each one sleeps in a syscall; nullopt when any
+// runs, sleeps outside a syscall, or cannot be read.
+std::optional<std::vector<SleepingSyscall>> sleeping_syscalls(pid_t pid);
 
 // What fd `fd` of `pid` is, as /proc/<pid>/fd names it ("" if closed).
 std::string fd_target(pid_t pid, int fd);

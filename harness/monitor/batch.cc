@@ -1,6 +1,9 @@
 #include "monitor/batch.h"
 
+#include <asm/unistd.h>
+#include <linux/futex.h>
 #include <signal.h>
+#include <sys/syscall.h>
 
 #include <algorithm>
 
@@ -21,6 +24,46 @@ constexpr milliseconds kSecondThreadSlice{5};
 constexpr milliseconds kReapTimeout{5000};
 // How many more windows a stub starved of CPU gets before a bound fires.
 constexpr int kMaxExtensions = 3;
+// When a record has made no progress for this long, and then twice as long,
+// and so on kQuickLooks times, /proc is asked whether it sleeps for good.
+constexpr std::chrono::microseconds kFirstQuickLook{200};
+constexpr int kQuickLooks = 5;
+
+// x86-64 calls that sleep until a wake-up nobody in the harness sends when
+// called without a timeout: futex waits, pause, sigsuspend, reads on
+// blocking fds, polls with an infinite timeout. The stub's own idle wait is
+// one of them (a futex wait on its command word).
+bool sleeps_for_good(const kernel::SleepingSyscall& c) {
+  const long nr = c.nr & ~long{__X32_SYSCALL_BIT};
+  const uint64_t* a = c.args;
+  switch (nr) {
+    case SYS_futex: {
+      const auto op = a[1] & FUTEX_CMD_MASK;
+      return (op == FUTEX_WAIT || op == FUTEX_WAIT_BITSET) && a[3] == 0;
+    }
+    case SYS_pause:
+    case SYS_rt_sigsuspend:
+    case SYS_read:
+    case SYS_readv:
+    case SYS_recvfrom:
+    case SYS_recvmsg:
+    case SYS_accept:
+    case SYS_accept4:
+      return true;
+    case SYS_poll:
+      return static_cast<int>(a[2]) < 0;
+    case SYS_ppoll:
+      return a[2] == 0;
+    case SYS_epoll_wait:
+    case SYS_epoll_pwait:
+      return static_cast<int>(a[3]) < 0;
+    case SYS_select:
+    case SYS_pselect6:
+      return a[4] == 0;
+    default:
+      return false;
+  }
+}
 
 enum class Wait { kDone, kDied, kStalled, kWatchdog, kDeadline };
 
@@ -32,8 +75,8 @@ enum class Wait { kDone, kDied, kStalled, kWatchdog, kDeadline };
 // until the batch's own deadline.
 class ThreadWait {
  public:
-  ThreadWait(Stub& stub, int thread, const BatchBounds& b, Clock::time_point deadline)
-      : stub_(stub), thread_(thread), b_(b), deadline_(deadline) {}
+  ThreadWait(Stub& stub, int thread, const BatchBounds& b, Clock::time_point deadline, bool quick)
+      : stub_(stub), thread_(thread), b_(b), deadline_(deadline), quick_(quick) {}
 
   Wait run() {
     seen_ = progress();
@@ -68,8 +111,11 @@ class ThreadWait {
       seen_ = p;
       last_progress_ = now;
       sched_.reset();
+      looks_ = 0;
+      blocked_looks_ = 0;
       return std::nullopt;
     }
+    if (quick_look_due(now) && quick_look()) return Wait::kStalled;
     if (!overran(now, b_.watchdog) && !overran(now, b_.stall)) return std::nullopt;
     const kernel::TaskSample again = kernel::sample_tasks(stub_.pid());
     const auto window = std::chrono::nanoseconds(now - last_progress_).count();
@@ -84,9 +130,31 @@ class ThreadWait {
     return std::nullopt;
   }
 
+  Clock::time_point next_quick_look() const {
+    const auto first =
+        std::chrono::duration_cast<Clock::duration>(kFirstQuickLook) * kernel::facts().pace();
+    return last_progress_ + std::chrono::duration_cast<Clock::duration>(first * (1 << looks_));
+  }
+  bool quick_look_due(Clock::time_point now) const {
+    return quick_ && looks_ < kQuickLooks && now >= next_quick_look();
+  }
+  // Blocked for good, seen twice in a row: every thread sleeps in a call
+  // that only a wake-up could end, and no notification is on its way.
+  bool quick_look() {
+    looks_++;
+    const bool pending = b_.notification_pending && b_.notification_pending();
+    const auto calls = pending ? std::nullopt : kernel::sleeping_syscalls(stub_.pid());
+    const bool blocked = calls && std::all_of(calls->begin(), calls->end(), sleeps_for_good);
+    blocked_looks_ = blocked ? blocked_looks_ + 1 : 0;
+    return blocked_looks_ >= 2;
+  }
+
   Clock::duration slice(Clock::time_point now) const {
     Clock::duration s =
         std::min<Clock::duration>(deadline_ - now, thread_ ? kSecondThreadSlice : kLivenessSlice);
+    if (quick_ && looks_ < kQuickLooks)
+      s = std::min<Clock::duration>(
+          s, std::max<Clock::duration>(next_quick_look() - now, std::chrono::microseconds(20)));
     for (auto bound : {b_.watchdog, b_.stall})
       if (bound) s = std::min<Clock::duration>(s, *bound / 4 + milliseconds(1));
     return s;
@@ -101,6 +169,11 @@ class ThreadWait {
   // Taken when a first window without progress ends; none on the fast path.
   std::optional<kernel::TaskSample> sched_;
   int extensions_ = 0;  // windows given again to a starved stub
+  // Quick looks at /proc since the last progress, and how many in a row
+  // found the stub blocked for good.
+  const bool quick_;
+  int looks_ = 0;
+  int blocked_looks_ = 0;
 };
 
 BatchEnd end_of(Wait w, bool watchdog) {
@@ -145,14 +218,20 @@ Result<BatchEnd> start_and_wait(Stub& stub, std::span<const stub_record> records
   if (b.stall) b.stall = kernel::paced(*b.stall);
   if (auto s = stub.post(records); !s) return s.error();
   const auto deadline = Clock::now() + b.timeout;
-  Wait w = ThreadWait(stub, 0, b, deadline).run();
+  // Quick looks under the harness's own stall bound only, never where a
+  // watchdog must be the one to end the stub, and only for x86-64 records
+  // (/proc numbers a call as its ABI does).
+  const bool quick = b.stall && !b.watchdog &&
+                     std::all_of(records.begin(), records.end(),
+                                 [](const stub_record& r) { return r.abi == STUB_ABI_X86_64; });
+  Wait w = ThreadWait(stub, 0, b, deadline, quick).run();
   // Thread 2's records run while thread 1 waits in a notification (the
   // monitor's service starts them then), or else now.
   const bool second = std::any_of(records.begin(), records.end(),
                                   [](const stub_record& r) { return r.thread == 1; });
   if (second && w == Wait::kDone) {
     if (!stub.second_thread_started()) (void)stub.start_second_thread(0);
-    w = ThreadWait(stub, 1, b, std::max(deadline, Clock::now() + milliseconds(1))).run();
+    w = ThreadWait(stub, 1, b, std::max(deadline, Clock::now() + milliseconds(1)), quick).run();
   }
   return end_of(w, b.watchdog.has_value());
 }

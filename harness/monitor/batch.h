@@ -42,8 +42,13 @@ struct BatchBounds {
   // The series' 6/7: the monitor kills a stub that makes no progress this long.
   std::optional<std::chrono::milliseconds> watchdog;
   // The harness's own: a stub that makes no progress this long is blocked
-  // (kTimedOut), however long the batch's timeout.
+  // (kTimedOut), however long the batch's timeout. With it (and no
+  // watchdog), a record whose every thread sleeps in a syscall that only a
+  // wake-up nobody will send could end is blocked at once (monitor/batch.cc).
   std::optional<std::chrono::milliseconds> stall;
+  // A notification of the stub's is pending or being answered: the stub
+  // will be woken, so it is not blocked yet.
+  std::function<bool()> notification_pending;
   // Progress made outside the records (notifications answered).
   std::function<uint64_t()> progress;
 };

@@ -39,6 +39,12 @@ Result<MonitoredBatch> Monitor::run(Stub& stub, std::span<const stub_record> rec
   const bool serving = stub.listener() && rules_.answers_notifications();
   if (serving && !service_) service_ = std::make_unique<AnsweringService>(rules_);
   AnsweringService* s = serving ? service_.get() : nullptr;
+  bounds.notification_pending = [&stub, s] {
+    kernel::Listener* l = stub.listener();
+    const auto ev = l ? l->wait(std::chrono::milliseconds(0))
+                      : Result<kernel::ListenerEvent>(kernel::ListenerEvent::kNone);
+    return (s && s->answering()) || !ev.ok() || *ev == kernel::ListenerEvent::kNotification;
+  };
   if (s) {
     if (auto a = s->serve(stub); !a) return a.error();
     bounds.progress = [s] { return s->answered(); };

@@ -44,6 +44,8 @@ class AnsweringService {
 
   // Notifications answered so far: the stub's progress outside its records.
   uint64_t answered() const { return answered_.load(std::memory_order_relaxed); }
+  // A notification was read and is not answered yet (held, or being answered).
+  bool answering() const { return reads_.load() > answered_.load(); }
   // 2/7 left a notification unread: it reads one per queued call only.
   bool left_unread() const { return unread_.load(); }
   // 2/7 still waits in RECV for a queued call the stub never made.
