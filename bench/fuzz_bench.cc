@@ -72,6 +72,9 @@ void register_fuzz_benchmarks() {
   // beside it is BM_Fuzz/fresh_stub_each, a program that also uses up its stub.
   reg("BM_Fuzz/blocked", Timing::kReal,
       [](benchmark::State& s) { fuzz_programs(s, {"stub futex(&scratch+64, 0, 0, 0)\n"}); });
+  // A program that spins in guest code: recognised from the record it runs.
+  reg("BM_Fuzz/spin", Timing::kReal,
+      [](benchmark::State& s) { fuzz_programs(s, {"outside spin\n"}); });
   reg("BM_Fuzz/pool_take", Timing::kReal, pool_take);
 }
 

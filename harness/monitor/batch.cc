@@ -75,8 +75,14 @@ enum class Wait { kDone, kDied, kStalled, kWatchdog, kDeadline };
 // until the batch's own deadline.
 class ThreadWait {
  public:
-  ThreadWait(Stub& stub, int thread, const BatchBounds& b, Clock::time_point deadline, bool quick)
-      : stub_(stub), thread_(thread), b_(b), deadline_(deadline), quick_(quick) {}
+  ThreadWait(Stub& stub, int thread, std::span<const stub_record> records, const BatchBounds& b,
+             Clock::time_point deadline, bool quick)
+      : stub_(stub),
+        thread_(thread),
+        records_(records),
+        b_(b),
+        deadline_(deadline),
+        quick_(quick) {}
 
   Wait run() {
     seen_ = progress();
@@ -139,14 +145,27 @@ class ThreadWait {
     return quick_ && looks_ < kQuickLooks && now >= next_quick_look();
   }
   // Blocked for good, seen twice in a row: every thread sleeps in a call
-  // that only a wake-up could end, and no notification is on its way.
+  // that only a wake-up could end and no notification is on its way, or the
+  // thread runs a spin record (a jump to itself never comes back).
   bool quick_look() {
     looks_++;
-    const bool pending = b_.notification_pending && b_.notification_pending();
-    const auto calls = pending ? std::nullopt : kernel::sleeping_syscalls(stub_.pid());
-    const bool blocked = calls && std::all_of(calls->begin(), calls->end(), sleeps_for_good);
+    const bool blocked = spinning() || sleeping_for_good();
     blocked_looks_ = blocked ? blocked_looks_ + 1 : 0;
     return blocked_looks_ >= 2;
+  }
+
+  bool sleeping_for_good() const {
+    if (b_.notification_pending && b_.notification_pending()) return false;
+    const auto calls = kernel::sleeping_syscalls(stub_.pid());
+    return calls && std::all_of(calls->begin(), calls->end(), sleeps_for_good);
+  }
+
+  bool spinning() const {
+    const stub_data& d = stub_.data();
+    const uint32_t i = __atomic_load_n(thread_ ? &d.current2 : &d.current, __ATOMIC_ACQUIRE);
+    if (i >= records_.size() || records_[i].abi != STUB_ABI_SPIN || records_[i].thread != thread_)
+      return false;
+    return !kernel::sample_tasks(stub_.pid()).dying;
   }
 
   Clock::duration slice(Clock::time_point now) const {
@@ -162,6 +181,7 @@ class ThreadWait {
 
   Stub& stub_;
   const int thread_;
+  const std::span<const stub_record> records_;
   const BatchBounds& b_;
   const Clock::time_point deadline_;
   uint64_t seen_ = 0;
@@ -219,19 +239,20 @@ Result<BatchEnd> start_and_wait(Stub& stub, std::span<const stub_record> records
   if (auto s = stub.post(records); !s) return s.error();
   const auto deadline = Clock::now() + b.timeout;
   // Quick looks under the harness's own stall bound only, never where a
-  // watchdog must be the one to end the stub, and only for x86-64 records
+  // watchdog must be the one to end the stub, and not for i386 records
   // (/proc numbers a call as its ABI does).
   const bool quick = b.stall && !b.watchdog &&
                      std::all_of(records.begin(), records.end(),
-                                 [](const stub_record& r) { return r.abi == STUB_ABI_X86_64; });
-  Wait w = ThreadWait(stub, 0, b, deadline, quick).run();
+                                 [](const stub_record& r) { return r.abi != STUB_ABI_I386; });
+  Wait w = ThreadWait(stub, 0, records, b, deadline, quick).run();
   // Thread 2's records run while thread 1 waits in a notification (the
   // monitor's service starts them then), or else now.
   const bool second = std::any_of(records.begin(), records.end(),
                                   [](const stub_record& r) { return r.thread == 1; });
   if (second && w == Wait::kDone) {
     if (!stub.second_thread_started()) (void)stub.start_second_thread(0);
-    w = ThreadWait(stub, 1, b, std::max(deadline, Clock::now() + milliseconds(1)), quick).run();
+    w = ThreadWait(stub, 1, records, b, std::max(deadline, Clock::now() + milliseconds(1)), quick)
+            .run();
   }
   return end_of(w, b.watchdog.has_value());
 }

@@ -335,6 +335,9 @@ Status Stub::post(std::span<const stub_record> records) {
   std::memcpy(data_->records, records.data(), records.size_bytes());
   std::memset(data_->results, 0, n * sizeof(stub_result));
   data_->nrecords = n;
+  // No record running yet in either thread (the stub sets each as it starts).
+  __atomic_store_n(&data_->current, STUB_MAX_RECORDS, __ATOMIC_RELAXED);
+  __atomic_store_n(&data_->current2, STUB_MAX_RECORDS, __ATOMIC_RELAXED);
   second_started_ = false;
   __atomic_store_n(&data_->pending_id, 0, __ATOMIC_RELEASE);
   __atomic_store_n(&data_->sync, data_->stub_tid | FUTEX_WAITERS, __ATOMIC_RELEASE);
