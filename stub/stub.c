@@ -172,8 +172,8 @@ static struct stub_data *map_data(const struct stub_init_data *init)
 	return d;
 }
 
-/* The code page (a copy of section stub_page, then read+exec), the
- * guest-code arenas, and where the stub's syscall instructions are. */
+/* The code page (a copy of section stub_page, then read+exec) and the
+ * guest-code arenas. */
 static void map_code(const struct stub_init_data *init, struct stub_data *d)
 {
 	uint64_t page_len = (uint64_t)(__stop_stub_page - __start_stub_page);
@@ -196,8 +196,16 @@ static void map_code(const struct stub_init_data *init, struct stub_data *d)
 			die(d, STUB_INIT_MAP_ARENA);
 		for (uint64_t j = 0; j < a->len; j++)
 			((volatile char *)p)[j] = (char)0xcc;
-		d->arenas[i] = *a;
 	}
+}
+
+/* Where the arenas and the stub's syscall instructions are, for the
+ * monitor. */
+static void publish_layout(const struct stub_init_data *init,
+			   struct stub_data *d)
+{
+	for (uint32_t i = 0; i < init->narenas; i++)
+		d->arenas[i] = init->arenas[i];
 	d->narenas = init->narenas;
 	d->outside_gate[STUB_ABI_X86_64] = (uint64_t)outside_gate_x86_64;
 	d->outside_gate[STUB_ABI_I386] = (uint64_t)outside_gate_i386;
@@ -232,6 +240,17 @@ static void enter_stub_state(const struct stub_init_data *init,
 		die(d, STUB_INIT_SIGACTION);
 }
 
+/* Every stub is one process: the limit the sandbox could not set before
+ * the second thread (or, for a factory child, before the template forked). */
+static void limit_processes(struct stub_data *d)
+{
+	const struct {
+		uint64_t cur, max;
+	} one = {1, 1};
+	if (sys4(__NR_prlimit64, 0, RLIMIT_NPROC, &one, 0))
+		die(d, STUB_INIT_THREAD);
+}
+
 /* Thread 2 exists before any filter, so that TSYNC covers it. */
 static void start_thread2(const struct stub_init_data *init,
 			  struct stub_data *d)
@@ -255,12 +274,7 @@ static void start_thread2(const struct stub_init_data *init,
 	 * monitor reads 0 as "ended", so write it now. The thread exists
 	 * from here on, so TSYNC will cover it. */
 	__atomic_store_n(&d->thread2_tid, (uint32_t)tid, __ATOMIC_RELEASE);
-	/* The sandbox's limit, which would have refused the thread. */
-	const struct {
-		uint64_t cur, max;
-	} one = {1, 1};
-	if (sys4(__NR_prlimit64, 0, RLIMIT_NPROC, &one, 0))
-		die(d, STUB_INIT_THREAD);
+	limit_processes(d);
 }
 
 /* The safety net, then the filter under test with the seed's flags. */
@@ -298,6 +312,130 @@ static void install_filters(const struct stub_init_data *init,
 		die(d, STUB_INIT_SECCOMP);
 }
 
+static __attribute__((noreturn)) void serve_commands(uint64_t stub_start,
+						      struct stub_data *d)
+{
+	/* Every syscall from here on is made from the stub page. */
+	void (*serve)(struct stub_data *) =
+		(void (*)(struct stub_data *))in_page(stub_start, stub_serve);
+	serve(d);
+	__builtin_unreachable();
+}
+
+/* The kernel's struct msghdr and a control message with two fds. */
+struct k_iovec {
+	void *base;
+	unsigned long len;
+};
+struct k_msghdr {
+	void *name;
+	int namelen;
+	struct k_iovec *iov;
+	unsigned long iovlen;
+	void *control;
+	unsigned long controllen;
+	unsigned int flags;
+};
+struct k_cmsg_fds {
+	unsigned long len;
+	int level;
+	int type;
+	int fds[2];
+};
+#define K_SOL_SOCKET 1
+#define K_SCM_RIGHTS 1
+#define K_MSG_CMSG_CLOEXEC 0x40000000
+
+/* A fork request: one byte and two fds. */
+static int recv_request(int fds[2])
+{
+	char byte;
+	struct k_iovec iov = { &byte, 1 };
+	struct k_cmsg_fds c = { 0 };
+	struct k_msghdr m = { 0, 0, &iov, 1, &c, sizeof(c), 0 };
+	long n = sys3(__NR_recvmsg, STUB_SOCKET_FD, &m, K_MSG_CMSG_CLOEXEC);
+
+	if (n <= 0 || c.level != K_SOL_SOCKET || c.type != K_SCM_RIGHTS ||
+	    c.len != sizeof(c))
+		return -1;
+	fds[0] = c.fds[0];
+	fds[1] = c.fds[1];
+	return 0;
+}
+
+/* The answer: the child's pidfd, or no fd and -errno. */
+static void send_reply(int32_t err, int pidfd)
+{
+	struct k_iovec iov = { &err, sizeof(err) };
+	struct k_cmsg_fds c = { 16 + sizeof(int), K_SOL_SOCKET, K_SCM_RIGHTS,
+				{ pidfd, -1 } };
+	struct k_msghdr m = { 0, 0, &iov, 1, pidfd >= 0 ? &c : 0,
+			      pidfd >= 0 ? 24 : 0, 0 };
+	sys3(__NR_sendmsg, STUB_SOCKET_FD, &m, 0);
+}
+
+/* A factory child: the template's code page and arenas are already here. */
+static __attribute__((noreturn)) void become_stub(const struct stub_init_data *t,
+						   int sock, int data)
+{
+	struct stub_init_data init;
+	long s2 = sys3(__NR_fcntl, sock, F_DUPFD, 3);
+	long d2 = sys3(__NR_fcntl, data, F_DUPFD, 3);
+
+	if (s2 < 0 || d2 < 0 || sys3(__NR_dup3, s2, STUB_SOCKET_FD, 0) < 0 ||
+	    sys3(__NR_dup3, d2, STUB_DATA_FD, 0) < 0)
+		die(0, STUB_INIT_READ);
+	sys3(__NR_close_range, 2, ~0U, 0);
+	/* The template's data pages: the child maps its own there. */
+	sys2(__NR_munmap, t->stub_start + STUB_PAGE_SIZE,
+	     STUB_DATA_PAGES * STUB_PAGE_SIZE);
+	read_init(&init);
+	if (init.mode != STUB_MODE_STUB || init.stub_start != t->stub_start ||
+	    init.narenas != t->narenas)
+		die(0, STUB_INIT_LAYOUT);
+	for (uint32_t i = 0; i < init.narenas; i++)
+		if (init.arenas[i].addr != t->arenas[i].addr ||
+		    init.arenas[i].len != t->arenas[i].len)
+			die(0, STUB_INIT_LAYOUT);
+	struct stub_data *d = map_data(&init);
+	publish_layout(&init, d);
+	/* Its own process group in the template's session: kill(0, ...)
+	 * reaches only itself, without setsid()'s new autogroup. */
+	sys2(__NR_setpgid, 0, 0);
+	enter_stub_state(&init, d);
+	if (init.second_thread)
+		start_thread2(&init, d);
+	limit_processes(d);
+	install_filters(&init, d);
+	serve_commands(init.stub_start, d);
+}
+
+static __attribute__((noreturn)) void template_loop(const struct stub_init_data *t,
+						     struct stub_data *d)
+{
+	/* Blocking: it waits for requests. */
+	sys3(__NR_fcntl, STUB_SOCKET_FD, F_SETFL, 0);
+	d->state = STUB_STATE_READY;
+	__atomic_store_n(&d->sync, 0, __ATOMIC_RELEASE);
+	sys6(__NR_futex, (long)&d->sync, FUTEX_WAKE, 0x7fffffff, 0, 0, 0);
+	for (;;) {
+		int fds[2];
+		int pidfd = -1;
+
+		if (recv_request(fds))
+			sys1(__NR_exit_group, 0); /* the monitor has gone */
+		long pid = sys6(__NR_clone, CLONE_PARENT | CLONE_PIDFD | SIGCHLD,
+				0, (long)&pidfd, 0, 0, 0);
+		if (pid == 0)
+			become_stub(t, fds[0], fds[1]);
+		sys1(__NR_close, fds[0]);
+		sys1(__NR_close, fds[1]);
+		send_reply(pid < 0 ? (int32_t)pid : 0, pid < 0 ? -1 : pidfd);
+		if (pid > 0)
+			sys1(__NR_close, pidfd);
+	}
+}
+
 void stub_main(void) __attribute__((noreturn, used));
 void stub_main(void)
 {
@@ -306,14 +444,12 @@ void stub_main(void)
 	read_init(&init);
 	struct stub_data *d = map_data(&init);
 	map_code(&init, d);
+	publish_layout(&init, d);
 	enter_stub_state(&init, d);
+	if (init.mode == STUB_MODE_TEMPLATE)
+		template_loop(&init, d);
 	if (init.second_thread)
 		start_thread2(&init, d);
 	install_filters(&init, d);
-
-	/* Every syscall from here on is made from the stub page. */
-	void (*serve)(struct stub_data *) =
-		(void (*)(struct stub_data *))in_page(init.stub_start, stub_serve);
-	serve(d);
-	__builtin_unreachable();
+	serve_commands(init.stub_start, d);
 }

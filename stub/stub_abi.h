@@ -54,6 +54,26 @@ struct stub_init_data {
 	uint32_t install_filter; /* 0: run unfiltered (floors, benchmarks) */
 	uint32_t narenas;
 	struct stub_arena arenas[STUB_MAX_ARENAS];
+	uint32_t mode; /* enum stub_mode */
+	uint32_t pad;
+};
+
+/*
+ * STUB_MODE_TEMPLATE: the stub factory's template (harness/stub/factory.h).
+ * It maps its code page and arenas, enters the stub's state (fd 0 only, the
+ * SIGSYS handler, PDEATHSIG, NO_NEW_PRIVS) without any filter, reports ready
+ * on `sync`, and then serves fork requests on fd 0: one byte carrying, by
+ * SCM_RIGHTS, a new stub's end of its control socket and its data memfd.
+ * For each it forks a child (CLONE_PARENT: the monitor's own child, and
+ * CLONE_PIDFD) and answers with the child's pidfd by SCM_RIGHTS, or with no
+ * fd and an int32 -errno. The child takes the two fds as fd 0 and
+ * STUB_DATA_FD, reads its init data (same layout as the template's) from
+ * the new socket and goes on exactly as a stub: data pages, its own process
+ * group, the second thread, the safety net, the filter, the command loop.
+ */
+enum stub_mode {
+	STUB_MODE_STUB = 0,
+	STUB_MODE_TEMPLATE = 1,
 };
 
 /* Where a record's syscall instruction lies. */
@@ -148,6 +168,7 @@ enum stub_init_error {
 	STUB_INIT_SAFETY_NET = 20,
 	STUB_INIT_SECCOMP = 21, /* as UML */
 	STUB_INIT_THREAD = 22,  /* starting the second thread */
+	STUB_INIT_LAYOUT = 23,  /* a factory child's layout is not its template's */
 };
 
 /* Robust-list entries the kernel walks at the stub's exit. */

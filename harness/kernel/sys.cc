@@ -1,14 +1,17 @@
 #include "kernel/sys.h"
 
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -106,6 +109,64 @@ Result<Fd> memfd_create(const char* name, unsigned flags) {
   int fd = ::memfd_create(name, flags);
   if (fd < 0) return Error::from_errno(std::string("memfd_create(") + name + ")");
   return Fd(fd);
+}
+
+Result<pid_t> pidfd_pid(int pidfd) {
+  const std::string path = "/proc/self/fdinfo/" + std::to_string(pidfd);
+  const Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  char buf[512] = {};
+  const ssize_t n = fd.valid() ? read(fd.get(), buf, sizeof(buf) - 1) : -1;
+  if (n <= 0) return Error::from_errno("read(" + path + ")");
+  const char* at = std::strstr(buf, "\nPid:");
+  if (!at) return Error{path + " has no Pid line", EINVAL};
+  const long pid = std::strtol(at + 5, nullptr, 10);
+  if (pid <= 0) return Error{path + ": the process has ended", ESRCH};
+  return static_cast<pid_t>(pid);
+}
+
+Status send_fds(int sock, std::span<const uint8_t> bytes, std::span<const int> fds) {
+  iovec iov{const_cast<uint8_t*>(bytes.data()), bytes.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))] = {};
+  if (fds.size() > 4) return Error{"send_fds: at most 4 fds", EINVAL};
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = control;
+  m.msg_controllen = CMSG_SPACE(fds.size() * sizeof(int));
+  cmsghdr* c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(fds.size() * sizeof(int));
+  std::memcpy(CMSG_DATA(c), fds.data(), fds.size() * sizeof(int));
+  if (sendmsg(sock, &m, MSG_NOSIGNAL) < 0) return Error::from_errno("sendmsg(SCM_RIGHTS)");
+  return {};
+}
+
+Result<std::optional<Fd>> recv_with_fd(int sock, void* buf, size_t len,
+                                       std::chrono::milliseconds timeout) {
+  pollfd p{sock, POLLIN, 0};
+  const int r = poll(&p, 1, static_cast<int>(timeout.count()));
+  if (r < 0) return Error::from_errno("poll(socket)");
+  if (r == 0)
+    return Error{"no answer within " + std::to_string(timeout.count()) + " ms", ETIMEDOUT};
+  iovec iov{buf, len};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = control;
+  m.msg_controllen = sizeof(control);
+  const ssize_t n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+  if (n < 0) return Error::from_errno("recvmsg(SCM_RIGHTS)");
+  if (static_cast<size_t>(n) != len) return Error{"the peer closed the socket", EPIPE};
+  std::optional<Fd> fd;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      int got;
+      std::memcpy(&got, CMSG_DATA(c), sizeof(got));
+      fd.emplace(got);
+    }
+  return fd;
 }
 
 Status seccomp_action_available(uint32_t action) {

@@ -44,6 +44,15 @@ void futex_wake(uint32_t* word, int count);
 
 Result<Fd> memfd_create(const char* name, unsigned flags);
 
+// A process's pid in this pid namespace, from its pidfd (/proc/self/fdinfo).
+Result<pid_t> pidfd_pid(int pidfd);
+
+// Unix-socket fd passing (SCM_RIGHTS): `bytes` with `fds` attached, and a
+// reply of `len` bytes with at most one fd, waited for at most `timeout`.
+Status send_fds(int sock, std::span<const uint8_t> bytes, std::span<const int> fds);
+Result<std::optional<Fd>> recv_with_fd(int sock, void* buf, size_t len,
+                                       std::chrono::milliseconds timeout);
+
 // seccomp(2) operations on the calling process.
 Status seccomp_action_available(uint32_t action);
 

@@ -138,6 +138,7 @@ Status send_init(int sock, const StubConfig& config) {
   init.seccomp_flags = config.seccomp_flags;
   init.install_filter = config.install_filter ? 1 : 0;
   init.second_thread = config.second_thread ? 1 : 0;
+  init.mode = config.factory_template ? STUB_MODE_TEMPLATE : STUB_MODE_STUB;
   init.narenas = 3;
   init.arenas[0] = {l.page_below(), STUB_PAGE_SIZE};
   init.arenas[1] = {l.page_above(), STUB_PAGE_SIZE};
@@ -164,6 +165,65 @@ Result<Stub> Stub::spawn(const StubConfig& config) {
     if (config.phases) config.phases->*field = (Clock::now() - t0).count();
   };
 
+  auto fds = stub.prepare_pages_and_socket(config);
+  if (!fds) return fds.error();
+  auto& [data_fd, stub_sock] = *fds;
+  mark(&SpawnPhases::setup_done);
+
+  if (auto s = stub.start_child(config, *image, stub_sock.get(), data_fd.get(), mark); !s)
+    return s.error();
+  if (auto s = stub.await_ready(config); !s) return s.error();
+  mark(&SpawnPhases::stub_ready);
+  if (auto s = stub.take_over(config); !s) return s.error();
+  mark(&SpawnPhases::listener_pulled);
+  return stub;
+}
+
+Result<Stub> Stub::fork_from(Stub& template_stub, const StubConfig& config) {
+  if (auto c = check_config(config); !c) return c.error();
+  if (config.layout.stub_start != template_stub.layout_.stub_start)
+    return Error{"a factory stub must have its template's layout", EINVAL};
+  Stub stub;
+  stub.layout_ = config.layout;
+  const auto t0 = Clock::now();
+  auto mark = [&](int64_t SpawnPhases::*field) {
+    if (config.phases) config.phases->*field = (Clock::now() - t0).count();
+  };
+  auto fds = stub.prepare_pages_and_socket(config);
+  if (!fds) return fds.error();
+  mark(&SpawnPhases::setup_done);
+  // The template forks a child that takes these two fds (stub_abi.h,
+  // STUB_MODE_TEMPLATE) and answers with its pidfd.
+  const int pass[2] = {fds->second.get(), fds->first.get()};
+  const uint8_t request = 1;
+  if (auto s = kernel::send_fds(template_stub.sock_.get(), {&request, 1}, pass); !s)
+    return Error{"stub factory: the template is gone (" + s.error().message + ")", EPIPE};
+  fds->second.reset();
+  fds->first.reset();
+  int32_t err = 0;
+  auto pidfd = kernel::recv_with_fd(template_stub.sock_.get(), &err, sizeof(err),
+                                    kernel::paced(config.ready_timeout));
+  // Anything but silence means the template has gone (EPIPE: the factory
+  // starts another).
+  if (!pidfd)
+    return Error{"stub factory: " + pidfd.error().message,
+                 pidfd.error().err == ETIMEDOUT ? ETIMEDOUT : EPIPE};
+  if (err < 0 || !pidfd->has_value())
+    return Error::from_errno("stub factory: clone(CLONE_PARENT) in the template", -err);
+  auto pid = kernel::pidfd_pid((*pidfd)->get());
+  if (!pid) return pid.error();
+  stub.pid_ = *pid;
+  stub.pidfd_ = std::move(**pidfd);
+  mark(&SpawnPhases::clone_returned);
+  mark(&SpawnPhases::pidfd_opened);
+  if (auto s = stub.await_ready(config); !s) return s.error();
+  mark(&SpawnPhases::stub_ready);
+  if (auto s = stub.take_over(config); !s) return s.error();
+  mark(&SpawnPhases::listener_pulled);
+  return stub;
+}
+
+Result<std::pair<Fd, Fd>> Stub::prepare_pages_and_socket(const StubConfig& config) {
   auto data_fd = kernel::memfd_create("stubfuzz-data", MFD_CLOEXEC);
   if (!data_fd) return data_fd.error();
   if (ftruncate(data_fd->get(), STUB_DATA_PAGES * STUB_PAGE_SIZE) < 0)
@@ -171,24 +231,15 @@ Result<Stub> Stub::spawn(const StubConfig& config) {
   void* data = mmap(nullptr, STUB_DATA_PAGES * STUB_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
                     data_fd->get(), 0);
   if (data == MAP_FAILED) return Error::from_errno("mmap(stub data memfd)");
-  stub.data_ = static_cast<stub_data*>(data);
-  stub.data_->sync = STUB_SYNC_BOOTING;
-
+  data_ = static_cast<stub_data*>(data);
+  data_->sync = STUB_SYNC_BOOTING;
   int socks[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, socks) < 0)
     return Error::from_errno("socketpair(AF_UNIX)");
-  stub.sock_.reset(socks[0]);
+  sock_.reset(socks[0]);
   Fd stub_sock(socks[1]);
-  if (auto s = send_init(stub.sock_.get(), config); !s) return s.error();
-  mark(&SpawnPhases::setup_done);
-
-  if (auto s = stub.start_child(config, *image, stub_sock.get(), data_fd->get(), mark); !s)
-    return s.error();
-  if (auto s = stub.await_ready(config); !s) return s.error();
-  mark(&SpawnPhases::stub_ready);
-  if (auto s = stub.take_over(config); !s) return s.error();
-  mark(&SpawnPhases::listener_pulled);
-  return stub;
+  if (auto s = send_init(sock_.get(), config); !s) return s.error();
+  return std::pair<Fd, Fd>(std::move(*data_fd), std::move(stub_sock));
 }
 
 // The UML way: clone(CLONE_VM|CLONE_VFORK) into the sandbox, execveat of the
@@ -202,7 +253,8 @@ Status Stub::start_child(const StubConfig& config, int image, int stub_sock, int
   SandboxChild child = *sandbox;
   // RLIMIT_NPROC 1 would refuse the second thread: the stub sets it itself
   // once the thread runs (stub.c).
-  if (config.second_thread)
+  // The factory's template forks every stub: each sets the limit itself.
+  if (config.second_thread || config.factory_template)
     for (auto& [resource, limit] : child.limits)
       if (resource == RLIMIT_NPROC) resource = RLIMIT_CORE, limit = {0, 0};
   ChildArgs args{image, stub_sock, data_fd, &child, 0};

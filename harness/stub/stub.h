@@ -66,6 +66,9 @@ struct StubConfig {
   bool second_thread = false;
   StubLayout layout;
   SpawnMethod spawn = SpawnMethod::kUmlClone;
+  // The stub factory's template (stub_abi.h, STUB_MODE_TEMPLATE): no filter,
+  // no second thread; it forks stubs (stub/factory.h).
+  bool factory_template = false;
   Sandbox sandbox;
   milliseconds ready_timeout{2000};
   SpawnPhases* phases = nullptr;  // filled in when set
@@ -74,6 +77,10 @@ struct StubConfig {
 class Stub {
  public:
   static Result<Stub> spawn(const StubConfig& config);
+  // A stub of `config` forked by a factory template (stub/factory.h), which
+  // must have the same layout and sandbox; `timeout` bounds the template's
+  // answer.
+  static Result<Stub> fork_from(Stub& template_stub, const StubConfig& config);
   // Makes the process-wide pieces spawn uses (the stub image memfd, the
   // sandbox's namespaces); they live until exit. spawn() does it on demand.
   static Status prepare(const StubConfig& config);
@@ -134,6 +141,9 @@ class Stub {
   template <class Mark>
   Status start_child(const StubConfig& config, int image, int stub_sock, int data_fd, Mark& mark);
   Status await_ready(const StubConfig& config);
+  // The data pages, shared with the stub, and the monitor's end of a new
+  // control socket with the init data sent; returns the stub's end.
+  Result<std::pair<Fd, Fd>> prepare_pages_and_socket(const StubConfig& config);
   Status take_over(const StubConfig& config);
   bool alive_word_ok() const;
   void release();
