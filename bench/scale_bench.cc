@@ -13,6 +13,7 @@
 #include "plain.h"
 #include "profile/profile.h"
 #include "raw_stub.h"
+#include "stub/factory.h"
 #include "stub/stub.h"
 
 namespace stubfuzz::bench {
@@ -137,6 +138,35 @@ void scale_memory(benchmark::State& s) {
   idle_stubs().clear();
 }
 
+// The fuzzer's spawn (stub/factory.h) with N-1 other stubs alive: the
+// template forks with its own small fd table, whatever the monitor holds.
+void scale_factory_spawn(benchmark::State& s) {
+  const size_t n = static_cast<size_t>(s.range(0));
+  if (auto e = keep_idle(n - 1); !e.empty()) {
+    s.SkipWithError(e.c_str());
+    return;
+  }
+  StubFactory factory((*find_profile("listener"))->stub_config({}, /*pooled=*/true));
+  if (!factory.make().ok()) {
+    s.SkipWithError("the stub factory cannot start here");
+    return;
+  }
+  Samples samples(s);
+  for (auto _ : s) {
+    const auto t0 = Clock::now();
+    auto stub = factory.make();
+    const int64_t ns = since_ns(t0);
+    if (!stub) {
+      s.SkipWithError(stub.error().message.c_str());
+      break;
+    }
+    s.SetIterationTime(static_cast<double>(ns) * 1e-9);
+    samples.add(ns);
+  }
+  s.counters["live_stubs"] = static_cast<double>(n);
+  samples.report(s);
+}
+
 }  // namespace
 
 void release_idle_stubs() { idle_stubs().clear(); }
@@ -159,6 +189,12 @@ void register_scale_benchmarks() {
         ->Arg(100)
         ->Arg(1000);
   }
+  reg("BM_ScaleSpawn/factory", Timing::kManual, scale_factory_spawn)
+      ->ArgName("live")
+      ->Arg(1)
+      ->Arg(10)
+      ->Arg(100)
+      ->Arg(1000);
   reg("BM_ScaleNotify/harness", Timing::kReal, scale_notify)
       ->ArgName("live")
       ->Arg(1)

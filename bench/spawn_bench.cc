@@ -4,6 +4,7 @@
 #include "plain.h"
 #include "profile/profile.h"
 #include "raw_stub.h"
+#include "stub/factory.h"
 #include "stub/stub.h"
 
 namespace stubfuzz::bench {
@@ -23,6 +24,37 @@ void harness_spawn(benchmark::State& s, SpawnMethod method, const char* profile_
   for (auto _ : s) {
     const auto t0 = Clock::now();
     auto stub = Stub::spawn(c);
+    const int64_t ns = since_ns(t0);
+    if (!stub) {
+      s.SkipWithError(stub.error().message.c_str());
+      break;
+    }
+    s.SetIterationTime(static_cast<double>(ns) * 1e-9);
+    samples.add(ns);
+    sums.add(ph);
+    (void)stub->kill();
+  }
+  sums.report(s);
+  samples.report(s);
+}
+
+// Spawn → listener in hand for the fuzzer's stubs (sandboxed, pooled: one
+// pid namespace), by the seed's path or from the factory's template.
+void pooled_spawn(benchmark::State& s, bool factory, bool without_net = false) {
+  StubConfig c = profile("listener").stub_config({}, /*pooled=*/true);
+  if (without_net) c.safety_net.clear();
+  SpawnPhases ph;
+  c.phases = &ph;
+  PhaseSums sums;
+  StubFactory f(c);
+  if (factory && !f.make().ok()) {  // the template, started outside the timing
+    s.SkipWithError("the stub factory cannot start here");
+    return;
+  }
+  Samples samples(s);
+  for (auto _ : s) {
+    const auto t0 = Clock::now();
+    auto stub = factory ? f.make() : Stub::spawn(c);
     const int64_t ns = since_ns(t0);
     if (!stub) {
       s.SkipWithError(stub.error().message.c_str());
@@ -75,6 +107,15 @@ void register_spawn_benchmarks() {
   // What stubfuzz itself runs: the same spawn inside the sandbox, with the net.
   reg("BM_Spawn/cost_sandboxed_uml_clone", Timing::kManual,
       [=](benchmark::State& s) { harness_spawn(s, SpawnMethod::kUmlClone, seed, true); });
+  // The fuzzer's stubs: the seed's path against the factory (stub/factory.h).
+  reg("BM_Spawn/pooled_seed_path", Timing::kManual,
+      [](benchmark::State& s) { pooled_spawn(s, false); });
+  reg("BM_Spawn/pooled_factory", Timing::kManual,
+      [](benchmark::State& s) { pooled_spawn(s, true); });
+  // What the safety net (installed in each stub, after its fork: it denies
+  // clone and prctl) costs a factory stub.
+  reg("BM_Spawn/cost_net_pooled_factory_without_net", Timing::kManual,
+      [](benchmark::State& s) { pooled_spawn(s, true, /*without_net=*/true); });
   const struct {
     const char* name;
     Strategy strategy;

@@ -43,7 +43,8 @@ StubConfig with_second_thread(StubConfig c) {
 }  // namespace
 
 Executor::Executor(const Profile& profile, std::chrono::milliseconds record_bound)
-    : pool_(with_second_thread(profile.stub_config({}, /*pooled=*/true))),
+    : pool_(with_second_thread(profile.stub_config({}, /*pooled=*/true)), StubPool::kDefaultDepth,
+            StubPool::Source::kFactory),
       monitor_(profile.monitor, kStallBound),
       record_bound_(record_bound) {}
 

@@ -1,9 +1,17 @@
 #include "stub/stub_pool.h"
 
+#include <optional>
+
+#include "stub/factory.h"
+
 namespace stubfuzz {
 
-StubPool::StubPool(StubConfig config, size_t depth)
-    : config_(std::move(config)), depth_(depth), thread_([this] { run(); }) {}
+StubPool::StubPool(StubConfig config, size_t depth, Source source)
+    : config_(std::move(config)),
+      depth_(depth),
+      source_(source == Source::kFactory && factory_supports(config_) ? Source::kFactory
+                                                                      : Source::kSeedPath),
+      thread_([this] { run(); }) {}
 
 StubPool::~StubPool() {
   {
@@ -49,6 +57,9 @@ void StubPool::retire(Stub&& stub) {
 }
 
 void StubPool::run() {
+  // On this thread: the factory's template and its stubs are its children.
+  std::optional<StubFactory> factory;
+  if (source_ == Source::kFactory) factory.emplace(config_);
   std::unique_lock lock(mu_);
   for (;;) {
     changed_.wait(lock, [&] {
@@ -64,7 +75,7 @@ void StubPool::run() {
       continue;
     }
     lock.unlock();
-    auto s = Stub::spawn(config_);
+    auto s = factory ? factory->make() : Stub::spawn(config_);
     lock.lock();
     if (s) {
       ready_.push_back(std::move(*s));
@@ -80,6 +91,9 @@ void StubPool::run() {
   std::deque<Stub> old;
   old.swap(retired_);
   lock.unlock();
+  all.clear();
+  old.clear();
+  factory.reset();  // the template after its stubs
 }
 
 }  // namespace stubfuzz

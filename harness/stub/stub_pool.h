@@ -17,7 +17,11 @@ class StubPool {
   // The pool thread is the stubs' parent: PR_SET_PDEATHSIG kills them if it
   // ends, so it lives as long as the pool.
   static constexpr size_t kDefaultDepth = 4;
-  explicit StubPool(StubConfig config, size_t depth = kDefaultDepth);
+  // Where fresh stubs come from: the seed's spawn path, or the stub factory
+  // (stub/factory.h) where it supports the config.
+  enum class Source { kSeedPath, kFactory };
+  explicit StubPool(StubConfig config, size_t depth = kDefaultDepth,
+                    Source source = Source::kSeedPath);
   ~StubPool();
   StubPool(const StubPool&) = delete;
   StubPool& operator=(const StubPool&) = delete;
@@ -30,12 +34,14 @@ class StubPool {
 
   const StubConfig& config() const { return config_; }
   uint64_t spawned() const;
+  Source source() const { return source_; }
 
  private:
   void run();
 
   const StubConfig config_;
   const size_t depth_;
+  const Source source_;
   mutable std::mutex mu_;
   std::condition_variable changed_;
   std::deque<Stub> ready_;
