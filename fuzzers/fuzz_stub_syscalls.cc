@@ -113,12 +113,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!g_executor) start();
   const fuzz::Program program = fuzz::program_from_bytes({data, size});
   if (program.records.empty()) return 0;
+  const auto t0 = std::chrono::steady_clock::now();
   auto ex = g_executor->run(program);
+  const auto exec_ns = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+          .count());
   if (!ex) die(ex.error().message);  // the harness itself failed: not a finding
   const auto j =
       fuzz::judge(*g_profile, g_executor->config(), program, *ex, g_matrix_dir != nullptr);
   fuzz::report_feedback(program, *ex, j);
-  g_stats->record(program, *ex, j, g_executor->stubs_used());
+  g_stats->record(program, *ex, j, g_executor->stubs_used(), exec_ns);
   if (g_matrix_dir) {
     note_classes(program, *ex, j);
     return 0;

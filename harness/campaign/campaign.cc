@@ -93,10 +93,28 @@ CampaignResult summary(const CampaignOptions& o, const std::string& out, double 
   r.cells = s.cells.size();
   for (const auto& [id, n] : s.known) r.known.emplace_back(id, out + "/stats/known-" + id + ".txt");
   r.crashes = crash_files(o, out);
+  for (fuzz::ProgramClass c : fuzz::kProgramClasses) {
+    const std::string name = to_string(c);
+    const auto n = s.class_programs.find(name);
+    const auto t = s.class_ns.find(name);
+    r.classes.push_back(
+        {name, n == s.class_programs.end() ? 0 : n->second, t == s.class_ns.end() ? 0 : t->second});
+  }
   return r;
 }
 
 }  // namespace
+
+std::string class_table(const CampaignResult& r) {
+  std::string out = "programs by what became of their stub (executor time, all workers):\n";
+  for (const auto& c : r.classes) {
+    if (c.programs == 0) continue;
+    out += fmt::format("  {:<13} {:>9} programs {:5.1f}%  {:8.0f}/s  mean {:7.1f} us\n", c.name,
+                       c.programs, r.execs ? 100.0 * c.programs / r.execs : 0.0,
+                       r.seconds > 0 ? c.programs / r.seconds : 0.0, c.ns / 1e3 / c.programs);
+  }
+  return out;
+}
 
 Result<CampaignResult> run_campaign(const CampaignOptions& o, std::ostream& status) {
   if (access(o.target.c_str(), X_OK) != 0)

@@ -35,7 +35,16 @@ struct CampaignResult {
   size_t branch_total = 0, branch_covered = 0;             // conditional jumps' outcomes
   std::vector<std::pair<std::string, std::string>> known;  // id, reproducer file
   std::vector<std::string> crashes;                        // files the engine kept
+  // Per program class (fuzz/executor.h): programs and the executor's time.
+  struct ClassCost {
+    std::string name;
+    uint64_t programs = 0;
+    uint64_t ns = 0;
+  };
+  std::vector<ClassCost> classes;
 };
+// "programs/s per outcome class" lines of the summary.
+std::string class_table(const CampaignResult& r);
 
 // Runs the campaign to its end, printing status to `status` once a second.
 Result<CampaignResult> run_campaign(const CampaignOptions& o, std::ostream& status);

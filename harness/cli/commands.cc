@@ -259,7 +259,8 @@ int run_fuzz(const ProfileChoice& choice, const FuzzOptions& o, const std::strin
             << "filter instructions covered: " << r->filter_covered << "/" << r->filter_len
             << "\nfilter branch sides taken: " << r->branch_covered << "/" << r->branch_total
             << " (each conditional jump's true and false outcome)"
-            << "\nverdict-matrix cells seen: " << r->cells << "\n";
+            << "\nverdict-matrix cells seen: " << r->cells << "\n"
+            << campaign::class_table(*r);
   std::cout << "known findings (documented; they do not stop a run):"
             << (r->known.empty() ? " none seen" : "") << "\n";
   for (const auto& [id, file] : r->known)

@@ -28,6 +28,41 @@ const char* to_string(Observed o) {
   return "?";
 }
 
+const char* to_string(ProgramClass c) {
+  switch (c) {
+    case ProgramClass::kTrappedOnly:
+      return "trapped only";
+    case ProgramClass::kExecuted:
+      return "executed";
+    case ProgramClass::kKilled:
+      return "killed";
+    case ProgramClass::kBlocked:
+      return "blocked";
+    case ProgramClass::kSpun:
+      return "spun";
+  }
+  return "?";
+}
+
+ProgramClass classify(const Execution& ex) {
+  bool executed = false;
+  for (const Observation& o : ex.records) {
+    switch (o.kind) {
+      case Observed::kKilled:
+        return ProgramClass::kKilled;
+      case Observed::kBlocked:
+      case Observed::kWatchdog:
+        return o.resolved.abi == STUB_ABI_SPIN ? ProgramClass::kSpun : ProgramClass::kBlocked;
+      case Observed::kReturned:
+        executed = true;
+        break;
+      default:
+        break;
+    }
+  }
+  return executed ? ProgramClass::kExecuted : ProgramClass::kTrappedOnly;
+}
+
 namespace {
 
 // A record that makes no progress for this long is blocked: syscalls that

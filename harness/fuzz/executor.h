@@ -50,6 +50,16 @@ struct Execution {
   MonitorHang monitor_hang = MonitorHang::kNone;
 };
 
+// What became of a program's stub, which decides what the program cost:
+// a stub that only trapped is reused; one that executed a call, was killed,
+// blocked or spun is replaced.
+enum class ProgramClass { kTrappedOnly, kExecuted, kKilled, kBlocked, kSpun };
+inline constexpr ProgramClass kProgramClasses[] = {ProgramClass::kTrappedOnly,
+                                                   ProgramClass::kExecuted, ProgramClass::kKilled,
+                                                   ProgramClass::kBlocked, ProgramClass::kSpun};
+const char* to_string(ProgramClass c);
+ProgramClass classify(const Execution& ex);
+
 class Executor {
  public:
   explicit Executor(const Profile& profile,

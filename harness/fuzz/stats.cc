@@ -11,8 +11,11 @@ namespace stubfuzz::fuzz {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-void Stats::add(const Program& p, const Execution& ex, const Judgement& j) {
+void Stats::add(const Program& p, const Execution& ex, const Judgement& j, uint64_t exec_ns) {
   execs++;
+  const std::string cls = to_string(classify(ex));
+  class_programs[cls]++;
+  class_ns[cls] += exec_ns;
   for (size_t i = 0; i < j.records.size() && i < ex.records.size(); i++) {
     const auto& o = ex.records[i];
     if (o.kind == Observed::kNotRun || o.kind == Observed::kRefused) continue;
@@ -48,6 +51,8 @@ void Stats::merge(const Stats& o) {
   branch_sides.insert(o.branch_sides.begin(), o.branch_sides.end());
   cells.insert(o.cells.begin(), o.cells.end());
   for (const auto& [id, n] : o.known) known[id] += n;
+  for (const auto& [c, n] : o.class_programs) class_programs[c] += n;
+  for (const auto& [c, n] : o.class_ns) class_ns[c] += n;
 }
 
 std::string Stats::to_json() const {
@@ -59,7 +64,9 @@ std::string Stats::to_json() const {
          {"branch_total", branch_total},
          {"branch_sides", branch_sides},
          {"cells", cells},
-         {"known", known}};
+         {"known", known},
+         {"class_programs", class_programs},
+         {"class_ns", class_ns}};
   return j.dump();
 }
 
@@ -76,6 +83,8 @@ Result<Stats> Stats::from_json(const std::string& text) {
     s.branch_sides = j.value("branch_sides", std::set<uint32_t>{});
     s.cells = j.at("cells").get<std::set<uint32_t>>();
     s.known = j.at("known").get<std::map<std::string, uint64_t>>();
+    s.class_programs = j.value("class_programs", std::map<std::string, uint64_t>{});
+    s.class_ns = j.value("class_ns", std::map<std::string, uint64_t>{});
     return s;
   } catch (const json::exception& e) {
     return Error{std::string("bad stats: ") + e.what(), EINVAL};
@@ -85,11 +94,11 @@ Result<Stats> Stats::from_json(const std::string& text) {
 StatsWriter::StatsWriter(std::string dir)
     : dir_(std::move(dir)), start_(std::chrono::steady_clock::now()), last_flush_(start_) {}
 
-void StatsWriter::record(const Program& p, const Execution& ex, const Judgement& j,
-                         uint64_t stubs) {
+void StatsWriter::record(const Program& p, const Execution& ex, const Judgement& j, uint64_t stubs,
+                         uint64_t exec_ns) {
   if (dir_.empty()) return;
   const size_t known_before = stats_.known.size();
-  stats_.add(p, ex, j);
+  stats_.add(p, ex, j, exec_ns);
   stats_.stubs = stubs;
   if (stats_.known.size() != known_before) {
     // A reproducer for each known finding, the first time it is seen here.

@@ -27,8 +27,11 @@ struct Stats {
   std::set<uint32_t> branch_sides;
   std::set<uint32_t> cells;               // (abi, site, nr) seen with an outcome
   std::map<std::string, uint64_t> known;  // known finding -> hits
+  // Per program class (fuzz/executor.h): programs, and the executor's time.
+  std::map<std::string, uint64_t> class_programs;
+  std::map<std::string, uint64_t> class_ns;
 
-  void add(const Program& p, const Execution& ex, const Judgement& j);
+  void add(const Program& p, const Execution& ex, const Judgement& j, uint64_t exec_ns = 0);
   void merge(const Stats& other);
   std::string to_json() const;
   static Result<Stats> from_json(const std::string& text);
@@ -42,7 +45,9 @@ class StatsWriter {
   explicit StatsWriter(std::string dir);
   // What coverage is measured against: the filter under test.
   void set_filter(const filter::Program& filter);
-  void record(const Program& p, const Execution& ex, const Judgement& j, uint64_t stubs);
+  // `exec_ns`: the executor's time for the program.
+  void record(const Program& p, const Execution& ex, const Judgement& j, uint64_t stubs,
+              uint64_t exec_ns = 0);
   // The engine may close the target's stdout and stderr (-close_fd_mask):
   // a violation's report also goes to <dir>/violation-<pid>.txt.
   void violation(const std::string& report);
