@@ -1,6 +1,8 @@
 // Spawn → listener in hand: the harness's Stub::spawn (both methods), the
 // same kernel operations written plainly against stub_abi.h (the floors),
 // and the other ways to start a stub. Kill and reap run outside the timing.
+#include <thread>
+
 #include "plain.h"
 #include "profile/profile.h"
 #include "raw_stub.h"
@@ -41,32 +43,36 @@ void harness_spawn(benchmark::State& s, SpawnMethod method, const char* profile_
 // Spawn → listener in hand for the fuzzer's stubs (sandboxed, pooled: one
 // pid namespace), by the seed's path or from the factory's template.
 void pooled_spawn(benchmark::State& s, bool factory, bool without_net = false) {
-  StubConfig c = profile("listener").stub_config({}, /*pooled=*/true);
-  if (without_net) c.safety_net.clear();
-  SpawnPhases ph;
-  c.phases = &ph;
-  PhaseSums sums;
-  StubFactory f(c);
-  if (factory && !f.make().ok()) {  // the template, started outside the timing
-    s.SkipWithError("the stub factory cannot start here");
-    return;
-  }
-  Samples samples(s);
-  for (auto _ : s) {
-    const auto t0 = Clock::now();
-    auto stub = factory ? f.make() : Stub::spawn(c);
-    const int64_t ns = since_ns(t0);
-    if (!stub) {
-      s.SkipWithError(stub.error().message.c_str());
-      break;
+  // Its own thread: pooled stubs' spawning thread joins their pid namespace
+  // and can start no thread after (stub/sandbox.h).
+  std::thread([&] {
+    StubConfig c = profile("listener").stub_config({}, /*pooled=*/true);
+    if (without_net) c.safety_net.clear();
+    SpawnPhases ph;
+    c.phases = &ph;
+    PhaseSums sums;
+    StubFactory f(c);
+    if (factory && !f.make().ok()) {  // the template, started outside the timing
+      s.SkipWithError("the stub factory cannot start here");
+      return;
     }
-    s.SetIterationTime(static_cast<double>(ns) * 1e-9);
-    samples.add(ns);
-    sums.add(ph);
-    (void)stub->kill();
-  }
-  sums.report(s);
-  samples.report(s);
+    Samples samples(s);
+    for (auto _ : s) {
+      const auto t0 = Clock::now();
+      auto stub = factory ? f.make() : Stub::spawn(c);
+      const int64_t ns = since_ns(t0);
+      if (!stub) {
+        s.SkipWithError(stub.error().message.c_str());
+        break;
+      }
+      s.SetIterationTime(static_cast<double>(ns) * 1e-9);
+      samples.add(ns);
+      sums.add(ph);
+      (void)stub->kill();
+    }
+    sums.report(s);
+    samples.report(s);
+  }).join();
 }
 
 void raw_spawn(benchmark::State& s, Strategy strategy, const char* profile_name) {

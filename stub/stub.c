@@ -106,9 +106,12 @@ static uint64_t in_page(uint64_t stub_start, const void *sym)
 static long spawn_thread(char *stack_top, void (*serve)(struct stub_data *),
 			 struct stub_data *d, uint32_t *tid)
 {
-	const long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
-			   CLONE_THREAD | CLONE_SYSVSEM | CLONE_CHILD_SETTID |
-			   CLONE_CHILD_CLEARTID;
+	const long flags = STUB_THREAD_CLONE_FLAGS;
+	_Static_assert(STUB_THREAD_CLONE_FLAGS ==
+			       (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
+				CLONE_THREAD | CLONE_SYSVSEM | CLONE_CHILD_SETTID |
+				CLONE_CHILD_CLEARTID),
+		       "the safety net allows the thread's clone by its flags");
 	long ret;
 	register long r10 __asm__("r10") = (long)tid; /* child_tid */
 	register long r8 __asm__("r8") = 0;           /* tls */
@@ -277,36 +280,38 @@ static void start_thread2(const struct stub_init_data *init,
 	limit_processes(d);
 }
 
-/* The safety net, then the filter under test with the seed's flags. */
-static void install_filters(const struct stub_init_data *init,
-			    struct stub_data *d)
+/* The safety net: without a listener, on every thread there is. */
+static void install_net(const struct stub_init_data *init, struct stub_data *d)
 {
-	long r;
+	if (!init->install_filter || !init->net_len)
+		return;
+	struct sock_fprog net = {
+		.len = (unsigned short)init->net_len,
+		.filter = net_buf,
+	};
+	/* Both threads; a net on one thread only would leave the other to
+	 * the filter under test alone. */
+	long r = sys3(__NR_seccomp, SECCOMP_SET_MODE_FILTER,
+		      init->second_thread ? SECCOMP_FILTER_FLAG_TSYNC : 0, &net);
+	if (r < 0) {
+		d->seccomp_ret = r;
+		die(d, STUB_INIT_SAFETY_NET);
+	}
+}
 
+/* The filter under test with the seed's flags. */
+static void install_filter(const struct stub_init_data *init,
+			   struct stub_data *d)
+{
 	if (!init->install_filter)
 		return;
-	if (init->net_len) {
-		struct sock_fprog net = {
-			.len = (unsigned short)init->net_len,
-			.filter = net_buf,
-		};
-		/* Both threads; a net on one thread only would leave the
-		 * other to the filter under test alone. */
-		r = sys3(__NR_seccomp, SECCOMP_SET_MODE_FILTER,
-			 init->second_thread ? SECCOMP_FILTER_FLAG_TSYNC : 0,
-			 &net);
-		if (r < 0) {
-			d->seccomp_ret = r;
-			die(d, STUB_INIT_SAFETY_NET);
-		}
-	}
 	struct sock_fprog prog = {
 		.len = (unsigned short)init->filter_len,
 		.filter = filter_buf,
 	};
 	/* The seed: the return value is the listener fd (or 0). */
-	r = sys3(__NR_seccomp, SECCOMP_SET_MODE_FILTER, init->seccomp_flags,
-		 &prog);
+	long r = sys3(__NR_seccomp, SECCOMP_SET_MODE_FILTER,
+		      init->seccomp_flags, &prog);
 	d->seccomp_ret = r;
 	if (r < 0)
 		die(d, STUB_INIT_SECCOMP);
@@ -391,7 +396,7 @@ static __attribute__((noreturn)) void become_stub(const struct stub_init_data *t
 	     STUB_DATA_PAGES * STUB_PAGE_SIZE);
 	read_init(&init);
 	if (init.mode != STUB_MODE_STUB || init.stub_start != t->stub_start ||
-	    init.narenas != t->narenas)
+	    init.narenas != t->narenas || init.net_len)
 		die(0, STUB_INIT_LAYOUT);
 	for (uint32_t i = 0; i < init.narenas; i++)
 		if (init.arenas[i].addr != t->arenas[i].addr ||
@@ -406,7 +411,9 @@ static __attribute__((noreturn)) void become_stub(const struct stub_init_data *t
 	if (init.second_thread)
 		start_thread2(&init, d);
 	limit_processes(d);
-	install_filters(&init, d);
+	/* The safety net came with the template: compiled once, not per stub
+	 * (it lets this child's clone and PR_SET_PDEATHSIG through). */
+	install_filter(&init, d);
 	serve_commands(init.stub_start, d);
 }
 
@@ -424,8 +431,11 @@ static __attribute__((noreturn)) void template_loop(const struct stub_init_data 
 
 		if (recv_request(fds))
 			sys1(__NR_exit_group, 0); /* the monitor has gone */
-		long pid = sys6(__NR_clone, CLONE_PARENT | CLONE_PIDFD | SIGCHLD,
-				0, (long)&pidfd, 0, 0, 0);
+		_Static_assert(STUB_FACTORY_CLONE_FLAGS ==
+				       (CLONE_PARENT | CLONE_PIDFD | SIGCHLD),
+			       "the safety net allows the fork by its flags");
+		long pid = sys6(__NR_clone, STUB_FACTORY_CLONE_FLAGS, 0,
+				(long)&pidfd, 0, 0, 0);
 		if (pid == 0)
 			become_stub(t, fds[0], fds[1]);
 		sys1(__NR_close, fds[0]);
@@ -446,10 +456,13 @@ void stub_main(void)
 	map_code(&init, d);
 	publish_layout(&init, d);
 	enter_stub_state(&init, d);
-	if (init.mode == STUB_MODE_TEMPLATE)
+	if (init.mode == STUB_MODE_TEMPLATE) {
+		install_net(&init, d);
 		template_loop(&init, d);
+	}
 	if (init.second_thread)
 		start_thread2(&init, d);
-	install_filters(&init, d);
+	install_net(&init, d);
+	install_filter(&init, d);
 	serve_commands(init.stub_start, d);
 }

@@ -71,6 +71,13 @@ struct stub_init_data {
  * the new socket and goes on exactly as a stub: data pages, its own process
  * group, the second thread, the safety net, the filter, the command loop.
  */
+/* The stub's own clone() calls, which the safety net lets through by these
+ * exact flags (harness/filter/safety_net.cc): its second thread, and the
+ * factory template's fork of a stub. With RLIMIT_NPROC 1 in the sandbox,
+ * a hijacked stub that repeats either gets EAGAIN. */
+#define STUB_THREAD_CLONE_FLAGS 0x1250f00u /* VM FS FILES SIGHAND THREAD SYSVSEM CHILD_SETTID CHILD_CLEARTID */
+#define STUB_FACTORY_CLONE_FLAGS 0x9011u /* PARENT PIDFD, SIGCHLD */
+
 enum stub_mode {
 	STUB_MODE_STUB = 0,
 	STUB_MODE_TEMPLATE = 1,

@@ -5,13 +5,16 @@
 
 #include <gtest/gtest.h>
 #include <linux/audit.h>
+#include <linux/prctl.h>
 #include <linux/seccomp.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <cstring>
 
 #include "filter/evaluator.h"
 #include "filter/syscall_names.h"
+#include "stub_abi.h"
 
 namespace stubfuzz::filter {
 namespace {
@@ -41,7 +44,10 @@ TEST(SafetyNet, DeniesExactlyItsListAndSignalsToOthersForEveryNumber) {
             const Evaluation ev = evaluate(net, d, {});
             ASSERT_TRUE(ev.ok) << ev.fault;
             uint32_t want = SECCOMP_RET_ALLOW;
-            if (named(arch, nr, denied.data(), denied.size()))
+            const char* const clone_prctl[] = {"clone", "prctl"};
+            if (arch == Arch::kX86_64 && named(arch, nr, clone_prctl, 2))
+              want = eperm;  // for these arguments; the stub's own are below
+            else if (named(arch, nr, denied.data(), denied.size()))
               want = eperm;
             else if (named(arch, nr, signals, std::size(signals)))
               want = own_pid && target == own_pid ? SECCOMP_RET_ALLOW : eperm;
@@ -51,6 +57,24 @@ TEST(SafetyNet, DeniesExactlyItsListAndSignalsToOthersForEveryNumber) {
         }
       }
     }
+    // The stub's own start-up calls, by their exact arguments, x86-64 only.
+    auto run = [&](uint32_t audit, const char* name, uint64_t a0, uint64_t a1) {
+      seccomp_data d{};
+      d.arch = audit;
+      d.nr = *syscall_number(audit == AUDIT_ARCH_X86_64 ? Arch::kX86_64 : Arch::kI386, name);
+      d.args[0] = a0;
+      d.args[1] = a1;
+      return evaluate(net, d, {}).ret;
+    };
+    EXPECT_EQ(run(AUDIT_ARCH_X86_64, "clone", STUB_THREAD_CLONE_FLAGS, 0), SECCOMP_RET_ALLOW);
+    EXPECT_EQ(run(AUDIT_ARCH_X86_64, "clone", STUB_FACTORY_CLONE_FLAGS, 0), SECCOMP_RET_ALLOW);
+    EXPECT_EQ(run(AUDIT_ARCH_X86_64, "clone", STUB_FACTORY_CLONE_FLAGS | 0x10000000, 0), eperm);
+    EXPECT_EQ(run(AUDIT_ARCH_I386, "clone", STUB_THREAD_CLONE_FLAGS, 0), eperm);
+    EXPECT_EQ(run(AUDIT_ARCH_X86_64, "prctl", PR_SET_PDEATHSIG, SIGKILL), SECCOMP_RET_ALLOW);
+    EXPECT_EQ(run(AUDIT_ARCH_X86_64, "prctl", PR_SET_PDEATHSIG, 0), eperm);
+    EXPECT_EQ(run(AUDIT_ARCH_X86_64, "prctl", PR_SET_NO_NEW_PRIVS, 1), SECCOMP_RET_ALLOW);
+    EXPECT_EQ(run(AUDIT_ARCH_X86_64, "prctl", PR_SET_NO_NEW_PRIVS, 0), eperm);
+    EXPECT_EQ(run(AUDIT_ARCH_X86_64, "prctl", PR_SET_DUMPABLE, 1), eperm);
     seccomp_data other{};
     other.arch = AUDIT_ARCH_AARCH64;
     other.nr = 0;

@@ -2,15 +2,19 @@
 
 #include <asm/unistd.h>
 #include <linux/audit.h>
+#include <linux/prctl.h>
 #include <linux/seccomp.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <cstddef>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "filter/syscall_names.h"
+#include "stub_abi.h"
 
 namespace stubfuzz::filter {
 
@@ -21,34 +25,78 @@ constexpr const char* kSignalCalls[] = {"kill", "tkill", "tgkill", "rt_sigqueuei
                                         "rt_tgsigqueueinfo"};
 
 struct NetEntry {
+  enum Kind {
+    kDeny,
+    kSignal,  // allowed to the stub's own pid only
+    kClone,   // allowed with the stub's own flags only (stub_abi.h)
+    kPrctl,   // allowed for PR_SET_PDEATHSIG, SIGKILL and PR_SET_NO_NEW_PRIVS, 1 only
+  };
   uint32_t nr;
-  bool signal;  // a signal call: allowed to the stub's own pid only
+  Kind kind;
 };
+
+constexpr uint32_t kEperm = SECCOMP_RET_ERRNO | kSafetyNetErrno;
+
+std::string fresh_label(const char* what, int& labels) {
+  return std::string(what) + std::to_string(labels++);
+}
+
+// One number's test; falls through to the next when it is not this one.
+void entry(Builder& b, const NetEntry& n, uint32_t own_pid, int& labels) {
+  const std::string next = fresh_label("next", labels), allow = fresh_label("allow", labels),
+                    deny = fresh_label("deny", labels);
+  const uint32_t arg0 = offsetof(seccomp_data, args[0]);
+  switch (n.kind) {
+    case NetEntry::kDeny:
+      b.jeq(n.nr, 0, next.c_str()).ret(kEperm);
+      break;
+    case NetEntry::kSignal:
+      b.jeq(n.nr, 0, next.c_str()).load_abs(arg0).jeq(own_pid, 0, deny.c_str());
+      b.ret(own_pid ? SECCOMP_RET_ALLOW : kEperm).at(deny.c_str()).ret(kEperm);
+      break;
+    case NetEntry::kClone:
+      b.jeq(n.nr, 0, next.c_str())
+          .load_abs(arg0)
+          .jeq(STUB_THREAD_CLONE_FLAGS, allow.c_str(), 0)
+          .jeq(STUB_FACTORY_CLONE_FLAGS, allow.c_str(), 0)
+          .ret(kEperm)
+          .at(allow.c_str())
+          .ret(SECCOMP_RET_ALLOW);
+      break;
+    case NetEntry::kPrctl: {
+      const std::string nnp = fresh_label("nnp", labels);
+      const uint32_t arg1 = offsetof(seccomp_data, args[1]);
+      b.jeq(n.nr, 0, next.c_str())
+          .load_abs(arg0)
+          .jeq(PR_SET_PDEATHSIG, 0, nnp.c_str())
+          .load_abs(arg1)
+          .jeq(SIGKILL, allow.c_str(), deny.c_str())
+          .at(nnp.c_str())
+          .jeq(PR_SET_NO_NEW_PRIVS, 0, deny.c_str())
+          .load_abs(arg1)
+          .jeq(1, allow.c_str(), 0)
+          .at(deny.c_str())
+          .ret(kEperm)
+          .at(allow.c_str())
+          .ret(SECCOMP_RET_ALLOW);
+      break;
+    }
+  }
+  b.at(next.c_str());
+}
 
 // A binary search over the sorted numbers: the kernel runs the net on every
 // call, and emulates it for every syscall number each time it is installed
 // (its action cache), so a path of a few compares instead of a chain of
 // ~70 makes each stub's spawn cheaper (BM_Spawn/cost_net_*).
 void search(Builder& b, std::span<const NetEntry> e, uint32_t own_pid, int& labels) {
-  const uint32_t eperm = SECCOMP_RET_ERRNO | kSafetyNetErrno;
   if (e.size() <= 4) {
-    for (const NetEntry& n : e) {
-      if (!n.signal) {
-        b.jeq(n.nr, 0, 1).ret(eperm);
-        continue;
-      }
-      // if (nr == X) { if (args[0] == own_pid) allow; else EPERM }
-      b.jeq(n.nr, 0, 4)
-          .load_abs(offsetof(seccomp_data, args[0]))
-          .jeq(own_pid, 0, 1)
-          .ret(own_pid ? SECCOMP_RET_ALLOW : eperm)
-          .ret(eperm);
-    }
+    for (const NetEntry& n : e) entry(b, n, own_pid, labels);
     b.ret(SECCOMP_RET_ALLOW);
     return;
   }
   const size_t mid = e.size() / 2;
-  const std::string upper = "upper" + std::to_string(labels++);
+  const std::string upper = fresh_label("upper", labels);
   b.jge(e[mid].nr, upper.c_str(), 0);
   search(b, e.first(mid), own_pid, labels);
   b.at(upper.c_str());
@@ -57,11 +105,20 @@ void search(Builder& b, std::span<const NetEntry> e, uint32_t own_pid, int& labe
 
 void arch_block(Builder& b, Arch arch, uint32_t own_pid) {
   std::vector<NetEntry> entries;
-  for (const char* name : safety_net_denied())
-    if (auto nr = syscall_number(arch, name))
-      entries.push_back({static_cast<uint32_t>(*nr), false});
+  for (const char* name : safety_net_denied()) {
+    auto nr = syscall_number(arch, name);
+    if (!nr) continue;
+    NetEntry::Kind kind = NetEntry::kDeny;
+    // The stub's own start-up calls, made in x86-64 only: a factory child
+    // starts its second thread and sets PR_SET_PDEATHSIG under the net it
+    // inherited from its template.
+    if (arch == Arch::kX86_64 && std::string_view(name) == "clone") kind = NetEntry::kClone;
+    if (arch == Arch::kX86_64 && std::string_view(name) == "prctl") kind = NetEntry::kPrctl;
+    entries.push_back({static_cast<uint32_t>(*nr), kind});
+  }
   for (const char* name : kSignalCalls)
-    if (auto nr = syscall_number(arch, name)) entries.push_back({static_cast<uint32_t>(*nr), true});
+    if (auto nr = syscall_number(arch, name))
+      entries.push_back({static_cast<uint32_t>(*nr), NetEntry::kSignal});
   std::sort(entries.begin(), entries.end(),
             [](const NetEntry& x, const NetEntry& y) { return x.nr < y.nr; });
   entries.erase(std::unique(entries.begin(), entries.end(),

@@ -9,7 +9,9 @@ bool factory_supports(const StubConfig& config) {
 Status StubFactory::start_template() {
   StubConfig t = config_;
   t.factory_template = true;
-  t.install_filter = false;
+  // The template installs the safety net only (its children inherit it);
+  // it has no listener and no second thread.
+  t.pull_listener = false;
   t.second_thread = false;
   t.phases = nullptr;
   auto s = Stub::spawn(t);
@@ -24,6 +26,9 @@ Result<Stub> StubFactory::make(const StubConfig& config) {
   if (!factory_supports(config))
     return Error{"the stub factory needs stubs that are not pid 1 of their own pid namespace",
                  EINVAL};
+  if (!filter::same_program(config.safety_net, config_.safety_net) ||
+      config.layout.stub_start != config_.layout.stub_start)
+    return Error{"a factory stub must have its template's layout and safety net", EINVAL};
   for (int attempt = 0; attempt < 2; attempt++) {
     if (!template_ || !template_->usable()) {
       template_.reset();

@@ -189,7 +189,10 @@ Result<Stub> Stub::fork_from(Stub& template_stub, const StubConfig& config) {
   auto mark = [&](int64_t SpawnPhases::*field) {
     if (config.phases) config.phases->*field = (Clock::now() - t0).count();
   };
-  auto fds = stub.prepare_pages_and_socket(config);
+  // The safety net came with the template: the child installs the filter.
+  StubConfig child = config;
+  child.safety_net.clear();
+  auto fds = stub.prepare_pages_and_socket(child);
   if (!fds) return fds.error();
   mark(&SpawnPhases::setup_done);
   // The template forks a child that takes these two fds (stub_abi.h,
