@@ -75,6 +75,8 @@ void register_fuzz_benchmarks() {
   // A program that spins in guest code: recognised from the record it runs.
   reg("BM_Fuzz/spin", Timing::kReal,
       [](benchmark::State& s) { fuzz_programs(s, {"outside spin\n"}); });
+  reg("BM_Fuzz/spin_after_i386", Timing::kReal,
+      [](benchmark::State& s) { fuzz_programs(s, {"outside i386 getpid()\nt2 stub spin\n"}); });
   reg("BM_Fuzz/pool_take", Timing::kReal, pool_take);
 }
 

@@ -156,6 +156,13 @@ class ThreadWait {
 
   bool sleeping_for_good() const {
     if (b_.notification_pending && b_.notification_pending()) return false;
+    // /proc numbers a call as its ABI does: an i386 record's call is not
+    // judged (the stub's own idle waits are x86-64).
+    const stub_data& d = stub_.data();
+    for (const uint32_t* current : {&d.current, &d.current2}) {
+      const uint32_t i = __atomic_load_n(current, __ATOMIC_ACQUIRE);
+      if (i < records_.size() && records_[i].abi == STUB_ABI_I386) return false;
+    }
     const auto calls = kernel::sleeping_syscalls(stub_.pid());
     return calls && std::all_of(calls->begin(), calls->end(), sleeps_for_good);
   }
@@ -239,11 +246,8 @@ Result<BatchEnd> start_and_wait(Stub& stub, std::span<const stub_record> records
   if (auto s = stub.post(records); !s) return s.error();
   const auto deadline = Clock::now() + b.timeout;
   // Quick looks under the harness's own stall bound only, never where a
-  // watchdog must be the one to end the stub, and not for i386 records
-  // (/proc numbers a call as its ABI does).
-  const bool quick = b.stall && !b.watchdog &&
-                     std::all_of(records.begin(), records.end(),
-                                 [](const stub_record& r) { return r.abi != STUB_ABI_I386; });
+  // watchdog must be the one to end the stub.
+  const bool quick = b.stall && !b.watchdog;
   Wait w = ThreadWait(stub, 0, records, b, deadline, quick).run();
   // Thread 2's records run while thread 1 waits in a notification (the
   // monitor's service starts them then), or else now.
