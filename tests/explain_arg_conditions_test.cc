@@ -260,24 +260,6 @@ TEST(ArgConditions, I386ArgumentsHaveNoUpperHalf) {
             "ALLOW if args[1] == 0x5401 (TCGETS), KILL_PROCESS otherwise");
 }
 
-// The stub's command loop (futex, rt_sigreturn from the page), in front of a
-// libseccomp policy so a stub can run under it.
-constexpr const char* kStubLoop = R"(
-    ld [ip_hi]
-    jeq #STUB_HI, +0, policy
-    ld [ip]
-    and #PAGE_MASK
-    jeq #STUB_PAGE, +0, policy
-    ld [arch]
-    jeq #AUDIT_ARCH_X86_64, +0, policy
-    ld [nr]
-    jeq #futex, allow
-    jeq #rt_sigreturn, allow, policy
-  allow:
-    ret #ALLOW
-  policy:
-)";
-
 // Every rule of libseccomp's filters is ERRNO or TRAP with its own data, so
 // each probe's outcome names the case the kernel took.
 TEST(ExplainVerify, LibseccompArgumentRulesAgreeWithTheKernelOnBothSides) {
@@ -285,7 +267,8 @@ TEST(ExplainVerify, LibseccompArgumentRulesAgreeWithTheKernelOnBothSides) {
     if (f.name != "argument_comparisons" && f.name != "wide_arguments") continue;
     SCOPED_TRACE(f.name);
     const StubLayout layout;
-    auto prefix = filter::assemble(kStubLoop, {.stub_start = layout.stub_start});
+    auto prefix =
+        filter::assemble(filter::testing::kStubLoopPrefix, {.stub_start = layout.stub_start});
     ASSERT_TRUE(prefix.ok()) << prefix.error().message;
     filter::Program prog = *prefix;
     prog.insert(prog.end(), f.prog.begin(), f.prog.end());

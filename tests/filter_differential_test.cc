@@ -24,26 +24,8 @@ namespace {
 
 constexpr size_t kRecordsPerFilter = 10000;
 
-// The stub's command loop: futex and rt_sigreturn, x86_64, from the stub
-// page only. Everything else falls through into the policy appended here.
-constexpr const char* kStubLoopPrefix = R"(
-    ld [ip_hi]
-    jeq #STUB_HI, +0, policy
-    ld [ip]
-    and #PAGE_MASK
-    jeq #STUB_PAGE, +0, policy
-    ld [arch]
-    jeq #AUDIT_ARCH_X86_64, +0, policy
-    ld [nr]
-    jeq #futex, allow
-    jeq #rt_sigreturn, allow, policy
-  allow:
-    ret #ALLOW
-  policy:
-)";
-
 Program with_stub_loop(const Program& policy, uint64_t stub_start) {
-  auto prefix = assemble(kStubLoopPrefix, {.file = "prefix", .stub_start = stub_start});
+  auto prefix = assemble(testing::kStubLoopPrefix, {.file = "prefix", .stub_start = stub_start});
   if (!prefix) return {};
   Program p = *prefix;
   p.insert(p.end(), policy.begin(), policy.end());

@@ -142,4 +142,24 @@ inline std::vector<NamedFilter> libseccomp_filters() {
   return out;
 }
 
+// The stub's command loop: futex and rt_sigreturn, x86_64, from the stub
+// page only, in the text format; everything else falls through to the
+// label `policy`, where a test appends the filter under test so that a stub
+// can run under it.
+inline constexpr const char* kStubLoopPrefix = R"(
+    ld [ip_hi]
+    jeq #STUB_HI, +0, policy
+    ld [ip]
+    and #PAGE_MASK
+    jeq #STUB_PAGE, +0, policy
+    ld [arch]
+    jeq #AUDIT_ARCH_X86_64, +0, policy
+    ld [nr]
+    jeq #futex, allow
+    jeq #rt_sigreturn, allow, policy
+  allow:
+    ret #ALLOW
+  policy:
+)";
+
 }  // namespace stubfuzz::filter::testing
