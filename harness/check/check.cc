@@ -6,8 +6,9 @@
 
 #include <algorithm>
 #include <fstream>
-#include <iomanip>
 #include <sstream>
+
+#include <fmt/core.h>
 
 #include "check/doctor.h"
 #include "check/lab.h"
@@ -197,14 +198,11 @@ void print_report(const CheckReport& report, std::ostream& out) {
   size_t width = 5;
   for (const auto& r : report.rows) width = std::max(width, r.name.size());
   out << "profile " << report.profile << "\n\n";
-  out << std::left << std::setw(static_cast<int>(width) + 2) << "claim" << std::setw(10)
-      << "verdict" << std::setw(8) << "stubs" << std::setw(10) << "syscalls"
-      << "evidence\n";
-  for (const auto& r : report.rows) {
-    out << std::left << std::setw(static_cast<int>(width) + 2) << r.name << std::setw(10)
-        << to_string(r.verdict) << std::setw(8) << r.stubs << std::setw(10) << r.syscalls
-        << r.evidence << "\n";
-  }
+  out << fmt::format("{:<{}}{:<10}{:<8}{:<10}evidence\n", "claim", width + 2, "verdict", "stubs",
+                     "syscalls");
+  for (const auto& r : report.rows)
+    out << fmt::format("{:<{}}{:<10}{:<8}{:<10}{}\n", r.name, width + 2, to_string(r.verdict),
+                       r.stubs, r.syscalls, r.evidence);
   int stubs = 0, syscalls = 0;
   for (const auto& r : report.rows) stubs += r.stubs, syscalls += r.syscalls;
   out << "\n"

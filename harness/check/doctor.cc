@@ -10,7 +10,8 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
-#include <iomanip>
+
+#include <fmt/core.h>
 
 #include "filter/program.h"
 #include "kernel/facts.h"
@@ -136,8 +137,8 @@ bool print_doctor(const std::vector<DoctorLine>& lines, std::ostream& out) {
   for (const auto& l : lines) width = std::max(width, l.feature.size());
   for (const auto& l : lines) {
     const char* mark = l.available ? "yes" : (l.required ? "NO " : "no ");
-    out << std::left << std::setw(static_cast<int>(width) + 2) << l.feature << mark << "  "
-        << l.detail << (l.required && !l.available ? "  (required)" : "") << "\n";
+    out << fmt::format("{:<{}}{}  {}{}\n", l.feature, width + 2, mark, l.detail,
+                       l.required && !l.available ? "  (required)" : "");
     if (l.required && !l.available) ok = false;
   }
   out << (ok ? "the harness can run here\n" : "the harness cannot run here\n");
