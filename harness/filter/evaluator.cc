@@ -145,6 +145,9 @@ seccomp_data make_seccomp_data(int nr, uint32_t arch, uint64_t ip,
   return d;
 }
 
+// One switch over the opcode classes, as the kernel's interpreter: A, X,
+// the scratch words and pc stay in one place (longer than the rest of the
+// tree's functions for that reason).
 Evaluation evaluate(const Program& prog, const seccomp_data& data, const EvalOptions& options) {
   Evaluation ev;
   uint32_t a = 0, x = 0;  // the converted program clears both first

@@ -95,28 +95,69 @@ Result<Stub*> Executor::ready_stub() {
   return &*stub_;
 }
 
+namespace {
+
+// What the stub runs and the monitor expects, and an observation per record
+// with its symbols resolved.
+struct Batch {
+  std::vector<stub_record> records;
+  std::vector<QueuedCall> queued;
+};
+
+Batch resolve_program(const Program& p, const Stub& s, Execution& ex) {
+  Batch batch;
+  for (const Record& r : p.records) {
+    Observation o;
+    o.resolved = resolve(r, ex.layout);
+    o.insn_addr = r.spin ? 0 : insn_addr(o.resolved, s.data());
+    batch.records.push_back(o.resolved);
+    if (r.site.kind == SiteKind::kQueued) {
+      QueuedCall q{o.resolved.nr, {}};
+      std::copy(std::begin(o.resolved.args), std::end(o.resolved.args), q.args);
+      batch.queued.push_back(q);
+    }
+    ex.records.push_back(o);
+  }
+  return batch;
+}
+
+// What the kernel did with one record, from its result and the batch's end.
+void observe(Observation& o, const stub_result& r, const BatchOutcome& out) {
+  o.ret = r.ret;
+  o.trap_errno = r.trap_errno;
+  // As run: PENDING became the id the monitor held when the record began.
+  for (int a = 0; a < 6; a++)
+    if (o.resolved.pending & (1u << a)) o.resolved.args[a] = r.pending_id;
+  switch (r.status) {
+    case STUB_RESULT_PENDING:
+      o.kind = Observed::kNotRun;
+      break;
+    case STUB_RESULT_BAD_RECORD:
+      o.kind = Observed::kRefused;
+      break;
+    case STUB_RESULT_DONE:
+      o.kind = r.trapped ? Observed::kTrapped : Observed::kReturned;
+      break;
+    case STUB_RESULT_RUNNING:
+      o.kind = out.end == BatchEnd::kTimedOut   ? Observed::kBlocked
+               : out.end == BatchEnd::kWatchdog ? Observed::kWatchdog
+                                                : Observed::kKilled;
+      o.exit = out.exit;
+      break;
+  }
+}
+
+}  // namespace
+
 Result<Execution> Executor::run(const Program& p) {
   auto stub = ready_stub();
   if (!stub) return stub.error();
   Stub& s = **stub;
   Execution ex;
   ex.layout = s.layout();
-  std::vector<stub_record> batch;
-  std::vector<QueuedCall> queued;
-  for (const Record& r : p.records) {
-    Observation o;
-    o.resolved = resolve(r, ex.layout);
-    o.insn_addr = r.spin ? 0 : insn_addr(o.resolved, s.data());
-    batch.push_back(o.resolved);
-    if (r.site.kind == SiteKind::kQueued) {
-      QueuedCall q{o.resolved.nr, {}};
-      std::copy(std::begin(o.resolved.args), std::end(o.resolved.args), q.args);
-      queued.push_back(q);
-    }
-    ex.records.push_back(o);
-  }
+  const Batch batch = resolve_program(p, s, ex);
   // &resp{id=PENDING}: CONTINUE, the id filled in by the stub.
-  if (std::any_of(batch.begin(), batch.end(),
+  if (std::any_of(batch.records.begin(), batch.records.end(),
                   [](const stub_record& r) { return r.pending & STUB_PENDING_RESP; })) {
     seccomp_notif_resp resp{};
     resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
@@ -125,10 +166,10 @@ Result<Execution> Executor::run(const Program& p) {
         !w)
       return w.error();
   }
-  auto monitored = monitor_.run(
-      s, batch, queued, record_bound_ * static_cast<int>(std::max<size_t>(1, batch.size())));
+  auto monitored =
+      monitor_.run(s, batch.records, batch.queued,
+                   record_bound_ * static_cast<int>(std::max<size_t>(1, batch.records.size())));
   if (!monitored) return monitored.error();
-  const BatchOutcome* out = &monitored->outcome;
   ex.monitor_hang = monitored->hang;
   for (const auto& a : monitored->answers) {
     if (a.record >= ex.records.size()) continue;
@@ -136,33 +177,12 @@ Result<Execution> Executor::run(const Program& p) {
     ex.records[a.record].answer_error = a.error;
   }
   for (size_t i = 0; i < ex.records.size(); i++) {
-    Observation& o = ex.records[i];
-    const stub_result& r = out->results[i];
-    o.ret = r.ret;
-    o.trap_errno = r.trap_errno;
-    // As run: PENDING became the id the monitor held when the record began.
-    for (int a = 0; a < 6; a++)
-      if (o.resolved.pending & (1u << a)) o.resolved.args[a] = r.pending_id;
-    switch (r.status) {
-      case STUB_RESULT_PENDING:
-        o.kind = Observed::kNotRun;
-        break;
-      case STUB_RESULT_BAD_RECORD:
-        o.kind = Observed::kRefused;
-        break;
-      case STUB_RESULT_DONE:
-        o.kind = r.trapped ? Observed::kTrapped : Observed::kReturned;
-        if (!r.trapped) stub_dirty_ = true;
-        break;
-      case STUB_RESULT_RUNNING:
-        o.kind = out->end == BatchEnd::kTimedOut   ? Observed::kBlocked
-                 : out->end == BatchEnd::kWatchdog ? Observed::kWatchdog
-                                                   : Observed::kKilled;
-        o.exit = out->exit;
-        break;
-    }
+    observe(ex.records[i], monitored->outcome.results[i], monitored->outcome);
+    // A call that ran may have changed the stub: the next program gets a
+    // fresh one.
+    if (ex.records[i].kind == Observed::kReturned) stub_dirty_ = true;
   }
-  ex.stub_survived = out->end == BatchEnd::kCompleted;
+  ex.stub_survived = monitored->outcome.end == BatchEnd::kCompleted;
   if (ex.stub_survived && s.listener()) {
     auto valid = s.listener()->id_valid(0x5eed);
     auto ev = s.listener()->wait(std::chrono::milliseconds(0));
