@@ -2,19 +2,38 @@
 // little here: which filter instructions ran, which (syscall class, site,
 // ABI, action) tuples were seen, and the comparisons the filter made, so
 // constants like SECCOMP_IOCTL_NOTIF_SEND or a page boundary are solved fast.
-//   libFuzzer: __libfuzzer_extra_counters and __sanitizer_cov_trace_cmp*.
-//   AFL++:     its shared map, __afl_area_ptr (it ignores libFuzzer's section).
+//   libFuzzer: __libfuzzer_extra_counters; compares through
+//              __sanitizer_cov_trace_cmp4/8 and __sanitizer_weak_hook_memcmp
+//              into its table of recent compares.
+//   AFL++:     its shared map, __afl_area_ptr (it ignores libFuzzer's
+//              section); compares through the same __sanitizer_cov_trace_cmp*
+//              and __cmplog_rtn_hook_n, which its runtime records in the
+//              cmplog map when afl-fuzz runs the target with -c.
+// Each comparison is given twice: as the filter saw it (A against K), and
+// in the input's own bytes (fuzz/input_compares.h), which is what the
+// engines' input-to-state replacement can use.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <span>
 #include <utility>
+#include <vector>
 
+#include "fuzz/input_compares.h"
 #include "fuzz/oracle.h"
 
 extern "C" {
+__attribute__((weak)) void __sanitizer_cov_trace_cmp2(uint16_t, uint16_t);
 __attribute__((weak)) void __sanitizer_cov_trace_cmp4(uint32_t, uint32_t);
+__attribute__((weak)) void __sanitizer_cov_trace_cmp8(uint64_t, uint64_t);
+// libFuzzer's (its memcmp interceptor hook); AFL++'s runtime has none.
+__attribute__((weak)) void __sanitizer_weak_hook_memcmp(void* caller_pc, const void* s1,
+                                                        const void* s2, size_t n, int result);
+// AFL++'s routine hook (afl-compiler-rt); libFuzzer has none.
+__attribute__((weak)) void __cmplog_rtn_hook_n(uint8_t* ptr1, uint8_t* ptr2, uint64_t len);
 }
 
 #ifdef __AFL_COMPILER
@@ -64,7 +83,49 @@ constexpr auto make_sites(std::integer_sequence<int, I...>) {
 }
 inline constexpr auto kCmpSites = make_sites(std::make_integer_sequence<int, 64>{});
 
-inline void report_feedback(const Program& p, const Execution& ex, const Judgement& j) {
+inline uint64_t little_endian(const std::vector<uint8_t>& b) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < b.size() && i < 8; i++) v |= uint64_t{b[i]} << (8 * i);
+  return v;
+}
+
+// The input's bytes against the bytes that would take the other side, as the
+// widest comparison each engine turns into a replacement: integers of 2, 4 or
+// 8 bytes, else a memcmp (libFuzzer) or a routine compare (AFL++, <= 31 bytes).
+template <int N>
+__attribute__((noinline)) void input_cmp_site(const InputCompare& c) {
+  const size_t n = c.seen.size();
+  if (n == 4 && __sanitizer_cov_trace_cmp4) {
+    __sanitizer_cov_trace_cmp4(static_cast<uint32_t>(little_endian(c.seen)),
+                               static_cast<uint32_t>(little_endian(c.wanted)));
+    return;
+  }
+  if (n == 8 && __sanitizer_cov_trace_cmp8) {
+    __sanitizer_cov_trace_cmp8(little_endian(c.seen), little_endian(c.wanted));
+    return;
+  }
+  if (n == 2 && __sanitizer_cov_trace_cmp2)
+    __sanitizer_cov_trace_cmp2(static_cast<uint16_t>(little_endian(c.seen)),
+                               static_cast<uint16_t>(little_endian(c.wanted)));
+  if (__sanitizer_weak_hook_memcmp)
+    __sanitizer_weak_hook_memcmp(reinterpret_cast<void*>(&input_cmp_site<N>), c.seen.data(),
+                                 c.wanted.data(), n,
+                                 std::memcmp(c.seen.data(), c.wanted.data(), n));
+  if (__cmplog_rtn_hook_n && n != 2)
+    __cmplog_rtn_hook_n(const_cast<uint8_t*>(c.seen.data()), const_cast<uint8_t*>(c.wanted.data()),
+                        n);
+}
+using InputCmpSite = void (*)(const InputCompare&);
+template <int... I>
+constexpr auto make_input_sites(std::integer_sequence<int, I...>) {
+  return std::array<InputCmpSite, sizeof...(I)>{&input_cmp_site<I>...};
+}
+inline constexpr auto kInputCmpSites = make_input_sites(std::make_integer_sequence<int, 64>{});
+
+// `input` and `spans`: the bytes `p` was decoded from and where each record
+// lies in them (no spans for a text-form input).
+inline void report_feedback(std::span<const uint8_t> input, const std::vector<RecordSpan>& spans,
+                            const Program& p, const Execution& ex, const Judgement& j) {
   for (size_t i = 0; i < j.records.size() && i < ex.records.size(); i++) {
     const auto& v = j.records[i];
     const auto& o = ex.records[i];
@@ -72,6 +133,9 @@ inline void report_feedback(const Program& p, const Execution& ex, const Judgeme
     for (const auto& c : v.model.comparisons) {
       kCmpSites[c.pc % kCmpSites.size()](c.value, c.operand);
       bump(0x20000u | (c.pc << 1) | (c.taken ? 1 : 0));
+      if (i < spans.size())
+        for (const auto& ic : input_compares(input, spans[i], p.records[i], v.data, c))
+          kInputCmpSites[c.pc % kInputCmpSites.size()](ic);
     }
     const uint32_t tuple = (static_cast<uint32_t>(o.resolved.nr) & 0x1ff) << 8 |
                            static_cast<uint32_t>(p.records[i].site.kind) << 5 |

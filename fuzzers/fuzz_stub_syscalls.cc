@@ -106,13 +106,14 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!g_executor) start();
-  const fuzz::Program program = fuzz::program_from_bytes({data, size});
+  std::vector<fuzz::RecordSpan> spans;
+  const fuzz::Program program = fuzz::program_from_bytes({data, size}, &spans);
   if (program.records.empty()) return 0;
   auto ex = g_executor->run(program);
   if (!ex) die(ex.error().message);  // the harness itself failed: not a finding
   const auto j =
       fuzz::judge(*g_profile, g_executor->config(), program, *ex, g_matrix_dir != nullptr);
-  fuzz::report_feedback(program, *ex, j);
+  fuzz::report_feedback({data, size}, spans, program, *ex, j);
   g_stats->record(program, *ex, j, g_executor->stubs_used());
   if (g_matrix_dir) {
     note_classes(program, *ex, j);

@@ -13,9 +13,11 @@
 #include <sstream>
 #include <thread>
 
+#include "fuzz/dictionary.h"
 #include "fuzz/stats.h"
 #include "fuzz/target_env.h"
 #include "kernel/sys.h"
+#include "profile/profile.h"
 
 namespace stubfuzz::fuzz {
 
@@ -55,6 +57,9 @@ std::vector<std::vector<std::string>> afl_instances(const CampaignOptions& o,
                                      i == 0 ? "main" : "secondary" + std::to_string(i),
                                      "-V",
                                      std::to_string(o.time.count())};
+    // cmplog on the main instance: the target's own compare hooks
+    // (fuzzers/feedback.h) fill AFL++'s cmplog map, so the same binary serves.
+    if (i == 0) argv.insert(argv.end(), {"-c", "0"});
     if (!o.dict.empty()) argv.insert(argv.end(), {"-x", o.dict});
     argv.insert(argv.end(), {"--", o.target});
     all.push_back(argv);
@@ -106,7 +111,25 @@ std::vector<std::string> crash_files(const CampaignOptions& o, const std::string
   return files;
 }
 
+// The filter the target will run, as the target itself builds it.
+Result<filter::Program> filter_under_test(const CampaignOptions& o) {
+  if (!o.filter.empty()) {
+    auto p = profile_from_filter_file(o.filter, o.claims.empty() ? kDefaultProfile : o.claims);
+    if (!p) return p.error();
+    return p->make_filter(StubLayout{});
+  }
+  auto p = find_profile(o.profile.empty() ? kDefaultProfile : o.profile);
+  if (!p) return p.error();
+  return (*p)->make_filter(StubLayout{});
+}
+
 }  // namespace
+
+Result<std::string> campaign_dictionary(const CampaignOptions& o, const std::string& out) {
+  auto prog = filter_under_test(o);
+  if (!prog) return prog.error();
+  return write_dictionary(out + "/dictionary.dict", o.dict, *prog);
+}
 
 Result<pid_t> launch_engine(const std::vector<std::string>& argv,
                             const std::vector<std::pair<std::string, std::string>>& env,
@@ -146,15 +169,20 @@ Result<CampaignResult> run_campaign(const CampaignOptions& o, std::ostream& stat
   }
   if (o.engine == Engine::kAfl && o.seeds.empty())
     std::ofstream(out + "/seeds/outside-getpid.txt") << "outside getpid()\n";
+  auto dict = campaign_dictionary(o, out);
+  if (!dict) return dict.error();
+  CampaignOptions with_dict = o;
+  with_dict.dict = *dict;
 
   std::vector<pid_t> pids;
   if (o.engine == Engine::kLibFuzzer) {
-    auto pid = launch_engine(engine_argv(o, out), engine_env(o, out), out, out + "/engine.log");
+    auto pid =
+        launch_engine(engine_argv(with_dict, out), engine_env(o, out), out, out + "/engine.log");
     if (!pid) return pid.error();
     pids.push_back(*pid);
   } else {
     int i = 0;
-    for (const auto& argv : afl_instances(o, out)) {
+    for (const auto& argv : afl_instances(with_dict, out)) {
       auto pid = launch_engine(argv, engine_env(o, out), out,
                                out + "/afl-" + std::to_string(i++) + ".log");
       if (!pid) return pid.error();

@@ -160,7 +160,14 @@ Result<MatrixResult> run_matrix(const MatrixOptions& o, std::ostream& status) {
     while (running < static_cast<size_t>(std::max(1, o.jobs)) && next < runs.size()) {
       Run& r = runs[next++];
       const std::string dir = profile_dir(o, r.profile);
-      auto pid = launch_engine(engine_argv(o, dir),
+      // Each profile's own filter constants join the shared tokens.
+      MatrixOptions with_dict = o;
+      CampaignOptions c;
+      c.profile = r.profile;
+      c.dict = o.dict;
+      auto dict = campaign_dictionary(c, dir);
+      if (dict) with_dict.dict = *dict;
+      auto pid = launch_engine(engine_argv(with_dict, dir),
                                {{env::kProfile, r.profile},
                                 {env::kMatrixDir, dir + "/found"},
                                 {env::kStatsDir, dir + "/stats"}},
