@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -122,10 +123,48 @@ constexpr auto make_input_sites(std::integer_sequence<int, I...>) {
 }
 inline constexpr auto kInputCmpSites = make_input_sites(std::make_integer_sequence<int, 64>{});
 
+// A comparison in the input's bytes, with the filter instruction it came from.
+struct SitedCompare {
+  uint16_t pc;
+  InputCompare compare;
+};
+
+// Hands the compares to the engines. Called last in a run, so that the
+// harness's own instrumented compares do not push them out of libFuzzer's
+// small tables before the next mutation.
+inline void emit_compares(const std::vector<SitedCompare>& compares) {
+  for (const auto& c : compares) kInputCmpSites[c.pc % kInputCmpSites.size()](c.compare);
+}
+
+// The compares each recent input made, by the input's hash: the custom
+// mutator (mutator.h) applies one to the very bytes they were made on.
+inline uint64_t input_hash(std::span<const uint8_t> input) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (uint8_t b : input) h = (h ^ b) * 1099511628211ull;
+  return h ^ input.size();
+}
+inline std::unordered_map<uint64_t, std::vector<InputCompare>>& remembered_compares() {
+  static std::unordered_map<uint64_t, std::vector<InputCompare>> m;
+  return m;
+}
+inline void remember_compares(std::span<const uint8_t> input,
+                              const std::vector<SitedCompare>& compares) {
+  if (compares.empty()) return;
+  auto& m = remembered_compares();
+  if (m.size() >= (1u << 16)) m.clear();  // bounded; the corpus is re-run often enough
+  auto& slot = m[input_hash(input)];
+  slot.clear();
+  for (const auto& c : compares) slot.push_back(c.compare);
+}
+
 // `input` and `spans`: the bytes `p` was decoded from and where each record
-// lies in them (no spans for a text-form input).
-inline void report_feedback(std::span<const uint8_t> input, const std::vector<RecordSpan>& spans,
-                            const Program& p, const Execution& ex, const Judgement& j) {
+// lies in them (no spans for a text-form input). Returns the filter's
+// compares in the input's bytes, for emit_compares and remember_compares.
+inline std::vector<SitedCompare> report_feedback(std::span<const uint8_t> input,
+                                                 const std::vector<RecordSpan>& spans,
+                                                 const Program& p, const Execution& ex,
+                                                 const Judgement& j) {
+  std::vector<SitedCompare> compares;
   for (size_t i = 0; i < j.records.size() && i < ex.records.size(); i++) {
     const auto& v = j.records[i];
     const auto& o = ex.records[i];
@@ -134,14 +173,15 @@ inline void report_feedback(std::span<const uint8_t> input, const std::vector<Re
       kCmpSites[c.pc % kCmpSites.size()](c.value, c.operand);
       bump(0x20000u | (c.pc << 1) | (c.taken ? 1 : 0));
       if (i < spans.size())
-        for (const auto& ic : input_compares(input, spans[i], p.records[i], v.data, c))
-          kInputCmpSites[c.pc % kInputCmpSites.size()](ic);
+        for (auto& ic : input_compares(input, spans[i], p.records[i], v.data, c))
+          compares.push_back({c.pc, std::move(ic)});
     }
     const uint32_t tuple = (static_cast<uint32_t>(o.resolved.nr) & 0x1ff) << 8 |
                            static_cast<uint32_t>(p.records[i].site.kind) << 5 |
                            (o.resolved.abi << 4) | static_cast<uint32_t>(o.kind) << 1;
     bump(0x40000u | tuple);
   }
+  return compares;
 }
 
 }  // namespace stubfuzz::fuzz

@@ -113,10 +113,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!ex) die(ex.error().message);  // the harness itself failed: not a finding
   const auto j =
       fuzz::judge(*g_profile, g_executor->config(), program, *ex, g_matrix_dir != nullptr);
-  fuzz::report_feedback({data, size}, spans, program, *ex, j);
+  const auto compares = fuzz::report_feedback({data, size}, spans, program, *ex, j);
   g_stats->record(program, *ex, j, g_executor->stubs_used());
+  fuzz::remember_compares({data, size}, compares);
   if (g_matrix_dir) {
     note_classes(program, *ex, j);
+    fuzz::emit_compares(compares);
     return 0;
   }
   if (const auto* b = j.first_violation()) {
@@ -128,5 +130,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     g_stats->violation(report);
     __builtin_trap();
   }
+  fuzz::emit_compares(compares);
   return 0;
 }

@@ -2,7 +2,9 @@
 // rarely turns one valid record into another valid, interesting one, so half
 // of the time a whole record is inserted, dropped, duplicated or has its
 // site, ABI, syscall or one argument replaced by something the claims care
-// about. The other half is libFuzzer's own mutation of the bytes.
+// about. The other half is libFuzzer's own mutation of the bytes. Before
+// either, a quarter of the time, one of the filter's comparisons on these
+// very bytes is turned to its other side (feedback.h remembers them).
 #pragma once
 
 #include <sys/syscall.h>
@@ -12,6 +14,7 @@
 #include <cstring>
 #include <random>
 
+#include "feedback.h"
 #include "fuzz/program.h"
 
 #ifndef __AFL_COMPILER  // AFL++ brings its own mutators (and no LLVMFuzzerMutate)
@@ -100,12 +103,25 @@ inline void mutate_program(Program& p, std::mt19937& rng) {
   }
 }
 
+// Input-to-state replacement from the filter's compares on these very bytes
+// (feedback.h remembers them): one comparison turned to its other side.
+inline bool apply_remembered_compare(uint8_t* data, size_t size, std::mt19937& rng) {
+  const auto& m = remembered_compares();
+  const auto it = m.find(input_hash({data, size}));
+  if (it == m.end() || it->second.empty()) return false;
+  const InputCompare& c = it->second[rng() % it->second.size()];
+  if (c.offset > size || c.wanted.size() > size - c.offset) return false;
+  std::memcpy(data + c.offset, c.wanted.data(), c.wanted.size());
+  return true;
+}
+
 }  // namespace stubfuzz::fuzz
 
 #ifndef __AFL_COMPILER
 extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max_size,
                                           unsigned int seed) {
   std::mt19937 rng(seed);
+  if (rng() % 4 == 0 && stubfuzz::fuzz::apply_remembered_compare(data, size, rng)) return size;
   if (rng() % 2) return LLVMFuzzerMutate(data, size, max_size);
   stubfuzz::fuzz::Program p = stubfuzz::fuzz::program_from_bytes({data, size});
   stubfuzz::fuzz::mutate_program(p, rng);
