@@ -149,7 +149,7 @@ Evaluation evaluate(const Program& prog, const seccomp_data& data, const EvalOpt
   Evaluation ev;
   uint32_t a = 0, x = 0;  // the converted program clears both first
   uint32_t mem[BPF_MEMWORDS] = {};
-  Origin ao, xo, memo[BPF_MEMWORDS];  // where a, x and mem came from
+  Provenance ao, xo, memo[BPF_MEMWORDS];  // where a, x and mem came from
   const size_t len = prog.size();
   auto fail = [&](size_t pc, const std::string& why) {
     ev.ok = false;
@@ -167,7 +167,7 @@ Evaluation evaluate(const Program& prog, const seccomp_data& data, const EvalOpt
       case BPF_LD:
       case BPF_LDX: {
         uint32_t& dst = BPF_CLASS(code) == BPF_LD ? a : x;
-        Origin& dsto = BPF_CLASS(code) == BPF_LD ? ao : xo;
+        Provenance& dsto = BPF_CLASS(code) == BPF_LD ? ao : xo;
         if (code == (BPF_LD | BPF_W | BPF_ABS)) {
           if (in.k >= kDataSize || in.k % 4) return fail(pc, "load outside seccomp_data");
           a = load_word(data, in.k);

@@ -41,11 +41,11 @@ inline bool executes(Action a) { return a == Action::kAllow || a == Action::kLog
 // Where A (or X, or a scratch word) came from: a word of seccomp_data,
 // ANDed with `mask` since, or anything else (field < 0). Fuzzers need it to
 // find the compared value in their input; other ALU operations lose it.
-struct Origin {
+struct Provenance {
   int16_t field = -1;  // byte offset into seccomp_data, or -1
   uint32_t mask = ~0u;
   bool known() const { return field >= 0; }
-  bool operator==(const Origin&) const = default;
+  bool operator==(const Provenance&) const = default;
 };
 
 // A conditional jump's test, for fuzzer feedback.
@@ -55,7 +55,7 @@ struct Comparison {
   uint32_t value;    // A
   uint32_t operand;  // K or X
   bool taken;
-  Origin origin;  // of A
+  Provenance origin;  // of A
 };
 
 struct Evaluation {

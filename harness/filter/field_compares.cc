@@ -11,11 +11,11 @@ namespace {
 
 // What each register and scratch word holds, as the evaluator tracks it.
 struct State {
-  Origin a, x;
-  std::array<Origin, BPF_MEMWORDS> mem{};
+  Provenance a, x;
+  std::array<Provenance, BPF_MEMWORDS> mem{};
 };
 
-Origin join(const Origin& p, const Origin& q) { return p == q ? p : Origin{}; }
+Provenance join(const Provenance& p, const Provenance& q) { return p == q ? p : Provenance{}; }
 
 State join(const State& p, const State& q) {
   State s{join(p.a, q.a), join(p.x, q.x), {}};
@@ -30,12 +30,13 @@ bool step(const sock_filter& in, State& s) {
   switch (BPF_CLASS(code)) {
     case BPF_LD:
     case BPF_LDX: {
-      Origin& dst = BPF_CLASS(code) == BPF_LD ? s.a : s.x;
+      Provenance& dst = BPF_CLASS(code) == BPF_LD ? s.a : s.x;
       if (code == (BPF_LD | BPF_W | BPF_ABS))
-        s.a = in.k < sizeof(seccomp_data) && in.k % 4 == 0 ? Origin{static_cast<int16_t>(in.k), ~0u}
-                                                           : Origin{};
+        s.a = in.k < sizeof(seccomp_data) && in.k % 4 == 0
+                  ? Provenance{static_cast<int16_t>(in.k), ~0u}
+                  : Provenance{};
       else if (BPF_MODE(code) == BPF_MEM)
-        dst = in.k < BPF_MEMWORDS ? s.mem[in.k] : Origin{};
+        dst = in.k < BPF_MEMWORDS ? s.mem[in.k] : Provenance{};
       else
         dst = {};
       return true;

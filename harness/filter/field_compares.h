@@ -16,7 +16,7 @@ struct FieldCompare {
   uint16_t pc;
   uint16_t op;  // BPF_JEQ, BPF_JGT, BPF_JGE or BPF_JSET
   uint32_t k;
-  Origin origin;  // always known: jumps on anything else are left out
+  Provenance origin;  // always known: jumps on anything else are left out
 };
 
 // A program the checker refuses gives what its well-formed prefix allows.
