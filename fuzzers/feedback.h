@@ -14,10 +14,14 @@
 // engines' input-to-state replacement can use.
 #pragma once
 
+#include <linux/filter.h>
+
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <span>
 #include <unordered_map>
 #include <utility>
@@ -127,13 +131,27 @@ inline constexpr auto kInputCmpSites = make_input_sites(std::make_integer_sequen
 struct SitedCompare {
   uint16_t pc;
   InputCompare compare;
+  uint32_t other_side = 0;  // pc * 2 + taken, of the side it asks for
 };
+
+// The jump sides (pc * 2 + taken) of the filter under test taken so far.
+inline std::vector<bool>& sides_taken() {
+  static std::vector<bool> sides(2 * (BPF_MAXINSNS + 1), false);
+  return sides;
+}
+// Its other side has never been taken in this process: what a replacement
+// most needs to reach.
+inline bool fresh(const SitedCompare& c) { return !sides_taken()[c.other_side]; }
 
 // Hands the compares to the engines. Called last in a run, so that the
 // harness's own instrumented compares do not push them out of libFuzzer's
 // small tables before the next mutation.
 inline void emit_compares(const std::vector<SitedCompare>& compares) {
-  for (const auto& c : compares) kInputCmpSites[c.pc % kInputCmpSites.size()](c.compare);
+  // The fresh ones last, so that they are the most recent in the tables.
+  for (bool fresh : {false, true})
+    for (const auto& c : compares)
+      if (stubfuzz::fuzz::fresh(c) == fresh)
+        kInputCmpSites[c.pc % kInputCmpSites.size()](c.compare);
 }
 
 // The compares each recent input made, by the input's hash: the custom
@@ -143,18 +161,53 @@ inline uint64_t input_hash(std::span<const uint8_t> input) {
   for (uint8_t b : input) h = (h ^ b) * 1099511628211ull;
   return h ^ input.size();
 }
-inline std::unordered_map<uint64_t, std::vector<InputCompare>>& remembered_compares() {
-  static std::unordered_map<uint64_t, std::vector<InputCompare>> m;
+inline std::unordered_map<uint64_t, std::vector<SitedCompare>>& remembered_compares() {
+  static std::unordered_map<uint64_t, std::vector<SitedCompare>> m;
   return m;
 }
+// Inputs with one compare toward a never-taken side already applied, for the
+// custom mutator to hand out next: the engine's scheduler may not pick the
+// input they came from again for a long while in a big corpus.
+struct Candidate {
+  uint32_t side;
+  std::vector<uint8_t> bytes;
+};
+inline std::deque<Candidate>& candidates() {
+  static std::deque<Candidate> q;
+  return q;
+}
+inline constexpr size_t kMaxCandidates = 256, kCandidatesPerSide = 4;
+
 inline void remember_compares(std::span<const uint8_t> input,
                               const std::vector<SitedCompare>& compares) {
   if (compares.empty()) return;
   auto& m = remembered_compares();
   if (m.size() >= (1u << 16)) m.clear();  // bounded; the corpus is re-run often enough
-  auto& slot = m[input_hash(input)];
-  slot.clear();
-  for (const auto& c : compares) slot.push_back(c.compare);
+  m[input_hash(input)] = compares;
+  auto& q = candidates();
+  for (const auto& c : compares) {
+    if (!fresh(c) || q.size() >= kMaxCandidates) continue;
+    const auto same = std::count_if(q.begin(), q.end(),
+                                    [&](const Candidate& k) { return k.side == c.other_side; });
+    if (static_cast<size_t>(same) >= kCandidatesPerSide) continue;
+    Candidate k{c.other_side, {input.begin(), input.end()}};
+    std::copy(c.compare.wanted.begin(), c.compare.wanted.end(),
+              k.bytes.begin() + static_cast<long>(c.compare.offset));
+    q.push_back(std::move(k));
+  }
+}
+
+// The next candidate whose side is still untaken, into data; its size, or 0.
+inline size_t next_candidate(uint8_t* data, size_t max_size) {
+  auto& q = candidates();
+  while (!q.empty()) {
+    Candidate k = std::move(q.front());
+    q.pop_front();
+    if (sides_taken()[k.side] || k.bytes.size() > max_size) continue;
+    std::copy(k.bytes.begin(), k.bytes.end(), data);
+    return k.bytes.size();
+  }
+  return 0;
 }
 
 // `input` and `spans`: the bytes `p` was decoded from and where each record
@@ -165,6 +218,9 @@ inline std::vector<SitedCompare> report_feedback(std::span<const uint8_t> input,
                                                  const Program& p, const Execution& ex,
                                                  const Judgement& j) {
   std::vector<SitedCompare> compares;
+  auto& sides = sides_taken();
+  for (const auto& v : j.records)
+    for (const auto& c : v.model.comparisons) sides[2 * c.pc + (c.taken ? 1 : 0)] = true;
   for (size_t i = 0; i < j.records.size() && i < ex.records.size(); i++) {
     const auto& v = j.records[i];
     const auto& o = ex.records[i];
@@ -172,9 +228,10 @@ inline std::vector<SitedCompare> report_feedback(std::span<const uint8_t> input,
     for (const auto& c : v.model.comparisons) {
       kCmpSites[c.pc % kCmpSites.size()](c.value, c.operand);
       bump(0x20000u | (c.pc << 1) | (c.taken ? 1 : 0));
-      if (i < spans.size())
-        for (auto& ic : input_compares(input, spans[i], p.records[i], v.data, c))
-          compares.push_back({c.pc, std::move(ic)});
+      if (i >= spans.size()) continue;
+      const uint32_t other = 2u * c.pc + (c.taken ? 0 : 1);
+      for (auto& ic : input_compares(input, spans[i], p.records[i], v.data, c))
+        compares.push_back({c.pc, std::move(ic), other});
     }
     const uint32_t tuple = (static_cast<uint32_t>(o.resolved.nr) & 0x1ff) << 8 |
                            static_cast<uint32_t>(p.records[i].site.kind) << 5 |

@@ -4,7 +4,10 @@
 // site, ABI, syscall or one argument replaced by something the claims care
 // about. The other half is libFuzzer's own mutation of the bytes. Before
 // either, a quarter of the time, one of the filter's comparisons on these
-// very bytes is turned to its other side (feedback.h remembers them).
+// very bytes is turned to its other side (feedback.h remembers them),
+// preferring sides never taken; and while there are inputs that already
+// have such a replacement made (feedback.h's candidates), half of the calls
+// hand out the next of those instead.
 #pragma once
 
 #include <sys/syscall.h>
@@ -104,13 +107,21 @@ inline void mutate_program(Program& p, std::mt19937& rng) {
 }
 
 // Input-to-state replacement from the filter's compares on these very bytes
-// (feedback.h remembers them): one comparison turned to its other side.
+// (feedback.h remembers them): one comparison turned to its other side,
+// one whose other side was never taken when there is such a one.
 inline bool apply_remembered_compare(uint8_t* data, size_t size, std::mt19937& rng) {
   const auto& m = remembered_compares();
   const auto it = m.find(input_hash({data, size}));
   if (it == m.end() || it->second.empty()) return false;
-  const InputCompare& c = it->second[rng() % it->second.size()];
-  if (c.offset > size || c.wanted.size() > size - c.offset) return false;
+  std::vector<const InputCompare*> fresh_ones, all;
+  for (const auto& c : it->second) {
+    if (c.compare.offset > size || c.compare.wanted.size() > size - c.compare.offset) continue;
+    all.push_back(&c.compare);
+    if (fresh(c)) fresh_ones.push_back(&c.compare);
+  }
+  const auto& pick = fresh_ones.empty() ? all : fresh_ones;
+  if (pick.empty()) return false;
+  const InputCompare& c = *pick[rng() % pick.size()];
   std::memcpy(data + c.offset, c.wanted.data(), c.wanted.size());
   return true;
 }
@@ -121,6 +132,8 @@ inline bool apply_remembered_compare(uint8_t* data, size_t size, std::mt19937& r
 extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max_size,
                                           unsigned int seed) {
   std::mt19937 rng(seed);
+  if (rng() % 2 == 0)
+    if (const size_t n = stubfuzz::fuzz::next_candidate(data, max_size)) return n;
   if (rng() % 4 == 0 && stubfuzz::fuzz::apply_remembered_compare(data, size, rng)) return size;
   if (rng() % 2) return LLVMFuzzerMutate(data, size, max_size);
   stubfuzz::fuzz::Program p = stubfuzz::fuzz::program_from_bytes({data, size});
