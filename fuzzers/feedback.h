@@ -131,12 +131,19 @@ inline constexpr auto kInputCmpSites = make_input_sites(std::make_integer_sequen
 struct SitedCompare {
   uint16_t pc;
   InputCompare compare;
-  uint32_t other_side = 0;  // pc * 2 + taken, of the side it asks for
+  uint32_t other_side = 0;  // side_key() of the side it asks for
 };
 
-// The jump sides (pc * 2 + taken) of the filter under test taken so far.
+// A jump side as seen from one kind of site: the claims care where a call
+// comes from, so a side taken from below the page is not taken from the page.
+inline uint32_t side_key(SiteKind site, uint16_t pc, bool taken) {
+  return (static_cast<uint32_t>(site) * (BPF_MAXINSNS + 1) + pc) * 2 + (taken ? 1 : 0);
+}
+
+// The jump sides (side_key) of the filter under test taken so far.
 inline std::vector<bool>& sides_taken() {
-  static std::vector<bool> sides(2 * (BPF_MAXINSNS + 1), false);
+  static std::vector<bool> sides(2 * (BPF_MAXINSNS + 1) * static_cast<size_t>(SiteKind::kCount),
+                                 false);
   return sides;
 }
 // Its other side has never been taken in this process: what a replacement
@@ -219,8 +226,9 @@ inline std::vector<SitedCompare> report_feedback(std::span<const uint8_t> input,
                                                  const Judgement& j) {
   std::vector<SitedCompare> compares;
   auto& sides = sides_taken();
-  for (const auto& v : j.records)
-    for (const auto& c : v.model.comparisons) sides[2 * c.pc + (c.taken ? 1 : 0)] = true;
+  for (size_t i = 0; i < j.records.size() && i < p.records.size(); i++)
+    for (const auto& c : j.records[i].model.comparisons)
+      sides[side_key(p.records[i].site.kind, c.pc, c.taken)] = true;
   for (size_t i = 0; i < j.records.size() && i < ex.records.size(); i++) {
     const auto& v = j.records[i];
     const auto& o = ex.records[i];
@@ -229,7 +237,7 @@ inline std::vector<SitedCompare> report_feedback(std::span<const uint8_t> input,
       kCmpSites[c.pc % kCmpSites.size()](c.value, c.operand);
       bump(0x20000u | (c.pc << 1) | (c.taken ? 1 : 0));
       if (i >= spans.size()) continue;
-      const uint32_t other = 2u * c.pc + (c.taken ? 0 : 1);
+      const uint32_t other = side_key(p.records[i].site.kind, c.pc, !c.taken);
       for (auto& ic : input_compares(input, spans[i], p.records[i], v.data, c))
         compares.push_back({c.pc, std::move(ic), other});
     }

@@ -14,11 +14,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 
 #include "feedback.h"
 #include "fuzz/program.h"
+#include "fuzz/target_env.h"
 
 #ifndef __AFL_COMPILER  // AFL++ brings its own mutators (and no LLVMFuzzerMutate)
 extern "C" size_t LLVMFuzzerMutate(uint8_t* data, size_t size, size_t max_size);
@@ -132,9 +134,14 @@ inline bool apply_remembered_compare(uint8_t* data, size_t size, std::mt19937& r
 extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max_size,
                                           unsigned int seed) {
   std::mt19937 rng(seed);
-  if (rng() % 2 == 0)
+  static const bool replace = [] {
+    const char* v = std::getenv(stubfuzz::fuzz::env::kNoReplacement);
+    return !(v && *v == '1');
+  }();
+  if (replace && rng() % 2 == 0)
     if (const size_t n = stubfuzz::fuzz::next_candidate(data, max_size)) return n;
-  if (rng() % 4 == 0 && stubfuzz::fuzz::apply_remembered_compare(data, size, rng)) return size;
+  if (replace && rng() % 4 == 0 && stubfuzz::fuzz::apply_remembered_compare(data, size, rng))
+    return size;
   if (rng() % 2) return LLVMFuzzerMutate(data, size, max_size);
   stubfuzz::fuzz::Program p = stubfuzz::fuzz::program_from_bytes({data, size});
   stubfuzz::fuzz::mutate_program(p, rng);
