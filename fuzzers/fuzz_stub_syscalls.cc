@@ -111,7 +111,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!g_executor) start();
-  const fuzz::Program program = fuzz::program_from_bytes({data, size});
+  std::vector<fuzz::RecordSpan> spans;
+  const fuzz::Program program = fuzz::program_from_bytes({data, size}, &spans);
   if (program.records.empty()) return 0;
   const auto t0 = std::chrono::steady_clock::now();
   auto ex = g_executor->run(program);
@@ -121,10 +122,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!ex) die(ex.error().message);  // the harness itself failed: not a finding
   const auto j =
       fuzz::judge(*g_profile, g_executor->config(), program, *ex, g_matrix_dir != nullptr);
-  fuzz::report_feedback(program, *ex, j);
+  const auto compares = fuzz::report_feedback({data, size}, spans, program, *ex, j);
   g_stats->record(program, *ex, j, g_executor->stubs_used(), exec_ns);
+  fuzz::remember_compares({data, size}, compares);
   if (g_matrix_dir) {
     note_classes(program, *ex, j);
+    fuzz::emit_compares(compares);
     return 0;
   }
   if (const auto* b = j.first_violation()) {
@@ -136,5 +139,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     g_stats->violation(report);
     __builtin_trap();
   }
+  fuzz::emit_compares(compares);
   return 0;
 }

@@ -2,17 +2,25 @@
 // rarely turns one valid record into another valid, interesting one, so half
 // of the time a whole record is inserted, dropped, duplicated or has its
 // site, ABI, syscall or one argument replaced by something the claims care
-// about. The other half is libFuzzer's own mutation of the bytes.
+// about. The other half is libFuzzer's own mutation of the bytes. Before
+// either, a quarter of the time, one of the filter's comparisons on these
+// very bytes is turned to its other side (feedback.h remembers them),
+// preferring sides never taken; and while there are inputs that already
+// have such a replacement made (feedback.h's candidates), half of the calls
+// hand out the next of those instead.
 #pragma once
 
 #include <sys/syscall.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 
+#include "feedback.h"
 #include "fuzz/program.h"
+#include "campaign/target_env.h"
 
 #ifndef __AFL_COMPILER  // AFL++ brings its own mutators (and no LLVMFuzzerMutate)
 extern "C" size_t LLVMFuzzerMutate(uint8_t* data, size_t size, size_t max_size);
@@ -100,12 +108,40 @@ inline void mutate_program(Program& p, std::mt19937& rng) {
   }
 }
 
+// Input-to-state replacement from the filter's compares on these very bytes
+// (feedback.h remembers them): one comparison turned to its other side,
+// one whose other side was never taken when there is such a one.
+inline bool apply_remembered_compare(uint8_t* data, size_t size, std::mt19937& rng) {
+  const auto& m = remembered_compares();
+  const auto it = m.find(input_hash({data, size}));
+  if (it == m.end() || it->second.empty()) return false;
+  std::vector<const InputCompare*> fresh_ones, all;
+  for (const auto& c : it->second) {
+    if (c.compare.offset > size || c.compare.wanted.size() > size - c.compare.offset) continue;
+    all.push_back(&c.compare);
+    if (fresh(c)) fresh_ones.push_back(&c.compare);
+  }
+  const auto& pick = fresh_ones.empty() ? all : fresh_ones;
+  if (pick.empty()) return false;
+  const InputCompare& c = *pick[rng() % pick.size()];
+  std::memcpy(data + c.offset, c.wanted.data(), c.wanted.size());
+  return true;
+}
+
 }  // namespace stubfuzz::fuzz
 
 #ifndef __AFL_COMPILER
 extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max_size,
                                           unsigned int seed) {
   std::mt19937 rng(seed);
+  static const bool replace = [] {
+    const char* v = std::getenv(stubfuzz::campaign::env::kNoReplacement);
+    return !(v && *v == '1');
+  }();
+  if (replace && rng() % 2 == 0)
+    if (const size_t n = stubfuzz::fuzz::next_candidate(data, max_size)) return n;
+  if (replace && rng() % 4 == 0 && stubfuzz::fuzz::apply_remembered_compare(data, size, rng))
+    return size;
   if (rng() % 2) return LLVMFuzzerMutate(data, size, max_size);
   stubfuzz::fuzz::Program p = stubfuzz::fuzz::program_from_bytes({data, size});
   stubfuzz::fuzz::mutate_program(p, rng);

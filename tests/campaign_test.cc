@@ -50,6 +50,7 @@ TEST(EngineCommands, AflRunsOneMainAndSecondariesWithTheDictionary) {
   ASSERT_EQ(cmds.size(), 2u);
   EXPECT_TRUE(has(cmds[0], "-M"));
   EXPECT_TRUE(has(cmds[1], "-S"));
+  EXPECT_TRUE(has(cmds[0], "-c")) << "cmplog on the main instance";
   for (const auto& argv : cmds) {
     EXPECT_EQ(argv.front(), "afl-fuzz");
     EXPECT_TRUE(has(argv, "-x") && has(argv, "/o/filter.dict"));

@@ -11,8 +11,10 @@
 #include <thread>
 
 #include "campaign/target_env.h"
+#include "fuzz/dictionary.h"
 #include "fuzz/stats.h"
 #include "kernel/sys.h"
+#include "profile/profile.h"
 
 namespace stubfuzz::campaign {
 
@@ -81,6 +83,18 @@ Result<std::string> make_dirs(const CampaignOptions& o) {
   return out;
 }
 
+// The filter the target will run, as the target itself builds it.
+Result<filter::Program> filter_under_test(const CampaignOptions& o) {
+  if (!o.filter.empty()) {
+    auto p = profile_from_filter_file(o.filter, o.claims.empty() ? kDefaultProfile : o.claims);
+    if (!p) return p.error();
+    return p->make_filter(StubLayout{});
+  }
+  auto p = find_profile(o.profile.empty() ? kDefaultProfile : o.profile);
+  if (!p) return p.error();
+  return (*p)->make_filter(StubLayout{});
+}
+
 CampaignResult summary(const CampaignOptions& o, const std::string& out, double seconds) {
   const fuzz::Stats s = fuzz::read_stats_dir(out + "/stats");
   CampaignResult r;
@@ -105,6 +119,12 @@ CampaignResult summary(const CampaignOptions& o, const std::string& out, double 
 
 }  // namespace
 
+Result<std::string> campaign_dictionary(const CampaignOptions& o, const std::string& out) {
+  auto prog = filter_under_test(o);
+  if (!prog) return prog.error();
+  return fuzz::write_dictionary(out + "/dictionary.dict", o.dict, *prog);
+}
+
 std::string class_table(const CampaignResult& r) {
   std::string out = "programs by what became of their stub (executor time, all workers):\n";
   for (const auto& c : r.classes) {
@@ -123,10 +143,12 @@ Result<CampaignResult> run_campaign(const CampaignOptions& o, std::ostream& stat
                  ENOENT};
   auto out = make_dirs(o);
   if (!out) return out.error();
+  auto dict = campaign_dictionary(o, *out);
+  if (!dict) return dict.error();
+  EngineJob job = engine_job(o, *out);
+  job.dict = *dict;
   Supervisor engines;
-  if (auto s = engines.launch_all(engine_job(o, *out),
-                                  *out + (o.engine == Engine::kAfl ? "/afl" : "/engine"));
-      !s)
+  if (auto s = engines.launch_all(job, *out + (o.engine == Engine::kAfl ? "/afl" : "/engine")); !s)
     return s.error();
   // Bounded: the engines stop themselves at o.time; the supervisor at twice it.
   const auto start = kernel::Clock::now();

@@ -25,6 +25,8 @@ struct CampaignOptions {
   int jobs = 1;
   std::string out_dir;             // corpus, crashes and stats go here
   std::vector<std::string> seeds;  // seed corpus directories
+  // Profile-independent tokens; the campaign adds the filter's own
+  // constants (fuzz/dictionary.h) and gives the engines the result.
   std::string dict;
 };
 
@@ -45,6 +47,14 @@ struct CampaignResult {
 };
 // "programs/s per outcome class" lines of the summary.
 std::string class_table(const CampaignResult& r);
+
+// Writes <out>/dictionary.dict: o.dict's tokens and the constants of the
+// filter the campaign tests (its profile's, or o.filter). Returns its path.
+Result<std::string> campaign_dictionary(const CampaignOptions& o, const std::string& out);
+
+// Writes <out>/dictionary.dict: o.dict's tokens and the constants of the
+// filter the campaign tests (its profile's, or o.filter). Returns its path.
+Result<std::string> campaign_dictionary(const CampaignOptions& o, const std::string& out);
 
 // Runs the campaign to its end, printing status to `status` once a second.
 Result<CampaignResult> run_campaign(const CampaignOptions& o, std::ostream& status);

@@ -31,8 +31,10 @@ std::vector<std::string> libfuzzer_command(const EngineJob& job) {
 
 std::vector<std::string> afl_command(const EngineJob& job, int instance) {
   std::vector<std::string> argv = {"afl-fuzz", "-i", job.seeds.front(), "-o", job.corpus};
+  // cmplog on the main instance: the target's own compare hooks
+  // (fuzzers/feedback.h) fill AFL++'s cmplog map, so the same binary serves.
   if (instance == 0)
-    argv.insert(argv.end(), {"-M", "main"});
+    argv.insert(argv.end(), {"-M", "main", "-c", "0"});
   else
     argv.insert(argv.end(), {"-S", "secondary" + std::to_string(instance)});
   argv.insert(argv.end(), {"-V", std::to_string(job.time.count())});

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "campaign/campaign.h"
 #include "campaign/engine.h"
 #include "campaign/found.h"
 #include "campaign/target_env.h"
@@ -113,7 +114,10 @@ Result<MatrixResult> run_matrix(const MatrixOptions& o, std::ostream& status) {
   size_t next = 0;
   while (next < o.profiles.size() || engines.poll() > 0) {
     while (engines.poll() < static_cast<size_t>(std::max(1, o.jobs)) && next < o.profiles.size()) {
-      const EngineJob job = engine_job(o, o.profiles[next]);
+      EngineJob job = engine_job(o, o.profiles[next]);
+      // Each profile's own filter constants join the shared tokens.
+      if (auto dict = campaign_dictionary({.profile = o.profiles[next], .dict = o.dict}, job.dir))
+        job.dict = *dict;
       auto pid = engines.launch(engine_commands(job).front(), engine_env(job), job.dir,
                                 job.dir + "/engine.log", hard_bound(o.time));
       if (!pid) return pid.error();  // the supervisor ends the others

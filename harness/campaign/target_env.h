@@ -14,5 +14,10 @@ inline constexpr const char* kStatsDir = "STUBFUZZ_STATS_DIR";  // fuzz/stats.h'
 // Set by `stubfuzz matrix`: judge every claim, never stop, and write each
 // class's first program (campaign/found.h).
 inline constexpr const char* kMatrixDir = "STUBFUZZ_MATRIX_DIR";
+// "1": the custom mutator makes no replacement from the filter's compares
+// (fuzzers/mutator.h), to measure what the engines do with them alone
+// (scripts/arg-hole-trials --engines-only). Inherited from stubfuzz's own
+// environment.
+inline constexpr const char* kNoReplacement = "STUBFUZZ_NO_REPLACEMENT";
 
 }  // namespace stubfuzz::campaign::env

@@ -152,6 +152,7 @@ Evaluation evaluate(const Program& prog, const seccomp_data& data, const EvalOpt
   Evaluation ev;
   uint32_t a = 0, x = 0;  // the converted program clears both first
   uint32_t mem[BPF_MEMWORDS] = {};
+  Provenance ao, xo, memo[BPF_MEMWORDS];  // where a, x and mem came from
   const size_t len = prog.size();
   auto fail = [&](size_t pc, const std::string& why) {
     ev.ok = false;
@@ -169,16 +170,21 @@ Evaluation evaluate(const Program& prog, const seccomp_data& data, const EvalOpt
       case BPF_LD:
       case BPF_LDX: {
         uint32_t& dst = BPF_CLASS(code) == BPF_LD ? a : x;
+        Provenance& dsto = BPF_CLASS(code) == BPF_LD ? ao : xo;
         if (code == (BPF_LD | BPF_W | BPF_ABS)) {
           if (in.k >= kDataSize || in.k % 4) return fail(pc, "load outside seccomp_data");
           a = load_word(data, in.k);
+          ao = {static_cast<int16_t>(in.k), ~0u};
         } else if (code == (BPF_LD | BPF_W | BPF_LEN) || code == (BPF_LDX | BPF_W | BPF_LEN)) {
           dst = kDataSize;  // seccomp rewrites LEN to sizeof(seccomp_data)
+          dsto = {};
         } else if (code == (BPF_LD | BPF_IMM) || code == (BPF_LDX | BPF_IMM)) {
           dst = in.k;
+          dsto = {};
         } else if (code == (BPF_LD | BPF_MEM) || code == (BPF_LDX | BPF_MEM)) {
           if (in.k >= BPF_MEMWORDS) return fail(pc, "scratch index out of range");
           dst = mem[in.k];
+          dsto = memo[in.k];
         } else {
           return fail(pc, "load not allowed for seccomp");
         }
@@ -189,16 +195,22 @@ Evaluation evaluate(const Program& prog, const seccomp_data& data, const EvalOpt
         if (code != BPF_ST && code != BPF_STX) return fail(pc, "bad store opcode");
         if (in.k >= BPF_MEMWORDS) return fail(pc, "scratch index out of range");
         mem[in.k] = code == BPF_ST ? a : x;
+        memo[in.k] = code == BPF_ST ? ao : xo;
         break;
       case BPF_ALU: {
         if (code == (BPF_ALU | BPF_NEG)) {
           a = 0u - a;
+          ao = {};
           break;
         }
         if (code & ~(BPF_CLASS(0xff) | BPF_OP(0xff) | BPF_SRC(0xff)) || BPF_OP(code) == BPF_NEG)
           return fail(pc, "bad ALU opcode");
         std::string why;
         const uint32_t operand = BPF_SRC(code) == BPF_X ? x : in.k;
+        if (BPF_OP(code) == BPF_AND)
+          ao.mask &= operand;
+        else
+          ao = {};
         if (!alu(BPF_OP(code), a, operand, why)) {
           if (!why.empty()) return fail(pc, why);
           ev.ok = true;  // division by X == 0: the program returns 0
@@ -220,7 +232,7 @@ Evaluation evaluate(const Program& prog, const seccomp_data& data, const EvalOpt
         const uint32_t operand = BPF_SRC(code) == BPF_X ? x : in.k;
         const bool taken = jump_taken(op, a, operand);
         if (options.comparisons)
-          ev.comparisons.push_back({static_cast<uint16_t>(pc), a, operand, taken});
+          ev.comparisons.push_back({static_cast<uint16_t>(pc), op, a, operand, taken, ao});
         const size_t off = taken ? in.jt : in.jf;
         if (pc + 1 + off >= len) return fail(pc, "jump out of range");
         pc += off;
@@ -239,8 +251,10 @@ Evaluation evaluate(const Program& prog, const seccomp_data& data, const EvalOpt
       case BPF_MISC:
         if (code == (BPF_MISC | BPF_TAX)) {
           x = a;
+          xo = ao;
         } else if (code == (BPF_MISC | BPF_TXA)) {
           a = x;
+          ao = xo;
         } else {
           return fail(pc, "bad misc opcode");
         }

@@ -38,12 +38,24 @@ bool is_known_action(uint32_t ret);
 // Whether the syscall runs: ALLOW and LOG.
 inline bool executes(Action a) { return a == Action::kAllow || a == Action::kLog; }
 
+// Where A (or X, or a scratch word) came from: a word of seccomp_data,
+// ANDed with `mask` since, or anything else (field < 0). Fuzzers need it to
+// find the compared value in their input; other ALU operations lose it.
+struct Provenance {
+  int16_t field = -1;  // byte offset into seccomp_data, or -1
+  uint32_t mask = ~0u;
+  bool known() const { return field >= 0; }
+  bool operator==(const Provenance&) const = default;
+};
+
 // A conditional jump's test, for fuzzer feedback.
 struct Comparison {
   uint16_t pc;
+  uint16_t op;       // BPF_JEQ, BPF_JGT, BPF_JGE or BPF_JSET
   uint32_t value;    // A
   uint32_t operand;  // K or X
   bool taken;
+  Provenance origin;  // of A
 };
 
 struct Evaluation {

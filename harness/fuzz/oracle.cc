@@ -169,7 +169,18 @@ Judgement judge(const Profile& profile, const StubConfig& config, const Program&
     return false;
   };
 
-  bool address_space_changed = false;
+  // Whether a call that can take code away ran before record i: an earlier
+  // record of its thread, or any of the other thread's, which runs while the
+  // first waits or after it, whatever its index.
+  auto address_space_changed = [&](size_t i) {
+    for (size_t k = 0; k < ex.records.size(); k++) {
+      const Observation& c = ex.records[k];
+      if (k == i || c.resolved.abi == STUB_ABI_SPIN || !executed(c) || !changes_address_space(c))
+        continue;
+      if (k < i || c.resolved.thread != ex.records[i].resolved.thread) return true;
+    }
+    return false;
+  };
   for (size_t i = 0; i < ex.records.size(); i++) {
     const Observation& o = ex.records[i];
     RecordVerdict v;
@@ -183,7 +194,7 @@ Judgement judge(const Profile& profile, const StubConfig& config, const Program&
       j.records.push_back(v);
       continue;
     }
-    if (o.kind == Observed::kKilled && !killed_by_filter(o) && address_space_changed) {
+    if (o.kind == Observed::kKilled && !killed_by_filter(o) && address_space_changed(i)) {
       v.inconclusive = true;
       j.records.push_back(v);
       continue;
@@ -195,7 +206,6 @@ Judgement judge(const Profile& profile, const StubConfig& config, const Program&
                "the stub spun until the harness's bound and nothing killed it");
       continue;
     }
-    if (executed(o) && changes_address_space(o)) address_space_changed = true;
     v = verdicts[i];
     v.agrees = matches(v, o);
     j.records.push_back(v);

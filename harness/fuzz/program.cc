@@ -21,6 +21,7 @@ class Reader {
  public:
   explicit Reader(std::span<const uint8_t> b) : b_(b) {}
   bool done() const { return pos_ >= b_.size(); }
+  size_t pos() const { return pos_; }
   uint8_t peek() const { return pos_ < b_.size() ? b_[pos_] : 0; }
   uint64_t take(size_t n) {
     uint64_t v = 0;
@@ -72,11 +73,14 @@ uint64_t arena_address(const Site& site, const StubLayout& layout) {
 
 }  // namespace
 
-Program decode(std::span<const uint8_t> bytes) {
+Program decode(std::span<const uint8_t> bytes, std::vector<RecordSpan>* spans) {
   Program p;
   Reader in(bytes);
+  if (spans) spans->clear();
   while (!in.done() && p.records.size() < kMaxRecords) {
     Record r;
+    RecordSpan span;
+    span.head = in.pos();
     const auto head = static_cast<uint8_t>(in.take(1));
     r.site.kind = static_cast<SiteKind>((head & 7) % static_cast<uint8_t>(SiteKind::kCount));
     r.i386 = head & 8;
@@ -87,11 +91,15 @@ Program decode(std::span<const uint8_t> bytes) {
       r.spin = true;
       r.i386 = false;
       p.records.push_back(r);
+      if (spans) spans->push_back(span);
       continue;
     }
+    span.nr = in.pos();
     const auto v = static_cast<uint32_t>(in.take(2));
     r.nr = ((v & 0x4000) ? (v & kMaxNr) : (v & kMaxNr) % kNrWindow) | ((v & 0x8000) ? kX32Bit : 0);
-    for (Arg& a : r.args) {
+    for (size_t i = 0; i < 6; i++) {
+      Arg& a = r.args[i];
+      span.args[i] = in.pos();
       a.kind = static_cast<ArgKind>(in.take(1) % static_cast<uint8_t>(ArgKind::kCount));
       if (arg_has_value(a.kind)) {
         const auto width = size_t{1} << (in.take(1) & 3);
@@ -99,8 +107,25 @@ Program decode(std::span<const uint8_t> bytes) {
       }
     }
     p.records.push_back(r);
+    if (spans) spans->push_back(span);
   }
   return p;
+}
+
+uint16_t encode_nr(uint32_t nr) {
+  const uint32_t base = nr & kMaxNr;
+  return static_cast<uint16_t>(base | (base >= kNrWindow ? 0x4000u : 0u) |
+                               ((nr & kX32Bit) ? 0x8000u : 0u));
+}
+
+std::vector<uint8_t> encode_arg(const Arg& a) {
+  std::vector<uint8_t> out{static_cast<uint8_t>(a.kind)};
+  if (!arg_has_value(a.kind)) return out;
+  uint8_t width = 0;
+  while (width < 3 && (a.value >> (8 * (size_t{1} << width))) != 0) width++;
+  out.push_back(width);
+  put(out, a.value, size_t{1} << width);
+  return out;
 }
 
 std::vector<uint8_t> encode(const Program& p) {
@@ -114,15 +139,10 @@ std::vector<uint8_t> encode(const Program& p) {
       out.push_back(kSpinMark);
       continue;
     }
-    const uint32_t base = r.nr & kMaxNr;
-    put(out, base | (base >= kNrWindow ? 0x4000u : 0u) | ((r.nr & kX32Bit) ? 0x8000u : 0u), 2);
+    put(out, encode_nr(r.nr), 2);
     for (const Arg& a : r.args) {
-      out.push_back(static_cast<uint8_t>(a.kind));
-      if (!arg_has_value(a.kind)) continue;
-      uint8_t width = 0;
-      while (width < 3 && (a.value >> (8 * (size_t{1} << width))) != 0) width++;
-      out.push_back(width);
-      put(out, a.value, size_t{1} << width);
+      const auto bytes = encode_arg(a);
+      out.insert(out.end(), bytes.begin(), bytes.end());
     }
   }
   return out;

@@ -6,6 +6,7 @@
 
 #include <asm/unistd.h>
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -81,8 +82,23 @@ struct Program {
   bool operator==(const Program&) const = default;
 };
 
+// Where a record's fields lie in the bytes it was decoded from, so that a
+// comparison on a field can name the input bytes that hold it. Offsets may
+// pass the end (missing bytes read as zero); a spin has no nr or args (npos).
+struct RecordSpan {
+  static constexpr size_t npos = ~size_t{0};
+  size_t head = 0;
+  size_t nr = npos;                                                // the u16 number
+  std::array<size_t, 6> args{npos, npos, npos, npos, npos, npos};  // each kind byte
+};
+
 // Any bytes decode; at most kMaxRecords records, the rest is ignored.
-Program decode(std::span<const uint8_t> bytes);
+Program decode(std::span<const uint8_t> bytes, std::vector<RecordSpan>* spans = nullptr);
+
+// The binary form of one argument and of one number (the u16), as encode()
+// writes them.
+std::vector<uint8_t> encode_arg(const Arg& a);
+uint16_t encode_nr(uint32_t nr);
 // The canonical binary form: decode(encode(p)) == p.
 std::vector<uint8_t> encode(const Program& p);
 
@@ -91,8 +107,10 @@ std::vector<uint8_t> encode(const Program& p);
 stub_record resolve(const Record& r, const StubLayout& layout);
 
 // A fuzzer's or a user's input: the text form when the bytes are printable
-// and parse as a program, else the binary form.
-Program program_from_bytes(std::span<const uint8_t> bytes);
+// and parse as a program, else the binary form. `spans`: where each record
+// lies, for the binary form only (left empty for text).
+Program program_from_bytes(std::span<const uint8_t> bytes,
+                           std::vector<RecordSpan>* spans = nullptr);
 bool looks_like_text(std::span<const uint8_t> bytes);
 
 // Text form (program_text.cc).

@@ -265,12 +265,13 @@ bool looks_like_text(std::span<const uint8_t> bytes) {
   });
 }
 
-Program program_from_bytes(std::span<const uint8_t> bytes) {
+Program program_from_bytes(std::span<const uint8_t> bytes, std::vector<RecordSpan>* spans) {
+  if (spans) spans->clear();
   if (!bytes.empty() && looks_like_text(bytes)) {
     auto p = parse_text({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
     if (p) return *p;
   }
-  return decode(bytes);
+  return decode(bytes, spans);
 }
 
 }  // namespace stubfuzz::fuzz
