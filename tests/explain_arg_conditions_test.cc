@@ -4,6 +4,7 @@
 // real stubs. The filters are tests/arg_holes/*.asm, one hole shape each.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <random>
 
 #include "explain/explain.h"
@@ -187,6 +188,31 @@ TEST_P(ArgHole, VerifyAgreesWithTheKernelOnBothSides) {
 
 INSTANTIATE_TEST_SUITE_P(Filters, ArgHole, testing::ValuesIn(kHoles),
                          [](const auto& info) { return std::string(info.param.file); });
+
+// The bug-finding benchmark's filters (bench/arg_holes, scripts/arg-hole-
+// trials): explain names each hole's value or range, and --verify runs both
+// sides of every condition in real stubs, with the kernel agreeing.
+TEST(ArgHoleBenchmark, ExplainNamesEveryHoleAndVerifyRunsBothSides) {
+  const std::string dir = std::string(STUBFUZZ_SOURCE_DIR) + "/bench/arg_holes";
+  int filters = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().extension() != ".asm") continue;
+    filters++;
+    SCOPED_TRACE(e.path().filename().string());
+    auto prog =
+        filter::load_filter_file(e.path().string(), {.stub_start = StubLayout{}.stub_start});
+    ASSERT_TRUE(prog.ok()) << prog.error().message;
+    auto r = verify(*prog, {.layout = StubLayout{}, .per_row = 1});
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_TRUE(r->agrees()) << to_text(*r);
+    EXPECT_TRUE(r->not_run.empty()) << to_text(*r);
+    bool allowed = false;
+    for (const Cell& c : r->condition_cells)
+      allowed = allowed || (c.column == Column::kStubPage && c.condition.starts_with("ALLOW if"));
+    EXPECT_TRUE(allowed) << "no ALLOW condition named: " << to_text(*r);
+  }
+  EXPECT_GE(filters, 8);
+}
 
 TEST(ArgConditions, WordSolverMeetsMasksAndRangesTogether) {
   // Bits 8-15 equal 0x12, above 0x5000, and not 0x11200 itself.

@@ -23,17 +23,20 @@ using filter::Arch;
 
 // Calls that may run for real in a stub: they read, never change, state.
 bool harmless(const std::string& name) {
-  static const char* const kNames[] = {"getpid",    "getppid",  "gettid",   "getuid",
-                                       "geteuid",   "getgid",   "getegid",  "getuid32",
-                                       "geteuid32", "getgid32", "getegid32"};
+  static const char* const kNames[] = {"getpid",    "getppid",  "gettid",     "getuid",
+                                       "geteuid",   "getgid",   "getegid",    "getuid32",
+                                       "geteuid32", "getgid32", "getegid32",  "getsid",
+                                       "getpgid",   "getpgrp",  "getpriority"};
   return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
 }
 
 // The stub holds fd 0 (its socket) and at most fd 1 (the listener); these
 // calls check their fd first, so any other fd fails EBADF and does nothing.
 bool takes_fd_first(const std::string& name) {
-  static const char* const kNames[] = {"ioctl", "fcntl", "fcntl64", "close",  "dup",   "fstat",
-                                       "read",  "write", "readv",   "writev", "fsync", "fchmod"};
+  static const char* const kNames[] = {
+      "ioctl",    "fcntl",     "fcntl64",   "close",     "dup",    "fstat",      "read",
+      "write",    "readv",     "writev",    "fsync",     "fchmod", "lseek",      "pread64",
+      "pwrite64", "fadvise64", "fdatasync", "ftruncate", "fchown", "getdents64", "fstatfs"};
   return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
 }
 constexpr uint64_t kClosedFd = 1000;
@@ -54,6 +57,13 @@ std::vector<int> own_errors(Arch arch, const std::string& name, std::array<uint6
   // A zero length never maps; which error comes first depends on the flags.
   if ((name == "mmap" || name == "mmap2") && args[1] == 0) return {kAnyError};
   if (name == "munmap" && args[1] == 0) return {EINVAL};
+  // A query about a process that is not there (a probe's pid is arbitrary).
+  if (name == "getsid" || name == "getpgid" || name == "getpriority") return {ESRCH, EINVAL};
+  // flock checks its operation before its fd.
+  if (name == "flock" && fd_free) args[0] = kClosedFd;
+  if (name == "flock" && static_cast<uint32_t>(args[0]) >= 2) return {EBADF, EINVAL};
+  // No mask to copy out to: fails on the length or the pointer.
+  if (name == "sched_getaffinity" && args[2] == 0) return {EINVAL, EFAULT};
   return {};
 }
 
