@@ -15,17 +15,15 @@ namespace {
 
 const Profile& profile(const char* name) { return **find_profile(name); }
 
-void harness_spawn(benchmark::State& s, SpawnMethod method, const char* profile_name,
-                   bool sandboxed = false) {
-  StubConfig c = seed_config(profile_name, sandboxed);
-  c.spawn = method;
-  SpawnPhases ph;
-  c.phases = &ph;
+// Times `spawn()` (a Result<Stub>) to the listener in hand; the kill and
+// reap run outside the timing.
+template <class Spawn>
+void time_spawns(benchmark::State& s, const SpawnPhases& ph, Spawn spawn) {
   PhaseSums sums;
   Samples samples(s);
   for (auto _ : s) {
     const auto t0 = Clock::now();
-    auto stub = Stub::spawn(c);
+    auto stub = spawn();
     const int64_t ns = since_ns(t0);
     if (!stub) {
       s.SkipWithError(stub.error().message.c_str());
@@ -40,6 +38,15 @@ void harness_spawn(benchmark::State& s, SpawnMethod method, const char* profile_
   samples.report(s);
 }
 
+void harness_spawn(benchmark::State& s, SpawnMethod method, const char* profile_name,
+                   bool sandboxed = false) {
+  StubConfig c = seed_config(profile_name, sandboxed);
+  c.spawn = method;
+  SpawnPhases ph;
+  c.phases = &ph;
+  time_spawns(s, ph, [&] { return Stub::spawn(c); });
+}
+
 // Spawn → listener in hand for the fuzzer's stubs (sandboxed, pooled: one
 // pid namespace), by the seed's path or from the factory's template.
 void pooled_spawn(benchmark::State& s, bool factory, bool without_net = false) {
@@ -50,28 +57,12 @@ void pooled_spawn(benchmark::State& s, bool factory, bool without_net = false) {
     if (without_net) c.safety_net.clear();
     SpawnPhases ph;
     c.phases = &ph;
-    PhaseSums sums;
     StubFactory f(c);
     if (factory && !f.make().ok()) {  // the template, started outside the timing
       s.SkipWithError("the stub factory cannot start here");
       return;
     }
-    Samples samples(s);
-    for (auto _ : s) {
-      const auto t0 = Clock::now();
-      auto stub = factory ? f.make() : Stub::spawn(c);
-      const int64_t ns = since_ns(t0);
-      if (!stub) {
-        s.SkipWithError(stub.error().message.c_str());
-        break;
-      }
-      s.SetIterationTime(static_cast<double>(ns) * 1e-9);
-      samples.add(ns);
-      sums.add(ph);
-      (void)stub->kill();
-    }
-    sums.report(s);
-    samples.report(s);
+    time_spawns(s, ph, [&] { return factory ? f.make() : Stub::spawn(c); });
   }).join();
 }
 
