@@ -32,6 +32,7 @@ struct ArgKind {
 #define N(x) \
   Named { static_cast<uint64_t>(x), #x }
 
+// One table, one entry per kind of argument value (long because it is data).
 const std::vector<ArgKind>& kinds() {
   static const std::vector<ArgKind> k = {
       {{"ioctl"},
