@@ -110,7 +110,20 @@ bool heard(const std::vector<Seen>& s, size_t n, const std::vector<uint8_t>& a,
   return false;
 }
 
-TEST(CompareHooks, JeqOnAnArgumentsLowerHalfHearsTheEncodedArgument) {
+// Under a sanitizer, its runtime's own (weak) hooks are linked ahead of the
+// test's, which then hear nothing: the release build runs these tests.
+class CompareHooks : public testing::Test {
+ protected:
+  void SetUp() override {
+    g_seen.clear();
+    __sanitizer_cov_trace_cmp4(1, 2);
+    const bool ours = !g_seen.empty();
+    g_seen.clear();
+    if (!ours) GTEST_SKIP() << "the sanitizer runtime's compare hooks are linked, not the test's";
+  }
+};
+
+TEST_F(CompareHooks, JeqOnAnArgumentsLowerHalfHearsTheEncodedArgument) {
   Record r;
   r.nr = SYS_ioctl;
   r.args[1] = {ArgKind::kLiteral, 0x21};
@@ -122,7 +135,7 @@ TEST(CompareHooks, JeqOnAnArgumentsLowerHalfHearsTheEncodedArgument) {
       << s.size() << " hooks";
 }
 
-TEST(CompareHooks, JsetOnAFourByteLiteralHearsAnIntegerCompare) {
+TEST_F(CompareHooks, JsetOnAFourByteLiteralHearsAnIntegerCompare) {
   Record r;
   r.nr = SYS_flock;
   r.args[1] = {ArgKind::kLiteral, 0x11223344};
@@ -130,7 +143,7 @@ TEST(CompareHooks, JsetOnAFourByteLiteralHearsAnIntegerCompare) {
   EXPECT_TRUE(heard(s, 4, {0x44, 0x33, 0x22, 0x11}, {0x44, 0x33, 0x62, 0x11}));
 }
 
-TEST(CompareHooks, JgtOnAnUpperHalfHearsTheEightValueBytes) {
+TEST_F(CompareHooks, JgtOnAnUpperHalfHearsTheEightValueBytes) {
   Record r;
   r.nr = SYS_lseek;
   r.args[1] = {ArgKind::kLiteral, 0x0000000100000002};
@@ -138,7 +151,7 @@ TEST(CompareHooks, JgtOnAnUpperHalfHearsTheEightValueBytes) {
   EXPECT_TRUE(heard(s, 8, {0x02, 0, 0, 0, 0x01, 0, 0, 0}, {0x02, 0, 0, 0, 0xe2, 0x0d, 0x3c, 0x7b}));
 }
 
-TEST(CompareHooks, AJeqOnTheNumberHearsTheU16) {
+TEST_F(CompareHooks, AJeqOnTheNumberHearsTheU16) {
   Record r;
   r.nr = SYS_getpid;  // 39: the first jeq asks for ioctl (16)
   const auto s = hooks_after(holes(), r);
