@@ -16,12 +16,6 @@ using filter::Relation;
 
 constexpr uint32_t kFull = 0xffffffff;
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
 struct Describer {
   filter::Arch arch;
   std::string_view syscall;
@@ -205,6 +199,12 @@ std::string merged_ranges(filter::Arch arch, std::string_view syscall,
 }
 
 }  // namespace
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
 
 Conditions conditions_of(filter::ArgVerdicts v) {
   Conditions c;

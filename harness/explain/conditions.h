@@ -14,6 +14,9 @@
 
 namespace stubfuzz::explain {
 
+// A value as the tables print it: 0x followed by lowercase hex digits.
+std::string hex(uint64_t v);
+
 struct Conditions {
   filter::ArgVerdicts verdicts;  // the cases, in program order
   // The verdict most cases end in, printed last as "otherwise".

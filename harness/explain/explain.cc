@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <map>
 
+#include "explain/conditions.h"
 #include "explain/outcome.h"
 #include "filter/arg_conditions.h"
 #include "filter/asm.h"
@@ -19,12 +20,6 @@ using filter::Arch;
 
 // A group this large prints as "all other ... syscalls" rather than by name.
 constexpr size_t kRestThreshold = 8;
-
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 std::string join(const std::vector<std::string>& v) {
   std::string s;

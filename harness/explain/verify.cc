@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "explain/conditions.h"
 #include "explain/outcome.h"
 #include "filter/evaluator.h"
 #include "filter/predict.h"
@@ -65,12 +66,6 @@ std::vector<int> own_errors(Arch arch, const std::string& name, std::array<uint6
   // No mask to copy out to: fails on the length or the pointer.
   if (name == "sched_getaffinity" && args[2] == 0) return {EINVAL, EFAULT};
   return {};
-}
-
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
 }
 
 stub_record cell_record(const Cell& c, const StubLayout& l, const Points& p) {
