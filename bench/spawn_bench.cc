@@ -49,12 +49,11 @@ void harness_spawn(benchmark::State& s, SpawnMethod method, const char* profile_
 
 // Spawn → listener in hand for the fuzzer's stubs (sandboxed, pooled: one
 // pid namespace), by the seed's path or from the factory's template.
-void pooled_spawn(benchmark::State& s, bool factory, bool without_net = false) {
+void pooled_spawn(benchmark::State& s, bool factory) {
   // Its own thread: pooled stubs' spawning thread joins their pid namespace
   // and can start no thread after (stub/sandbox.h).
   std::thread([&] {
     StubConfig c = profile("listener").stub_config({}, /*pooled=*/true);
-    if (without_net) c.safety_net.clear();
     SpawnPhases ph;
     c.phases = &ph;
     StubFactory f(c);
@@ -109,10 +108,6 @@ void register_spawn_benchmarks() {
       [](benchmark::State& s) { pooled_spawn(s, false); });
   reg("BM_Spawn/pooled_factory", Timing::kManual,
       [](benchmark::State& s) { pooled_spawn(s, true); });
-  // What the safety net (installed in each stub, after its fork: it denies
-  // clone and prctl) costs a factory stub.
-  reg("BM_Spawn/cost_net_pooled_factory_without_net", Timing::kManual,
-      [](benchmark::State& s) { pooled_spawn(s, true, /*without_net=*/true); });
   const struct {
     const char* name;
     Strategy strategy;

@@ -17,11 +17,8 @@ namespace {
 using kernel::Clock;
 using std::chrono::milliseconds;
 
-// How often a wait on a silent stub checks whether it is still there.
-constexpr milliseconds kLivenessSlice{50};
 // The second thread's word is not robust: looked at more often.
 constexpr milliseconds kSecondThreadSlice{5};
-constexpr milliseconds kReapTimeout{5000};
 // How many more windows a stub starved of CPU gets before a bound fires.
 constexpr int kMaxExtensions = 3;
 // When a record has made no progress for this long, and then twice as long,

@@ -27,10 +27,6 @@ namespace {
 
 using kernel::Clock;
 
-// How often the wait for a booting stub checks whether it is still there.
-constexpr milliseconds kLivenessSlice{50};
-constexpr milliseconds kReapTimeout{5000};
-
 struct ChildArgs {
   int image_fd;
   int sock_fd;
@@ -126,14 +122,16 @@ Status check_config(const StubConfig& config) {
   return {};
 }
 
-// The init data, the safety net and the filter: the socket buffer holds all
-// of it until the stub reads.
-Status send_init(int sock, const StubConfig& config) {
+// The init data, the safety net (unless `with_net` is false: a factory
+// child has its template's) and the filter: the socket buffer holds all of
+// it until the stub reads.
+Status send_init(int sock, const StubConfig& config, bool with_net) {
   const StubLayout& l = config.layout;
+  const size_t net_len = with_net ? config.safety_net.size() : 0;
   stub_init_data init{};
   init.magic = STUB_INIT_MAGIC;
   init.filter_len = static_cast<uint32_t>(config.filter.size());
-  init.net_len = static_cast<uint32_t>(config.safety_net.size());
+  init.net_len = static_cast<uint32_t>(net_len);
   init.stub_start = l.stub_start;
   init.seccomp_flags = config.seccomp_flags;
   init.install_filter = config.install_filter ? 1 : 0;
@@ -144,9 +142,7 @@ Status send_init(int sock, const StubConfig& config) {
   init.arenas[1] = {l.page_above(), STUB_PAGE_SIZE};
   init.arenas[2] = {l.alias_page(), STUB_PAGE_SIZE};
   if (auto s = send_all(sock, &init, sizeof(init)); !s) return s;
-  if (auto s =
-          send_all(sock, config.safety_net.data(), config.safety_net.size() * sizeof(sock_filter));
-      !s)
+  if (auto s = send_all(sock, config.safety_net.data(), net_len * sizeof(sock_filter)); !s)
     return s;
   return send_all(sock, config.filter.data(), config.filter.size() * sizeof(sock_filter));
 }
@@ -190,9 +186,7 @@ Result<Stub> Stub::fork_from(Stub& template_stub, const StubConfig& config) {
     if (config.phases) config.phases->*field = (Clock::now() - t0).count();
   };
   // The safety net came with the template: the child installs the filter.
-  StubConfig child = config;
-  child.safety_net.clear();
-  auto fds = stub.prepare_pages_and_socket(child);
+  auto fds = stub.prepare_pages_and_socket(config, /*with_net=*/false);
   if (!fds) return fds.error();
   mark(&SpawnPhases::setup_done);
   // The template forks a child that takes these two fds (stub_abi.h,
@@ -204,13 +198,25 @@ Result<Stub> Stub::fork_from(Stub& template_stub, const StubConfig& config) {
   fds->second.reset();
   fds->first.reset();
   int32_t err = 0;
-  auto pidfd = kernel::recv_with_fd(template_stub.sock_.get(), &err, sizeof(err),
-                                    kernel::paced(config.ready_timeout));
-  // Anything but silence means the template has gone (EPIPE: the factory
-  // starts another).
-  if (!pidfd)
-    return Error{"stub factory: " + pidfd.error().message,
-                 pidfd.error().err == ETIMEDOUT ? ETIMEDOUT : EPIPE};
+  const auto bound = kernel::paced(config.ready_timeout);
+  auto pidfd = kernel::recv_with_fd(template_stub.sock_.get(), &err, sizeof(err), bound);
+  if (!pidfd && pidfd.error().err == ETIMEDOUT) {
+    // A late answer would be taken for the next request's, and its child
+    // (ours, by CLONE_PARENT) would stay a zombie: wait once more for it,
+    // end the child, and have the factory start another template.
+    int32_t late = 0;
+    if (auto again = kernel::recv_with_fd(template_stub.sock_.get(), &late, sizeof(late), bound);
+        again && again->has_value()) {
+      (void)kernel::pidfd_send_signal((*again)->get(), SIGKILL);
+      (void)kernel::reap((*again)->get(), kReapTimeout);
+    }
+    return Error{
+        "stub factory: the template did not answer within " + std::to_string(bound.count()) + " ms",
+        EPIPE};
+  }
+  // Anything else means the template has gone (EPIPE: the factory starts
+  // another).
+  if (!pidfd) return Error{"stub factory: " + pidfd.error().message, EPIPE};
   if (err < 0 || !pidfd->has_value())
     return Error::from_errno("stub factory: clone(CLONE_PARENT) in the template", -err);
   auto pid = kernel::pidfd_pid((*pidfd)->get());
@@ -226,7 +232,7 @@ Result<Stub> Stub::fork_from(Stub& template_stub, const StubConfig& config) {
   return stub;
 }
 
-Result<std::pair<Fd, Fd>> Stub::prepare_pages_and_socket(const StubConfig& config) {
+Result<std::pair<Fd, Fd>> Stub::prepare_pages_and_socket(const StubConfig& config, bool with_net) {
   auto data_fd = kernel::memfd_create("stubfuzz-data", MFD_CLOEXEC);
   if (!data_fd) return data_fd.error();
   if (ftruncate(data_fd->get(), STUB_DATA_PAGES * STUB_PAGE_SIZE) < 0)
@@ -241,7 +247,7 @@ Result<std::pair<Fd, Fd>> Stub::prepare_pages_and_socket(const StubConfig& confi
     return Error::from_errno("socketpair(AF_UNIX)");
   sock_.reset(socks[0]);
   Fd stub_sock(socks[1]);
-  if (auto s = send_init(sock_.get(), config); !s) return s.error();
+  if (auto s = send_init(sock_.get(), config, with_net); !s) return s.error();
   return std::pair<Fd, Fd>(std::move(*data_fd), std::move(stub_sock));
 }
 

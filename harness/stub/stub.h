@@ -24,6 +24,11 @@ namespace stubfuzz {
 
 using std::chrono::milliseconds;
 
+// How often a wait on a silent stub checks whether it is still there, and
+// how long a stub that was killed or is ending may take to be reaped.
+inline constexpr milliseconds kLivenessSlice{50};
+inline constexpr milliseconds kReapTimeout{5000};
+
 // The seed: close_range() leaves only fd 0, so seccomp() returns fd 1.
 inline constexpr int kStubListenerFd = 1;
 
@@ -143,7 +148,8 @@ class Stub {
   Status await_ready(const StubConfig& config);
   // The data pages, shared with the stub, and the monitor's end of a new
   // control socket with the init data sent; returns the stub's end.
-  Result<std::pair<Fd, Fd>> prepare_pages_and_socket(const StubConfig& config);
+  Result<std::pair<Fd, Fd>> prepare_pages_and_socket(const StubConfig& config,
+                                                     bool with_net = true);
   Status take_over(const StubConfig& config);
   bool alive_word_ok() const;
   void release();
