@@ -23,6 +23,7 @@
 #include "fuzz/stats.h"
 #include "mutator.h"
 #include "profile/profile.h"
+#include "profile/uml_profile.h"
 
 using namespace stubfuzz;
 
@@ -48,6 +49,12 @@ Profile choose_base_profile() {
   const char* name = std::getenv(campaign::env::kProfile);
   const char* filter_path = std::getenv(campaign::env::kFilter);
   const char* claims = std::getenv(campaign::env::kClaims);
+  if (const char* tree = std::getenv(campaign::env::kUmlTree)) {
+    const char* u = std::getenv(campaign::env::kUnsafe);
+    auto p = profile_from_uml_tree(tree, !(u && *u == '1'));
+    if (!p) die(p.error().message);
+    return *p;
+  }
   if (filter_path) {
     auto p = profile_from_filter_file(filter_path, claims ? claims : kDefaultProfile);
     if (!p) die(p.error().message);

@@ -228,6 +228,12 @@ struct stub_data {
 	uint32_t pad4;
 	uint64_t thread2_stack_lo, thread2_stack_hi;
 	uint64_t pending_id;
+	/* The stub page's syscall instructions a STUB_ORIGIN_STUB x86-64 record
+	 * may pick by record.addr (modulo their number), when there are several:
+	 * UML's own stub page has one per call it makes. 0: stub_gate only. */
+	uint32_t nstub_sites;
+	uint32_t pad5;
+	uint64_t stub_sites[16];
 	struct stub_record records[STUB_MAX_RECORDS];
 	struct stub_result results[STUB_MAX_RECORDS];
 	uint8_t scratch[STUB_SCRATCH_SIZE] __attribute__((aligned(64)));

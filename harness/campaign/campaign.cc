@@ -35,7 +35,9 @@ EngineJob engine_job(const CampaignOptions& o, const std::string& out) {
                 .dict = o.dict,
                 .env = {{env::kStatsDir, out + "/stats"}}};
   if (o.engine == Engine::kAfl && job.seeds.empty()) job.seeds = {out + "/seeds"};
-  if (!o.filter.empty()) {
+  if (!o.uml_tree.empty()) {
+    job.env.emplace_back(env::kUmlTree, o.uml_tree);
+  } else if (!o.filter.empty()) {
     job.env.emplace_back(env::kFilter, o.filter);
     job.env.emplace_back(env::kClaims, o.claims);
   } else {

@@ -20,6 +20,7 @@ struct CampaignOptions {
   std::string profile;  // or:
   std::string filter;   // a filter file judged by
   std::string claims;   // this profile's claims
+  std::string uml_tree;  // or UML's own stub from this tree (absolute)
   bool unsafe = false;  // STUBFUZZ_UNSAFE: no sandbox
   std::chrono::seconds time{60};
   int jobs = 1;

@@ -9,6 +9,7 @@ namespace stubfuzz::campaign::env {
 inline constexpr const char* kProfile = "STUBFUZZ_PROFILE";     // a built-in profile's name
 inline constexpr const char* kFilter = "STUBFUZZ_FILTER";       // or a filter file...
 inline constexpr const char* kClaims = "STUBFUZZ_CLAIMS";       // ...judged by this profile
+inline constexpr const char* kUmlTree = "STUBFUZZ_UML_TREE";    // or UML's stub from a tree
 inline constexpr const char* kUnsafe = "STUBFUZZ_UNSAFE";       // "1": stubs without the sandbox
 inline constexpr const char* kStatsDir = "STUBFUZZ_STATS_DIR";  // fuzz/stats.h's StatsWriter
 // Set by `stubfuzz matrix`: judge every claim, never stop, and write each

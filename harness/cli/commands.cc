@@ -33,7 +33,9 @@ int fail(const std::string& message, int code) {
 
 Result<Profile> ProfileChoice::resolve() const {
   Result<Profile> p = Error{"", 0};
-  if (!filter.empty()) {
+  if (!uml_tree.empty()) {
+    p = profile_from_uml_tree(uml_tree, !unsafe);
+  } else if (!filter.empty()) {
     p = profile_from_filter_file(filter, claims);
   } else if (auto builtin = find_profile(profile)) {
     p = **builtin;
@@ -49,7 +51,7 @@ Result<Profile> ProfileChoice::resolve() const {
 
 Result<Profile> ProfileChoice::resolve_for(const std::string& file) const {
   const std::string named = fuzz::profile_named_in(file);
-  if (profile_given || !filter.empty() || named.empty()) return resolve();
+  if (profile_given || !filter.empty() || !uml_tree.empty() || named.empty()) return resolve();
   ProfileChoice c = *this;
   c.profile = named;
   auto p = c.resolve();
@@ -234,13 +236,16 @@ int run_fuzz(const ProfileChoice& choice, const FuzzOptions& o, const std::strin
   c.target = o.target.empty() ? default_target(self, o.engine) : o.target;
   c.profile = choice.profile;
   c.unsafe = choice.unsafe;
+  if (!choice.uml_tree.empty()) c.uml_tree = fs::absolute(choice.uml_tree).string();
   if (!choice.filter.empty()) {
     c.filter = fs::absolute(choice.filter).string();
     c.claims = choice.claims;
   }
   c.time = std::chrono::seconds(o.seconds);
   c.jobs = o.jobs;
-  const std::string name = choice.filter.empty() ? choice.profile : "filter";
+  const std::string name = !choice.uml_tree.empty() ? "uml-tree"
+                           : choice.filter.empty()  ? choice.profile
+                                                    : "filter";
   c.out_dir = o.out.empty() ? "fuzz-out/" + name + "-" + timestamp() : o.out;
   c.seeds = {STUBFUZZ_SOURCE_DIR "/corpus/fuzz_stub_syscalls"};
   c.dict = STUBFUZZ_SOURCE_DIR "/fuzzers/fuzz_stub_syscalls.dict";

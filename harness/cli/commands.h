@@ -8,6 +8,7 @@
 #include "base/result.h"
 #include "campaign/campaign.h"
 #include "profile/profile.h"
+#include "profile/uml_profile.h"
 
 namespace stubfuzz::cli {
 
@@ -22,6 +23,7 @@ struct ProfileChoice {
   std::string profile{kDefaultProfile};
   std::string filter;
   std::string claims{kDefaultProfile};
+  std::string uml_tree;        // or UML's own stub from this kernel tree
   bool unsafe = false;         // no sandbox
   bool profile_given = false;  // --profile on the command line
   Result<Profile> resolve() const;

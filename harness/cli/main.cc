@@ -19,6 +19,10 @@ CLI::Option* add_profile_options(CLI::App* cmd, ProfileChoice& c) {
   auto* prof = cmd->add_option("--profile", c.profile, "built-in profile (" + names + ")");
   auto* filt = cmd->add_option("--filter", c.filter, "a filter file (binary or text) instead");
   cmd->add_option("--claims", c.claims, "whose monitor rules and claims judge --filter");
+  auto* tree = cmd->add_option("--uml-tree", c.uml_tree,
+                               "UML's own stub from this kernel tree, built for ARCH=um, "
+                               "instead (needs root)");
+  tree->excludes(filt);
   cmd->add_flag("--unsafe", c.unsafe,
                 "run stubs without the sandbox (only on a machine you do not care about)");
   prof->excludes(filt);

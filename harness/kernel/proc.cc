@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -95,6 +97,32 @@ std::string fd_target(pid_t pid, int fd) {
   const std::string path = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd);
   const ssize_t n = readlink(path.c_str(), target, sizeof(target) - 1);
   return n > 0 ? std::string(target, static_cast<size_t>(n)) : std::string();
+}
+
+Result<std::vector<std::vector<sock_filter>>> seccomp_filters(pid_t pid) {
+  if (ptrace(PTRACE_SEIZE, pid, 0, 0) != 0)
+    return Error::from_errno("ptrace(PTRACE_SEIZE) of pid " + std::to_string(pid));
+  struct Detach {
+    pid_t pid;
+    ~Detach() { ptrace(PTRACE_DETACH, pid, 0, 0); }
+  } detach{pid};
+  int status = 0;
+  if (ptrace(PTRACE_INTERRUPT, pid, 0, 0) != 0 || waitpid(pid, &status, __WALL) != pid)
+    return Error::from_errno("ptrace(PTRACE_INTERRUPT) of pid " + std::to_string(pid));
+  if (!WIFSTOPPED(status)) return Error{"pid " + std::to_string(pid) + " ended", ESRCH};
+  std::vector<std::vector<sock_filter>> out;
+  for (long i = 0;; i++) {
+    std::vector<sock_filter> prog(BPF_MAXINSNS);
+    const long n = ptrace(static_cast<__ptrace_request>(PTRACE_SECCOMP_GET_FILTER), pid, i,
+                          prog.data());
+    if (n < 0 && errno == ENOENT) break;
+    if (n < 0)
+      return Error::from_errno("ptrace(PTRACE_SECCOMP_GET_FILTER)" +
+                               std::string(errno == EACCES ? ": needs root (CAP_SYS_ADMIN)" : ""));
+    prog.resize(static_cast<size_t>(n));
+    out.push_back(std::move(prog));
+  }
+  return out;
 }
 
 }  // namespace stubfuzz::kernel

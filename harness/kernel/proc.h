@@ -2,12 +2,15 @@
 // that blocks or spins from one that waits for a CPU, and to name its fds.
 #pragma once
 
+#include <linux/filter.h>
 #include <sys/types.h>
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "base/result.h"
 
 namespace stubfuzz::kernel {
 
@@ -32,5 +35,11 @@ std::optional<std::vector<SleepingSyscall>> sleeping_syscalls(pid_t pid);
 
 // What fd `fd` of `pid` is, as /proc/<pid>/fd names it ("" if closed).
 std::string fd_target(pid_t pid, int fd);
+
+// The seccomp filters installed in `pid` (a child of this process), newest
+// first, as PTRACE_SECCOMP_GET_FILTER reads them: needs CAP_SYS_ADMIN. The
+// process is stopped for the reading (PTRACE_SEIZE, PTRACE_INTERRUPT) and
+// let go after.
+Result<std::vector<std::vector<sock_filter>>> seccomp_filters(pid_t pid);
 
 }  // namespace stubfuzz::kernel

@@ -8,6 +8,7 @@
 #include "filter/filter_file.h"
 #include "filter/safety_net.h"
 #include "filter/uml_filter.h"
+#include "stub/uml_stub.h"
 
 namespace stubfuzz {
 
@@ -124,6 +125,12 @@ StubConfig Profile::stub_config(const StubLayout& layout, bool pooled) const {
   // otherwise its pid is not known in advance (and pid 1 may be the host's
   // init), so no signal may leave it.
   c.safety_net = filter::safety_net(has_own_pid_ns(c.sandbox) ? 1 : 0);
+  if (uml_tree) {
+    // UML's stub_exe installs its own filter and nothing else.
+    c.uml = uml_tree;
+    c.layout = uml_layout(*uml_tree, layout);
+    c.safety_net.clear();
+  }
   return c;
 }
 

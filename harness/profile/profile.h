@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -29,6 +30,9 @@ struct Profile {
   std::vector<KnownFinding> known_findings;
   // Run stubs in the sandbox (stub/sandbox.h). Only `--unsafe` turns it off.
   bool sandboxed = true;
+  // UML's own stub from a user's tree instead of stubfuzz's
+  // (profile/uml_profile.h).
+  std::shared_ptr<const uml::Tree> uml_tree = nullptr;
 
   bool wants_listener() const;
   bool makes(ClaimId c) const;

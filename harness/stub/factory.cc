@@ -3,7 +3,8 @@
 namespace stubfuzz {
 
 bool factory_supports(const StubConfig& config) {
-  return config.spawn == SpawnMethod::kUmlClone && !has_own_pid_ns(config.sandbox);
+  // UML's own stub is spawned as UML does; it has no template mode.
+  return config.spawn == SpawnMethod::kUmlClone && !has_own_pid_ns(config.sandbox) && !config.uml;
 }
 
 Status StubFactory::start_template() {

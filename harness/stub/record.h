@@ -3,6 +3,7 @@
 
 #include <linux/audit.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <initializer_list>
@@ -53,6 +54,8 @@ inline uint64_t insn_addr(const stub_record& r, const stub_data& data) {
   const unsigned abi = r.abi == STUB_ABI_I386 ? STUB_ABI_I386 : STUB_ABI_X86_64;
   switch (r.origin) {
     case STUB_ORIGIN_STUB:
+      if (abi == STUB_ABI_X86_64 && data.nstub_sites)
+        return data.stub_sites[r.addr % std::min<uint32_t>(data.nstub_sites, 16)];
       return data.stub_gate[abi];
     case STUB_ORIGIN_OUTSIDE:
       return data.outside_gate[abi];

@@ -19,41 +19,15 @@
 #include "kernel/facts.h"
 #include "kernel/proc.h"
 #include "stub/child_fds.h"
+#include "stub/spawn_child.h"
 #include "stub/stub_image.h"
+#include "stub/uml_stub.h"
 
 namespace stubfuzz {
 
 namespace {
 
 using kernel::Clock;
-
-struct ChildArgs {
-  int image_fd;
-  int sock_fd;
-  int data_fd;
-  const SandboxChild* sandbox;
-  int failed_errno;
-};
-
-// Runs in the clone(CLONE_VM|CLONE_VFORK) child on a borrowed stack while the
-// monitor is suspended: raw syscalls only, no allocation, no sanitizer.
-__attribute__((no_sanitize("address", "undefined"))) int spawn_child(void* p) {
-  auto* a = static_cast<ChildArgs*>(p);
-  static const char* const argv[] = {"stubfuzz-stub", nullptr};
-  static const char* const envp[] = {nullptr};
-  if (int e = stub_child_fds(a->sock_fd, a->data_fd)) {
-    a->failed_errno = e;
-    syscall(SYS_exit, 127);
-  }
-  if (int e = sandbox_enter(*a->sandbox)) {
-    a->failed_errno = e;
-    syscall(SYS_exit, 127);
-  }
-  syscall(SYS_execveat, a->image_fd, "", argv, envp, AT_EMPTY_PATH);
-  a->failed_errno = errno;
-  syscall(SYS_exit, 127);
-  return 127;
-}
 
 Status send_all(int fd, const void* buf, size_t len) {
   auto* p = static_cast<const char*>(buf);
@@ -99,7 +73,9 @@ const char* init_error_name(int e) {
 
 }  // namespace
 
-uint64_t StubLayout::scratch() const { return data_start() + offsetof(stub_data, scratch); }
+uint64_t StubLayout::scratch() const {
+  return scratch_addr ? scratch_addr : data_start() + offsetof(stub_data, scratch);
+}
 
 Status Stub::prepare(const StubConfig& config) {
   if (auto image = stub_image_fd(); !image) return image.error();
@@ -150,6 +126,7 @@ Status send_init(int sock, const StubConfig& config, bool with_net) {
 }  // namespace
 
 Result<Stub> Stub::spawn(const StubConfig& config) {
+  if (config.uml) return spawn_uml(config);
   if (auto c = check_config(config); !c) return c.error();
   auto image = stub_image_fd();
   if (!image) return image.error();
@@ -266,7 +243,7 @@ Status Stub::start_child(const StubConfig& config, int image, int stub_sock, int
   if (config.second_thread || config.factory_template)
     for (auto& [resource, limit] : child.limits)
       if (resource == RLIMIT_NPROC) resource = RLIMIT_CORE, limit = {0, 0};
-  ChildArgs args{image, stub_sock, data_fd, &child, 0};
+  ChildArgs args{image, stub_sock, data_fd, &child, "stubfuzz-stub", 0};
   alignas(16) char child_stack[16384];
   int flags = CLONE_VM | CLONE_VFORK | SIGCHLD | sandbox->clone_flags;
   int pidfd = -1;
@@ -359,6 +336,7 @@ Stub& Stub::operator=(Stub&& o) noexcept {
   o.listener_.reset();
   exit_ = std::exchange(o.exit_, std::nullopt);
   second_started_ = o.second_started_.load();
+  uml_ = std::move(o.uml_);
   return *this;
 }
 
@@ -366,6 +344,10 @@ Stub::~Stub() { release(); }
 
 void Stub::release() {
   if (pidfd_.valid() && !exit_) (void)kill();
+  if (uml_) {
+    release_uml();
+    data_ = nullptr;
+  }
   if (data_) munmap(data_, STUB_DATA_PAGES * STUB_PAGE_SIZE);
   data_ = nullptr;
   listener_.reset();
@@ -440,6 +422,7 @@ Status Stub::write_scratch(std::span<const uint8_t> bytes, size_t offset) {
   if (offset > STUB_SCRATCH_SIZE || bytes.size() > STUB_SCRATCH_SIZE - offset)
     return Error{"scratch write past the buffer's " + std::to_string(STUB_SCRATCH_SIZE) + " bytes",
                  EINVAL};
+  if (uml_) return uml_write_scratch(bytes, offset);
   std::memcpy(data_->scratch + offset, bytes.data(), bytes.size());
   return {};
 }

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -22,6 +23,11 @@
 
 namespace stubfuzz {
 
+namespace uml {
+struct Tree;
+}
+class UmlDriver;
+
 using std::chrono::milliseconds;
 
 // How often a wait on a silent stub checks whether it is still there, and
@@ -35,8 +41,13 @@ inline constexpr int kStubListenerFd = 1;
 // Where the stub and its guest-code arenas live.
 struct StubLayout {
   uint64_t stub_start = 0x7e0010000000;
+  // The code page and the data pages; UML's own stub has fewer data pages.
+  uint64_t region_size = STUB_REGION_SIZE;
+  // Where records' pointer arguments point; 0: the data page's scratch
+  // buffer (UML's stub has a guest page for it).
+  uint64_t scratch_addr = 0;
   uint64_t page_below() const { return stub_start - STUB_PAGE_SIZE; }
-  uint64_t page_above() const { return stub_start + STUB_REGION_SIZE; }
+  uint64_t page_above() const { return stub_start + region_size; }
   // Differs from the stub page only in the upper 32 bits.
   uint64_t alias_page() const { return stub_start + (uint64_t{1} << 32); }
   uint64_t data_start() const { return stub_start + STUB_PAGE_SIZE; }
@@ -77,6 +88,10 @@ struct StubConfig {
   Sandbox sandbox;
   milliseconds ready_timeout{2000};
   SpawnPhases* phases = nullptr;  // filled in when set
+  // UML's own stub from a user's tree (stub/uml_stub.h) instead of
+  // stubfuzz's: spawned and driven by UML's protocol; `filter` is then what
+  // that stub installs, read back from it, and the flags are its own.
+  std::shared_ptr<const uml::Tree> uml;
 };
 
 class Stub {
@@ -153,6 +168,11 @@ class Stub {
   Status take_over(const StubConfig& config);
   bool alive_word_ok() const;
   void release();
+  // stub/uml_stub.cc: UML's spawn, and the driver that plays the command
+  // protocol on a mirror of the data page.
+  static Result<Stub> spawn_uml(const StubConfig& config);
+  void release_uml();
+  Status uml_write_scratch(std::span<const uint8_t> bytes, size_t offset);
 
   pid_t pid_ = -1;
   Fd pidfd_;
@@ -163,6 +183,8 @@ class Stub {
   std::optional<kernel::Exit> exit_;
   // This batch's thread-2 records started (the monitor's thread may do it).
   std::atomic<bool> second_started_{false};
+  // Set for UML's stub: data_ is then the driver's mirror.
+  std::unique_ptr<UmlDriver> uml_;
 };
 
 }  // namespace stubfuzz
