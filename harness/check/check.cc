@@ -15,6 +15,7 @@
 #include "check/probes.h"
 #include "check/program_probes.h"
 #include "kernel/facts.h"
+#include "uml/tree.h"
 
 namespace stubfuzz {
 
@@ -190,6 +191,16 @@ CheckReport run_checks(const Profile& profile) {
   for (ClaimId id : profile.claims) report.rows.push_back(claim_row(profile, id, programs));
   for (const KnownFinding& f : profile.known_findings)
     report.rows.push_back(finding_row(profile, f, programs));
+  // UML's own stub without 1/7: the listener's claims are shown, not probed.
+  if (profile.uml_tree && !profile.uml_tree->new_listener)
+    if (auto l = find_profile("listener"); l)
+      for (ClaimId id : (*l)->claims)
+        if (!profile.makes(id))
+          report.rows.push_back(CheckRow{std::string(claim_info(id).name), RowKind::kClaim,
+                                         Verdict::kNotApplicable, 0, 0,
+                                         "the tree's stub_exe.c installs its filter without "
+                                         "NEW_LISTENER (the series' 1/7 is not applied): no "
+                                         "listener"});
   report.rows.push_back(cleanup_row(before, count_resources()));
   return report;
 }

@@ -5,6 +5,7 @@
 #include <libelf.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -160,6 +161,18 @@ Result<std::vector<PageSite>> find_sites(const fs::path& linux, const ElfSymbols
                      current});
   }
   if (sites.empty()) return Error{linux.string() + ": no syscall instruction in the stub page", EINVAL};
+  // A hijacked stub may jump into the middle of an instruction: the same
+  // two bytes anywhere in the page are sites too.
+  const size_t len = e.end - e.start;
+  for (size_t at = 0; at + 1 < len; at++) {
+    const bool x86 = e.page[at] == 0x0f && e.page[at + 1] == 0x05;
+    const bool ia32 = e.page[at] == 0xcd && e.page[at + 1] == 0x80;
+    if ((!x86 && !ia32) || std::any_of(sites.begin(), sites.end(), [&](const PageSite& s) {
+          return s.offset == at;
+        }))
+      continue;
+    sites.push_back({static_cast<uint32_t>(at), ia32, "(inside an instruction)"});
+  }
   return sites;
 }
 
@@ -378,12 +391,12 @@ Result<Tree> read_tree(const std::string& dir_arg) {
   t.layout = *layout;
   auto elf = read_elf(dir / "linux", t.layout.page_size);
   if (!elf) return elf.error();
-  t.page = std::move(elf->page);
-  t.handler_offset = static_cast<uint32_t>(elf->values["stub_signal_interrupt"] - elf->start);
-  t.restorer_offset = static_cast<uint32_t>(elf->values["stub_signal_restorer"] - elf->start);
   auto sites = find_sites(dir / "linux", *elf);
   if (!sites) return sites.error();
   t.sites = std::move(*sites);
+  t.page = std::move(elf->page);
+  t.handler_offset = static_cast<uint32_t>(elf->values["stub_signal_interrupt"] - elf->start);
+  t.restorer_offset = static_cast<uint32_t>(elf->values["stub_signal_restorer"] - elf->start);
   return t;
 }
 
