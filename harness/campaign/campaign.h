@@ -16,12 +16,12 @@ namespace stubfuzz::campaign {
 
 struct CampaignOptions {
   Engine engine = Engine::kLibFuzzer;
-  std::string target;   // the engine's build of fuzz_stub_syscalls
-  std::string profile;  // or:
-  std::string filter;   // a filter file judged by
-  std::string claims;   // this profile's claims
+  std::string target;    // the engine's build of fuzz_stub_syscalls
+  std::string profile;   // or:
+  std::string filter;    // a filter file judged by
+  std::string claims;    // this profile's claims
   std::string uml_tree;  // or UML's own stub from this tree (absolute)
-  bool unsafe = false;  // STUBFUZZ_UNSAFE: no sandbox
+  bool unsafe = false;   // STUBFUZZ_UNSAFE: no sandbox
   std::chrono::seconds time{60};
   int jobs = 1;
   std::string out_dir;             // corpus, crashes and stats go here

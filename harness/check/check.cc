@@ -1,14 +1,13 @@
 #include "check/check.h"
 
 #include <dirent.h>
+#include <fmt/core.h>
 #include <linux/audit.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
 #include <sstream>
-
-#include <fmt/core.h>
 
 #include "check/doctor.h"
 #include "check/lab.h"

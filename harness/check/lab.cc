@@ -62,8 +62,9 @@ bool Lab::expect_killed(const BatchOutcome& o, uint32_t i, const stub_record& re
       rec.abi == STUB_ABI_I386) {
     // UML's own x86-64 stub page may hold no int $0x80, not even inside
     // another instruction: no call from it can be i386.
-    note("the stub page has no int $0x80 (nor those bytes inside an instruction): i386 calls "
-         "from it cannot be made");
+    note(
+        "the stub page has no int $0x80 (nor those bytes inside an instruction): i386 calls "
+        "from it cannot be made");
     return true;
   }
   if (rec.abi != STUB_ABI_I386 || kernel::facts().i386_abi) return expect_killed(o, i, what);

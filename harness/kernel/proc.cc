@@ -113,8 +113,8 @@ Result<std::vector<std::vector<sock_filter>>> seccomp_filters(pid_t pid) {
   std::vector<std::vector<sock_filter>> out;
   for (long i = 0;; i++) {
     std::vector<sock_filter> prog(BPF_MAXINSNS);
-    const long n = ptrace(static_cast<__ptrace_request>(PTRACE_SECCOMP_GET_FILTER), pid, i,
-                          prog.data());
+    const long n =
+        ptrace(static_cast<__ptrace_request>(PTRACE_SECCOMP_GET_FILTER), pid, i, prog.data());
     if (n < 0 && errno == ENOENT) break;
     if (n < 0)
       return Error::from_errno("ptrace(PTRACE_SECCOMP_GET_FILTER)" +

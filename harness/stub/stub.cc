@@ -78,7 +78,8 @@ uint64_t StubLayout::scratch() const {
 }
 
 Status Stub::prepare(const StubConfig& config) {
-  if (auto image = stub_image_fd(); !image) return image.error();
+  if (auto image = config.uml ? uml_stub_exe_image(config.uml->stub_exe) : stub_image_fd(); !image)
+    return image.error();
   if (auto sandbox = sandbox_child(config.sandbox); !sandbox) return sandbox.error();
   return {};
 }
@@ -374,6 +375,7 @@ Status Stub::post(std::span<const stub_record> records) {
                      (exit_ ? ": " + kernel::describe(*exit_) : ""),
                  ESRCH};
   }
+  if (uml_) uml_->ensure_running();
   const auto n = static_cast<uint32_t>(records.size());
   std::memcpy(data_->records, records.data(), records.size_bytes());
   std::memset(data_->results, 0, n * sizeof(stub_result));

@@ -37,9 +37,10 @@ constexpr uint32_t kGateX86 = 0, kGateI386 = 4, kSpin = 8;
 // The guest pages lie this many pages below the stub page.
 constexpr uint64_t kGuestBelowStub = 64;
 
-// The tree's stub_exe in a sealed memfd, once per tree (never closed: a pool
-// thread may spawn while the process exits).
-Result<int> stub_exe_image(const std::string& path) {
+}  // namespace
+
+// Never closed: a pool thread may spawn while the process exits.
+Result<int> uml_stub_exe_image(const std::string& path) {
   static std::mutex mu;
   static auto& images = *new std::map<std::string, int>;
   std::lock_guard lock(mu);
@@ -48,7 +49,10 @@ Result<int> stub_exe_image(const std::string& path) {
   std::ostringstream bytes;
   bytes << in.rdbuf();
   const std::string image = bytes.str();
-  if (!in || image.size() < 64 || image.compare(0, 4, "\x7f" "ELF") != 0)
+  if (!in || image.size() < 64 ||
+      image.compare(0, 4,
+                    "\x7f"
+                    "ELF") != 0)
     return Error{path + ": not an executable (the tree's build did not finish?)", ENOEXEC};
   auto mfd = kernel::memfd_create("uml-userspace", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (!mfd) return mfd.error();
@@ -61,6 +65,8 @@ Result<int> stub_exe_image(const std::string& path) {
     return Error::from_errno("fcntl(stub_exe memfd, F_ADD_SEALS)");
   return images[path] = mfd->release();
 }
+
+namespace {
 
 Result<uint8_t*> map_shared(int fd, size_t len, const char* what) {
   if (ftruncate(fd, static_cast<off_t>(len)) < 0) return Error::from_errno(what);
@@ -259,8 +265,8 @@ Status UmlDriver::start(pid_t pid, int pidfd, int sock, milliseconds bound) {
   if (w == Wait::kDied) {
     siginfo_t si{};
     // Peek at the exit without reaping it: the handle reaps.
-    if (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &si,
-               WEXITED | WNOWAIT) == 0 &&
+    if (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &si, WEXITED | WNOWAIT) ==
+            0 &&
         si.si_code == CLD_EXITED)
       return Error{"UML's stub_exe exited during init with code " + std::to_string(si.si_status) +
                        ": " + uml::init_step(si.si_status),
@@ -282,8 +288,13 @@ Status UmlDriver::start(pid_t pid, int pidfd, int sock, milliseconds bound) {
   stub_data& m = *mirror_;
   m.stub_tid = static_cast<uint32_t>(pid);
   m.alive = m.stub_tid | FUTEX_WAITERS;
-  thread_ = std::thread(&UmlDriver::run, this);
   return {};
+}
+
+// Not at spawn: a pool's thread, in the sandbox's pid namespace, can start
+// no threads; the first post comes from the monitor's.
+void UmlDriver::ensure_running() {
+  if (!thread_.joinable()) thread_ = std::thread(&UmlDriver::run, this);
 }
 
 // The guest pages, mapped by the stub itself from the memfd passed over its
@@ -297,7 +308,7 @@ Status UmlDriver::map_guest_pages(milliseconds bound) {
     auto field = [&](const uml::Field& f, uint64_t v) {
       std::memcpy(e + f.offset, &v, std::min<uint32_t>(f.size, 8));
     };
-    const int prot = p == kGuestCode                       ? PROT_READ | PROT_EXEC
+    const int prot = p == kGuestCode                          ? PROT_READ | PROT_EXEC
                      : p == kGuestScratch || p == kGuestStack ? PROT_READ | PROT_WRITE
                                                               : PROT_READ | PROT_WRITE | PROT_EXEC;
     field(l.call.addr, guest_addr(static_cast<UmlGuestPage>(p)));
@@ -314,7 +325,8 @@ Status UmlDriver::map_guest_pages(milliseconds bound) {
   if (auto s = kernel::send_fds(sock_, {&byte, 1}, {&fd, 1}); !s) return s;
   const Wait w = resume(bound);
   if (w != Wait::kReported)
-    return Error{"UML's stub did not answer its first mmap batch", w == Wait::kDied ? ECHILD : ETIMEDOUT};
+    return Error{"UML's stub did not answer its first mmap batch",
+                 w == Wait::kDied ? ECHILD : ETIMEDOUT};
   if (const auto err = static_cast<int64_t>(get(l.data.err)); err != 0)
     return Error{"UML's stub failed its mmap batch at request " +
                      std::to_string(get(l.data.syscall_data_len)) + ": " +
@@ -458,7 +470,7 @@ bool UmlDriver::run_record(uint32_t i) {
 
 Result<Stub> Stub::spawn_uml(const StubConfig& config) {
   const std::shared_ptr<const uml::Tree>& tree = config.uml;
-  auto image = stub_exe_image(tree->stub_exe);
+  auto image = uml_stub_exe_image(tree->stub_exe);
   if (!image) return image.error();
   Stub stub;
   stub.layout_ = uml_layout(*tree, config.layout);

@@ -26,6 +26,9 @@ namespace stubfuzz {
 // The layout of a UML stub at `l.stub_start`: its region is the code page
 // and the tree's data pages; records' pointers point at a guest page.
 StubLayout uml_layout(const uml::Tree& tree, StubLayout l);
+// The tree's stub_exe in a sealed memfd, made once per path, as UML makes it
+// once at boot; Stub::prepare makes it ahead.
+Result<int> uml_stub_exe_image(const std::string& path);
 
 // Guest pages, at fixed offsets below the stub: code (the outside gates and
 // the spin), scratch, stack; then the arenas. One memfd holds them all.
@@ -59,6 +62,8 @@ class UmlDriver {
   // step from stub_exe's exit code.
   Status start(pid_t pid, int pidfd, int sock, std::chrono::milliseconds bound);
   void stop();
+  // Starts the driver thread, from the thread that posts the first batch.
+  void ensure_running();
 
   stub_data* mirror() { return mirror_.get(); }
   Status write_scratch(std::span<const uint8_t> bytes, size_t offset);

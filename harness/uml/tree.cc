@@ -105,9 +105,9 @@ Result<ElfSymbols> read_elf(const fs::path& path, uint32_t page_size) {
   }
   for (const char* w : wanted)
     if (!out.values.count(w))
-      return Error{what + "no symbol " + w +
-                       " (a UML build without seccomp mode, or a stripped linux)",
-                   ENOENT};
+      return Error{
+          what + "no symbol " + w + " (a UML build without seccomp mode, or a stripped linux)",
+          ENOENT};
   out.start = out.values["__syscall_stub_start"];
   out.end = out.values["__syscall_stub_end"];
   if (out.end <= out.start || out.end - out.start > page_size)
@@ -117,8 +117,7 @@ Result<ElfSymbols> read_elf(const fs::path& path, uint32_t page_size) {
       return Error{what + w + " is not in the stub page", EINVAL};
   // The page's bytes: from the section that holds __syscall_stub_start.
   for (const GElf_Shdr& sh : sections) {
-    if (sh.sh_type != SHT_PROGBITS || out.start < sh.sh_addr ||
-        out.end > sh.sh_addr + sh.sh_size)
+    if (sh.sh_type != SHT_PROGBITS || out.start < sh.sh_addr || out.end > sh.sh_addr + sh.sh_size)
       continue;
     Elf_Scn* scn = nullptr;
     for (size_t i = 0; (scn = elf_nextscn(elf.get(), scn)); i++) {
@@ -143,8 +142,8 @@ Result<std::vector<PageSite>> find_sites(const fs::path& linux, const ElfSymbols
   char range[96];
   std::snprintf(range, sizeof(range), " --start-address=0x%llx --stop-address=0x%llx ",
                 static_cast<unsigned long long>(e.start), static_cast<unsigned long long>(e.end));
-  const ToolRun r = run_tool(".", "objdump -d --no-show-raw-insn" + std::string(range) +
-                                      quoted(linux.string()));
+  const ToolRun r =
+      run_tool(".", "objdump -d --no-show-raw-insn" + std::string(range) + quoted(linux.string()));
   if (r.status != 0)
     return Error{"objdump -d " + linux.string() + ": " + first_line(r.output), ENOEXEC};
   static const std::regex fn(R"(^[0-9a-f]+ <([^>]+)>:)");
@@ -157,19 +156,19 @@ Result<std::vector<PageSite>> find_sites(const fs::path& linux, const ElfSymbols
     if (std::regex_search(line, m, fn)) current = m[1];
     if (!std::regex_search(line, m, insn)) continue;
     const uint64_t addr = std::stoull(m[1], nullptr, 16);
-    sites.push_back({static_cast<uint32_t>(addr - e.start), m[2].str().rfind("int", 0) == 0,
-                     current});
+    sites.push_back(
+        {static_cast<uint32_t>(addr - e.start), m[2].str().rfind("int", 0) == 0, current});
   }
-  if (sites.empty()) return Error{linux.string() + ": no syscall instruction in the stub page", EINVAL};
+  if (sites.empty())
+    return Error{linux.string() + ": no syscall instruction in the stub page", EINVAL};
   // A hijacked stub may jump into the middle of an instruction: the same
   // two bytes anywhere in the page are sites too.
   const size_t len = e.end - e.start;
   for (size_t at = 0; at + 1 < len; at++) {
     const bool x86 = e.page[at] == 0x0f && e.page[at + 1] == 0x05;
     const bool ia32 = e.page[at] == 0xcd && e.page[at + 1] == 0x80;
-    if ((!x86 && !ia32) || std::any_of(sites.begin(), sites.end(), [&](const PageSite& s) {
-          return s.offset == at;
-        }))
+    if ((!x86 && !ia32) ||
+        std::any_of(sites.begin(), sites.end(), [&](const PageSite& s) { return s.offset == at; }))
       continue;
     sites.push_back({static_cast<uint32_t>(at), ia32, "(inside an instruction)"});
   }
@@ -272,9 +271,7 @@ Result<Layout> probe_layout(const fs::path& dir) {
       fs::remove_all(p, ec);
     }
   } cleanup{tmp};
-  {
-    std::ofstream(tmp / "probe.c") << kProbeSource;
-  }
+  { std::ofstream(tmp / "probe.c") << kProbeSource; }
   auto cmd = probe_command(dir, tmp / "probe.c", tmp / "probe.s");
   if (!cmd) return cmd.error();
   const ToolRun r = run_tool(dir.string(), *cmd);
@@ -286,10 +283,11 @@ Result<Layout> probe_layout(const fs::path& dir) {
         why = l;
         break;
       }
-    return Error{"the layout probe (stub-data.h with the tree's flags for stub_exe.o) does not "
-                 "compile: " +
-                     (why.empty() ? first_line(r.output) : why),
-                 EINVAL};
+    return Error{
+        "the layout probe (stub-data.h with the tree's flags for stub_exe.o) does not "
+        "compile: " +
+            (why.empty() ? first_line(r.output) : why),
+        EINVAL};
   }
   auto s = slurp(tmp / "probe.s");
   if (!s) return s.error();
@@ -367,17 +365,19 @@ Result<Layout> probe_layout(const fs::path& dir) {
 Result<Tree> read_tree(const std::string& dir_arg) {
   std::error_code ec;
   const fs::path dir = fs::absolute(dir_arg, ec);
-  if (!fs::is_directory(dir, ec)) return Error{"--uml-tree " + dir_arg + ": no such directory", ENOENT};
+  if (!fs::is_directory(dir, ec))
+    return Error{"--uml-tree " + dir_arg + ": no such directory", ENOENT};
   Tree t;
   t.dir = dir.string();
   auto source = slurp(dir / kStubExeSource);
   if (!source)
-    return Error{dir_arg + " is not a kernel tree with UML's stub (no " +
-                     std::string(kStubExeSource) + ")",
-                 ENOENT};
+    return Error{
+        dir_arg + " is not a kernel tree with UML's stub (no " + std::string(kStubExeSource) + ")",
+        ENOENT};
   if (source->find("SECCOMP_SET_MODE_FILTER") == std::string::npos)
-    return Error{dir_arg + ": UML without the seccomp stub (stub_exe.c installs no filter; "
-                           "seccomp mode is in 6.13 and later)",
+    return Error{dir_arg +
+                     ": UML without the seccomp stub (stub_exe.c installs no filter; "
+                     "seccomp mode is in 6.13 and later)",
                  ENOTSUP};
   t.new_listener = source->find("SECCOMP_FILTER_FLAG_NEW_LISTENER") != std::string::npos;
   t.stub_exe = (dir / kStubExe).string();

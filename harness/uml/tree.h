@@ -41,22 +41,24 @@ struct Layout {
     Field addr, length, offset, fd, prot, syscall;
     uint32_t mmap = 0, munmap = 0;  // enum stub_syscall_type
   } call;
-  uint32_t syscall_data_entries() const { return call.size ? data.syscall_data.size / call.size : 0; }
+  uint32_t syscall_data_entries() const {
+    return call.size ? data.syscall_data.size / call.size : 0;
+  }
 };
 
 // A syscall instruction of the built stub page.
 struct PageSite {
-  uint32_t offset = 0;  // from the start of the page
-  bool i386 = false;    // int $0x80 (else syscall)
+  uint32_t offset = 0;   // from the start of the page
+  bool i386 = false;     // int $0x80 (else syscall)
   std::string function;  // the symbol it lies in
 };
 
 struct Tree {
   std::string dir;
-  std::string stub_exe;           // arch/um/kernel/skas/stub_exe
-  std::vector<uint8_t> page;      // the stub page, one page, zero-padded
-  uint32_t handler_offset = 0;    // stub_signal_interrupt
-  uint32_t restorer_offset = 0;   // stub_signal_restorer
+  std::string stub_exe;          // arch/um/kernel/skas/stub_exe
+  std::vector<uint8_t> page;     // the stub page, one page, zero-padded
+  uint32_t handler_offset = 0;   // stub_signal_interrupt
+  uint32_t restorer_offset = 0;  // stub_signal_restorer
   std::vector<PageSite> sites;
   // Patch 1/7 of the series: stub_exe installs its filter with
   // NEW_LISTENER (the listener lands at fd 1). Read from stub_exe.c, and
