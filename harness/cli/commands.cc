@@ -298,7 +298,9 @@ int run_fuzz(const ProfileChoice& choice, const FuzzOptions& o, const std::strin
     for (std::string line; std::getline(in, line);) std::cout << "  " << line << "\n";
   }
   std::cout << "replay with: stubfuzz replay "
-            << (choice.filter.empty() ? "--profile " + choice.profile : "--filter " + choice.filter)
+            << (!choice.uml_tree.empty() ? "--uml-tree " + choice.uml_tree
+                : choice.filter.empty()   ? "--profile " + choice.profile
+                                          : "--filter " + choice.filter)
             << " FILE;  minimize with: stubfuzz minimize ... FILE\n";
   return kExitFailed;
 }

@@ -110,7 +110,9 @@ class ThreadWait {
   }
 
   std::optional<Wait> judge_progress(Clock::time_point now) {
-    if (const uint64_t p = progress(); p != seen_) {
+    // UML's stub sleeping in its handler until the driver resumes it: the
+    // driver is late (descheduled), not the stub stuck.
+    if (const uint64_t p = progress(); p != seen_ || stub_.awaits_driver()) {
       seen_ = p;
       last_progress_ = now;
       sched_.reset();

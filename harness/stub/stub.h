@@ -138,6 +138,8 @@ class Stub {
   // The results of the last post()'s `n` records.
   void read_results(std::span<stub_result> out) const;
   bool usable() const { return !exit_ && alive_word_ok(); }
+  // UML's stub (stub/uml_stub.h) has reported and waits for the driver.
+  bool awaits_driver() const;
 
   // The second thread runs the batch's thread-1 records once started:
   // after the first thread's, or earlier, while the first waits in a

@@ -528,6 +528,15 @@ Result<Stub> Stub::spawn_uml(const StubConfig& config) {
 
 void Stub::release_uml() { uml_.reset(); }
 
+bool Stub::awaits_driver() const { return uml_ && uml_->stub_waiting(); }
+
+bool UmlDriver::stub_waiting() const {
+  const uml::Layout& l = tree_->layout;
+  return __atomic_load_n(&mirror_->sync, __ATOMIC_ACQUIRE) != 0 &&
+         __atomic_load_n(reinterpret_cast<const uint32_t*>(data_field(l.data.futex)),
+                         __ATOMIC_ACQUIRE) == l.futex_in_kern;
+}
+
 Status Stub::uml_write_scratch(std::span<const uint8_t> bytes, size_t offset) {
   return uml_->write_scratch(bytes, offset);
 }

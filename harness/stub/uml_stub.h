@@ -62,6 +62,9 @@ class UmlDriver {
   // step from stub_exe's exit code.
   Status start(pid_t pid, int pidfd, int sock, std::chrono::milliseconds bound);
   void stop();
+  // The stub has reported (its futex word is FUTEX_IN_KERN) in a record
+  // the driver has not finished with.
+  bool stub_waiting() const;
   // Starts the driver thread, from the thread that posts the first batch.
   void ensure_running();
 
