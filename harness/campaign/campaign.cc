@@ -15,6 +15,7 @@
 #include "fuzz/stats.h"
 #include "kernel/sys.h"
 #include "profile/profile.h"
+#include "profile/uml_profile.h"
 
 namespace stubfuzz::campaign {
 
@@ -87,6 +88,11 @@ Result<std::string> make_dirs(const CampaignOptions& o) {
 
 // The filter the target will run, as the target itself builds it.
 Result<filter::Program> filter_under_test(const CampaignOptions& o) {
+  if (!o.uml_tree.empty()) {
+    auto p = profile_from_uml_tree(o.uml_tree, !o.unsafe);
+    if (!p) return p.error();
+    return p->make_filter(StubLayout{});
+  }
   if (!o.filter.empty()) {
     auto p = profile_from_filter_file(o.filter, o.claims.empty() ? kDefaultProfile : o.claims);
     if (!p) return p.error();

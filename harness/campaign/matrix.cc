@@ -37,6 +37,7 @@ std::string profile_dir(const MatrixOptions& o, const std::string& p) {
 // program (campaign/found.h).
 EngineJob engine_job(const MatrixOptions& o, const std::string& profile) {
   const std::string dir = profile_dir(o, profile);
+  const bool tree = profile == kUmlTreeColumn;
   return {.engine = Engine::kLibFuzzer,
           .target = o.target,
           .time = o.time,
@@ -45,7 +46,7 @@ EngineJob engine_job(const MatrixOptions& o, const std::string& profile) {
           .artifacts = dir,
           .seeds = o.seeds,
           .dict = o.dict,
-          .env = {{env::kProfile, profile},
+          .env = {{tree ? env::kUmlTree : env::kProfile, tree ? o.uml_tree : profile},
                   {env::kMatrixDir, dir + "/found"},
                   {env::kStatsDir, dir + "/stats"}}};
 }
@@ -94,7 +95,8 @@ Result<MatrixResult> run_matrix(const MatrixOptions& o, std::ostream& status) {
     return Error{"fuzz target " + o.target + " not found (build it with scripts/build fuzz)",
                  ENOENT};
   for (const auto& p : o.profiles)
-    if (auto f = find_profile(p); !f) return f.error();
+    if (auto f = find_profile(p); !f && !(p == kUmlTreeColumn && !o.uml_tree.empty()))
+      return f.error();
   for (const auto& p : o.profiles) {
     const std::string dir = profile_dir(o, p);
     std::error_code ec;
@@ -116,7 +118,11 @@ Result<MatrixResult> run_matrix(const MatrixOptions& o, std::ostream& status) {
     while (engines.poll() < static_cast<size_t>(std::max(1, o.jobs)) && next < o.profiles.size()) {
       EngineJob job = engine_job(o, o.profiles[next]);
       // Each profile's own filter constants join the shared tokens.
-      if (auto dict = campaign_dictionary({.profile = o.profiles[next], .dict = o.dict}, job.dir))
+      const bool tree = o.profiles[next] == kUmlTreeColumn;
+      if (auto dict = campaign_dictionary({.profile = tree ? "" : o.profiles[next],
+                                           .uml_tree = tree ? o.uml_tree : "",
+                                           .dict = o.dict},
+                                          job.dir))
         job.dict = *dict;
       auto pid = engines.launch(engine_commands(job).front(), engine_env(job), job.dir,
                                 job.dir + "/engine.log", hard_bound(o.time));

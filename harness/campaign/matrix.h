@@ -22,7 +22,10 @@ struct MatrixOptions {
   std::vector<std::string> seeds;  // seed corpus directories
   std::string dict;
   std::string regressions;  // where each row's committed reproducer lives
+  // UML's own stub from this tree (absolute), as the column kUmlTreeColumn.
+  std::string uml_tree;
 };
+inline constexpr const char* kUmlTreeColumn = "uml-tree";
 
 struct MatrixCell {
   bool found = false;

@@ -315,6 +315,12 @@ int run_matrix(const MatrixCliOptions& o, const std::string& self) {
     m.profiles = o.profiles;
   for (const auto& p : m.profiles)
     if (auto f = find_profile(p); !f) return fail(f.error().message);
+  if (!o.uml_tree.empty()) {
+    // Read (and so checked) here: a bad tree is one error before any engine.
+    if (auto t = profile_from_uml_tree(o.uml_tree); !t) return fail(t.error().message);
+    m.uml_tree = fs::absolute(o.uml_tree).string();
+    m.profiles.push_back(campaign::kUmlTreeColumn);
+  }
   m.time = std::chrono::seconds(o.seconds);
   m.jobs = o.jobs;
   m.out_dir = o.out.empty() ? "fuzz-out/matrix-" + timestamp() : o.out;

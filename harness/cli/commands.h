@@ -61,6 +61,7 @@ struct MatrixCliOptions {
   std::vector<std::string> profiles;  // default: every built-in
   std::string out;
   std::string target;
+  std::string uml_tree;  // one more column: UML's stub from this tree
 };
 int run_matrix(const MatrixCliOptions& o, const std::string& self);
 

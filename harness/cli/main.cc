@@ -123,6 +123,8 @@ Command add_matrix(CLI::App& app, std::string self) {
   sub->add_option("--time", o->seconds, "seconds per profile (default 120)");
   sub->add_option("--jobs", o->jobs, "profiles fuzzed at once (default 2)");
   sub->add_option("--profiles", o->profiles, "columns (default: every built-in)")->delimiter(',');
+  sub->add_option("--uml-tree", o->uml_tree,
+                  "one more column: UML's own stub from this kernel tree (needs root)");
   sub->add_option("--out", o->out, "output directory (default fuzz-out/matrix-<time>)");
   sub->add_option("--target", o->target, "the libFuzzer fuzz_stub_syscalls binary");
   return {sub, [o, self] { return stubfuzz::cli::run_matrix(*o, self); }};
