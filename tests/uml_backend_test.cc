@@ -304,5 +304,35 @@ TEST_F(UmlBackend, AStubKilledBehindTheMonitorsBackEndsTheBatchNotAHang) {
   }
 }
 
+
+TEST(UmlTreeText, OddToolOutputIsOneErrorNotACrash) {
+  // kbuild's command file.
+  EXPECT_FALSE(uml::probe_command("", "p.c", "p.s").ok());
+  EXPECT_FALSE(uml::probe_command("not a command file\n", "p.c", "p.s").ok());
+  EXPECT_FALSE(uml::probe_command("savedcmd_x := gcc -o x.o x.c\n", "p.c", "p.s").ok()) << "no -c";
+  auto c = uml::probe_command(
+      "savedcmd_arch/um/kernel/skas/stub_exe.o := gcc -Wp,-MMD,a/.d -I./include -O2 -c -o "
+      "arch/um/kernel/skas/stub_exe.o arch/um/kernel/skas/stub_exe.c\n",
+      "/t/p.c", "/t/p.s");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(*c, "gcc -I./include -O2 -S -o '/t/p.s' '/t/p.c'");
+  // The probe's output: every member, each at most a few digits.
+  EXPECT_FALSE(uml::parse_probe_output("").ok());
+  EXPECT_FALSE(uml::parse_probe_output(".ascii \"->page_size 99999999999999999999 0\"").ok());
+  auto missing = uml::parse_probe_output(".ascii \"->page_size 4096 0\"");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("lacks"), std::string::npos);
+  // objdump's listing: sites in the page only.
+  const std::vector<uint8_t> page = {0x0f, 0x05, 0xc3, 0xcd, 0x80};
+  EXPECT_FALSE(uml::parse_sites("", 0x1000, page).ok());
+  EXPECT_FALSE(uml::parse_sites("  2000:\tsyscall\n", 0x1000, page).ok()) << "outside";
+  auto sites = uml::parse_sites("0000000000001000 <f>:\n  1000:\tsyscall\n", 0x1000, page);
+  ASSERT_TRUE(sites.ok()) << sites.error().message;
+  ASSERT_EQ(sites->size(), 2u) << "and int $0x80's bytes inside an instruction";
+  EXPECT_EQ((*sites)[0].function, "f");
+  EXPECT_TRUE((*sites)[1].i386);
+  EXPECT_EQ((*sites)[1].offset, 3u);
+}
+
 }  // namespace
 }  // namespace stubfuzz

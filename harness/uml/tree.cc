@@ -137,41 +137,18 @@ Result<ElfSymbols> read_elf(const fs::path& path, uint32_t page_size) {
 
 // Every syscall instruction of the page, from objdump's disassembly of the
 // built object (bytes that merely look like one inside another instruction
-// are not sites).
+// are added apart).
 Result<std::vector<PageSite>> find_sites(const fs::path& linux, const ElfSymbols& e) {
   char range[96];
   std::snprintf(range, sizeof(range), " --start-address=0x%llx --stop-address=0x%llx ",
                 static_cast<unsigned long long>(e.start), static_cast<unsigned long long>(e.end));
-  const ToolRun r =
-      run_tool(".", "objdump -d --no-show-raw-insn" + std::string(range) + quoted(linux.string()));
+  const ToolRun r = run_tool(".", "objdump -d --no-show-raw-insn" + std::string(range) +
+                                      quoted(linux.string()));
   if (r.status != 0)
     return Error{"objdump -d " + linux.string() + ": " + first_line(r.output), ENOEXEC};
-  static const std::regex fn(R"(^[0-9a-f]+ <([^>]+)>:)");
-  static const std::regex insn(R"(^\s*([0-9a-f]+):\s+(syscall|int\s+\$0x80)\b)");
-  std::vector<PageSite> sites;
-  std::string current;
-  std::istringstream lines(r.output);
-  for (std::string line; std::getline(lines, line);) {
-    std::smatch m;
-    if (std::regex_search(line, m, fn)) current = m[1];
-    if (!std::regex_search(line, m, insn)) continue;
-    const uint64_t addr = std::stoull(m[1], nullptr, 16);
-    sites.push_back(
-        {static_cast<uint32_t>(addr - e.start), m[2].str().rfind("int", 0) == 0, current});
-  }
-  if (sites.empty())
-    return Error{linux.string() + ": no syscall instruction in the stub page", EINVAL};
-  // A hijacked stub may jump into the middle of an instruction: the same
-  // two bytes anywhere in the page are sites too.
-  const size_t len = e.end - e.start;
-  for (size_t at = 0; at + 1 < len; at++) {
-    const bool x86 = e.page[at] == 0x0f && e.page[at + 1] == 0x05;
-    const bool ia32 = e.page[at] == 0xcd && e.page[at + 1] == 0x80;
-    if ((!x86 && !ia32) ||
-        std::any_of(sites.begin(), sites.end(), [&](const PageSite& s) { return s.offset == at; }))
-      continue;
-    sites.push_back({static_cast<uint32_t>(at), ia32, "(inside an instruction)"});
-  }
+  std::vector<uint8_t> code(e.page.begin(), e.page.begin() + (e.end - e.start));
+  auto sites = parse_sites(r.output, e.start, code);
+  if (!sites) return Error{linux.string() + ": " + sites.error().message, sites.error().err};
   return sites;
 }
 
@@ -221,20 +198,100 @@ void stubfuzz_probe(void)
 }
 )";
 
-// The tree's own compile command for stub_exe.o, made to compile the probe
-// to assembler instead (dependency-file options dropped: they name paths
-// of the tree's build).
-Result<std::string> probe_command(const fs::path& dir, const fs::path& probe, const fs::path& out) {
+// The tree's own compile command, as probe_command() makes it.
+Result<std::string> tree_probe_command(const fs::path& dir, const fs::path& probe,
+                                       const fs::path& out) {
   auto cmd = slurp(dir / kStubExeCmd);
   if (!cmd)
     return Error{dir.string() + " is not built for ARCH=um: no " + kStubExeCmd +
                      " (run make ARCH=um in the tree)",
                  ENOENT};
-  std::string line = first_line(*cmd);
+  auto c = probe_command(*cmd, probe.string(), out.string());
+  if (!c) return Error{std::string(kStubExeCmd) + ": " + c.error().message, c.error().err};
+  return c;
+}
+
+Result<Layout> probe_layout(const fs::path& dir) {
+  char tmpl[] = "/tmp/stubfuzz-probe-XXXXXX";
+  if (!mkdtemp(tmpl)) return Error::from_errno("mkdtemp");
+  const fs::path tmp(tmpl);
+  struct Cleanup {
+    fs::path p;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(p, ec);
+    }
+  } cleanup{tmp};
+  { std::ofstream(tmp / "probe.c") << kProbeSource; }
+  auto cmd = tree_probe_command(dir, tmp / "probe.c", tmp / "probe.s");
+  if (!cmd) return cmd.error();
+  const ToolRun r = run_tool(dir.string(), *cmd);
+  if (r.status != 0) {
+    std::string why;
+    std::istringstream lines(r.output);
+    for (std::string l; std::getline(lines, l);)
+      if (l.find("error") != std::string::npos) {
+        why = l;
+        break;
+      }
+    return Error{
+        "the layout probe (stub-data.h with the tree's flags for stub_exe.o) does not "
+        "compile: " +
+            (why.empty() ? first_line(r.output) : why),
+        EINVAL};
+  }
+  auto s = slurp(tmp / "probe.s");
+  if (!s) return s.error();
+  return parse_probe_output(*s);
+}
+
+}  // namespace
+
+Result<Tree> read_tree(const std::string& dir_arg) {
+  std::error_code ec;
+  const fs::path dir = fs::absolute(dir_arg, ec);
+  if (!fs::is_directory(dir, ec))
+    return Error{"--uml-tree " + dir_arg + ": no such directory", ENOENT};
+  Tree t;
+  t.dir = dir.string();
+  auto source = slurp(dir / kStubExeSource);
+  if (!source)
+    return Error{
+        dir_arg + " is not a kernel tree with UML's stub (no " + std::string(kStubExeSource) + ")",
+        ENOENT};
+  if (source->find("SECCOMP_SET_MODE_FILTER") == std::string::npos)
+    return Error{dir_arg +
+                     ": UML without the seccomp stub (stub_exe.c installs no filter; "
+                     "seccomp mode is in 6.13 and later)",
+                 ENOTSUP};
+  t.new_listener = source->find("SECCOMP_FILTER_FLAG_NEW_LISTENER") != std::string::npos;
+  t.stub_exe = (dir / kStubExe).string();
+  if (!fs::is_regular_file(t.stub_exe, ec) || !fs::is_regular_file(dir / "linux", ec))
+    return Error{dir_arg + " is not built for ARCH=um: no " +
+                     std::string(fs::is_regular_file(t.stub_exe, ec) ? "linux" : kStubExe) +
+                     " (run make ARCH=um in the tree)",
+                 ENOENT};
+  auto layout = probe_layout(dir);
+  if (!layout) return Error{dir_arg + ": " + layout.error().message, layout.error().err};
+  t.layout = *layout;
+  auto elf = read_elf(dir / "linux", t.layout.page_size);
+  if (!elf) return elf.error();
+  auto sites = find_sites(dir / "linux", *elf);
+  if (!sites) return sites.error();
+  t.sites = std::move(*sites);
+  t.page = std::move(elf->page);
+  t.handler_offset = static_cast<uint32_t>(elf->values["stub_signal_interrupt"] - elf->start);
+  t.restorer_offset = static_cast<uint32_t>(elf->values["stub_signal_restorer"] - elf->start);
+  return t;
+}
+
+Result<std::string> probe_command(const std::string& cmd_file, const std::string& probe,
+                                  const std::string& out) {
+  std::string line = first_line(cmd_file);
   const auto eq = line.find(":=");
   if (line.rfind("savedcmd_", 0) != 0 && line.rfind("cmd_", 0) != 0)
-    return Error{std::string(kStubExeCmd) + ": not a kbuild command file", EINVAL};
-  if (eq == std::string::npos) return Error{std::string(kStubExeCmd) + ": no command", EINVAL};
+    return Error{"not a kbuild command file", EINVAL};
+  if (eq == std::string::npos) return Error{"no command", EINVAL};
   line = line.substr(eq + 2);
   std::istringstream words(line);
   std::string w, rebuilt;
@@ -256,44 +313,15 @@ Result<std::string> probe_command(const fs::path& dir, const fs::path& probe, co
     }
     rebuilt += w + " ";
   }
-  if (!has_c) return Error{std::string(kStubExeCmd) + ": no compile (-c) command", EINVAL};
-  return rebuilt + "-o " + quoted(out.string()) + " " + quoted(probe.string());
+  if (!has_c) return Error{"no compile (-c) command", EINVAL};
+  return rebuilt + "-o " + quoted(out) + " " + quoted(probe);
 }
 
-Result<Layout> probe_layout(const fs::path& dir) {
-  char tmpl[] = "/tmp/stubfuzz-probe-XXXXXX";
-  if (!mkdtemp(tmpl)) return Error::from_errno("mkdtemp");
-  const fs::path tmp(tmpl);
-  struct Cleanup {
-    fs::path p;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(p, ec);
-    }
-  } cleanup{tmp};
-  { std::ofstream(tmp / "probe.c") << kProbeSource; }
-  auto cmd = probe_command(dir, tmp / "probe.c", tmp / "probe.s");
-  if (!cmd) return cmd.error();
-  const ToolRun r = run_tool(dir.string(), *cmd);
-  if (r.status != 0) {
-    std::string why;
-    std::istringstream lines(r.output);
-    for (std::string l; std::getline(lines, l);)
-      if (l.find("error") != std::string::npos) {
-        why = l;
-        break;
-      }
-    return Error{
-        "the layout probe (stub-data.h with the tree's flags for stub_exe.o) does not "
-        "compile: " +
-            (why.empty() ? first_line(r.output) : why),
-        EINVAL};
-  }
-  auto s = slurp(tmp / "probe.s");
-  if (!s) return s.error();
+Result<Layout> parse_probe_output(const std::string& assembly) {
   std::map<std::string, std::pair<uint64_t, uint64_t>> v;
-  static const std::regex entry(R"(->([a-z_.]+) \$?(-?[0-9]+) \$?([0-9]+))");
-  for (std::sregex_iterator it(s->begin(), s->end(), entry), end; it != end; ++it)
+  // Values the monitor uses as offsets and sizes: a few digits, or none.
+  static const std::regex entry(R"(->([a-z_.]+) \$?([0-9]{1,9}) \$?([0-9]{1,9})\b)");
+  for (std::sregex_iterator it(assembly.begin(), assembly.end(), entry), end; it != end; ++it)
     v[(*it)[1]] = {std::stoull((*it)[2]), std::stoull((*it)[3])};
   bool missing = false;
   std::string which;
@@ -360,44 +388,37 @@ Result<Layout> probe_layout(const fs::path& dir) {
   return l;
 }
 
-}  // namespace
-
-Result<Tree> read_tree(const std::string& dir_arg) {
-  std::error_code ec;
-  const fs::path dir = fs::absolute(dir_arg, ec);
-  if (!fs::is_directory(dir, ec))
-    return Error{"--uml-tree " + dir_arg + ": no such directory", ENOENT};
-  Tree t;
-  t.dir = dir.string();
-  auto source = slurp(dir / kStubExeSource);
-  if (!source)
-    return Error{
-        dir_arg + " is not a kernel tree with UML's stub (no " + std::string(kStubExeSource) + ")",
-        ENOENT};
-  if (source->find("SECCOMP_SET_MODE_FILTER") == std::string::npos)
-    return Error{dir_arg +
-                     ": UML without the seccomp stub (stub_exe.c installs no filter; "
-                     "seccomp mode is in 6.13 and later)",
-                 ENOTSUP};
-  t.new_listener = source->find("SECCOMP_FILTER_FLAG_NEW_LISTENER") != std::string::npos;
-  t.stub_exe = (dir / kStubExe).string();
-  if (!fs::is_regular_file(t.stub_exe, ec) || !fs::is_regular_file(dir / "linux", ec))
-    return Error{dir_arg + " is not built for ARCH=um: no " +
-                     std::string(fs::is_regular_file(t.stub_exe, ec) ? "linux" : kStubExe) +
-                     " (run make ARCH=um in the tree)",
-                 ENOENT};
-  auto layout = probe_layout(dir);
-  if (!layout) return Error{dir_arg + ": " + layout.error().message, layout.error().err};
-  t.layout = *layout;
-  auto elf = read_elf(dir / "linux", t.layout.page_size);
-  if (!elf) return elf.error();
-  auto sites = find_sites(dir / "linux", *elf);
-  if (!sites) return sites.error();
-  t.sites = std::move(*sites);
-  t.page = std::move(elf->page);
-  t.handler_offset = static_cast<uint32_t>(elf->values["stub_signal_interrupt"] - elf->start);
-  t.restorer_offset = static_cast<uint32_t>(elf->values["stub_signal_restorer"] - elf->start);
-  return t;
+Result<std::vector<PageSite>> parse_sites(const std::string& disassembly, uint64_t start,
+                                          const std::vector<uint8_t>& page) {
+  static const std::regex fn(R"(^[0-9a-f]+ <([^>]+)>:)");
+  static const std::regex insn(R"(^\s*([0-9a-f]{1,16}):\s+(syscall|int\s+\$0x80)\b)");
+  std::vector<PageSite> sites;
+  std::string current;
+  std::istringstream lines(disassembly);
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch m;
+    if (std::regex_search(line, m, fn)) current = m[1];
+    if (!std::regex_search(line, m, insn)) continue;
+    const uint64_t addr = std::stoull(m[1], nullptr, 16);
+    if (addr < start || addr - start + 1 >= page.size())
+      return Error{"objdump names a syscall at 0x" + m[1].str() + ", outside the stub page",
+                   EINVAL};
+    sites.push_back({static_cast<uint32_t>(addr - start), m[2].str().rfind("int", 0) == 0,
+                     current});
+  }
+  if (sites.empty()) return Error{"no syscall instruction in the stub page", EINVAL};
+  // A hijacked stub may jump into the middle of an instruction: the same
+  // two bytes anywhere in the page are sites too.
+  for (size_t at = 0; at + 1 < page.size(); at++) {
+    const bool x86 = page[at] == 0x0f && page[at + 1] == 0x05;
+    const bool ia32 = page[at] == 0xcd && page[at + 1] == 0x80;
+    if ((!x86 && !ia32) || std::any_of(sites.begin(), sites.end(), [&](const PageSite& s) {
+          return s.offset == at;
+        }))
+      continue;
+    sites.push_back({static_cast<uint32_t>(at), ia32, "(inside an instruction)"});
+  }
+  return sites;
 }
 
 std::string init_step(int code) {

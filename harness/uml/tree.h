@@ -75,4 +75,16 @@ Result<Tree> read_tree(const std::string& dir);
 // What stub_exe's exit code means, for an init that failed: the step.
 std::string init_step(int exit_code);
 
+// The text steps of read_tree, apart for the tests and the fuzz target
+// (fuzzers/fuzz_uml_tree_text.cc): each takes what a tree or a tool wrote.
+// kbuild's .stub_exe.o.cmd made into the probe's compile command.
+Result<std::string> probe_command(const std::string& cmd_file, const std::string& probe,
+                                  const std::string& out);
+// The probe's assembler output read into a layout, and checked.
+Result<Layout> parse_probe_output(const std::string& assembly);
+// objdump -d of the page [start, start + page.size()) read into its sites,
+// and the syscall bytes inside other instructions added.
+Result<std::vector<PageSite>> parse_sites(const std::string& disassembly, uint64_t start,
+                                          const std::vector<uint8_t>& page);
+
 }  // namespace stubfuzz::uml
