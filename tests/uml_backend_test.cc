@@ -6,7 +6,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <iostream>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -114,6 +116,11 @@ TEST(UmlTree, ReadsTheStandInsLayoutSymbolsAndSites) {
     restorer |= s.function == "stub_signal_restorer";
   }
   EXPECT_TRUE(restorer);
+  const auto kept = std::count_if(t->sites.begin(), t->sites.end(),
+                                  [](const uml::PageSite& s) { return s.keeps_result; });
+  EXPECT_GT(kept, 1) << "most of the handler's calls are followed by a test of the result";
+  std::cout << "[ sites    ] " << t->sites.size() << " in the page, " << kept
+            << " whose result the driver can read\n";
 
   auto mainline = uml::read_tree(standin("mainline"));
   ASSERT_TRUE(mainline.ok()) << mainline.error().message;
@@ -215,6 +222,30 @@ TEST_F(UmlBackend, RunsRecordsFromEveryOriginAsUmlsMonitorWould) {
   EXPECT_EQ(k->end, BatchEnd::kStubDied);
   ASSERT_TRUE(k->exit.has_value());
   EXPECT_TRUE(k->exit->killed_by(SIGSYS)) << kernel::describe(*k->exit);
+}
+
+TEST_F(UmlBackend, EverySyscallSiteOfTheBuiltPageRunsItsCall) {
+  REQUIRE_STANDIN();
+  auto p = profile_from_uml_tree(standin("listener"));
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  size_t sites = 0;
+  for (uint32_t i = 0;; i++) {
+    auto s = Stub::spawn(p->stub_config());
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    const uint32_t n = s->data().nstub_sites;
+    ASSERT_GT(n, 1u) << "UML's page has a syscall per call it makes";
+    if (i >= n) break;
+    // close(999) is allowed from the page: EBADF, from whichever site.
+    const stub_record rec = make_record(Origin::kStub, Abi::kX86_64, SYS_close, {999}, i);
+    auto o = run_batch(*s, {rec});
+    ASSERT_TRUE(o.ok()) << o.error().message;
+    ASSERT_EQ(o->end, BatchEnd::kCompleted) << "site " << i;
+    EXPECT_FALSE(o->results[0].trapped) << "site " << i;
+    EXPECT_EQ(o->results[0].ret, -EBADF) << "site " << i << " at 0x" << std::hex
+                                         << insn_addr(rec, s->data());
+    sites++;
+  }
+  EXPECT_GT(sites, 1u);
 }
 
 TEST_F(UmlBackend, TheFilterReadBackIsJudgedLikeTheBuiltInOne) {
@@ -332,6 +363,16 @@ TEST(UmlTreeText, OddToolOutputIsOneErrorNotACrash) {
   EXPECT_EQ((*sites)[0].function, "f");
   EXPECT_TRUE((*sites)[1].i386);
   EXPECT_EQ((*sites)[1].offset, 3u);
+  // Whether the call's result survives the page's next instruction.
+  auto kept = uml::parse_sites(
+      "  1000:\tsyscall\n  1002:\tcmp    $0xfffffffffffffffc,%rax\n"
+      "  1006:\tsyscall\n  1008:\tmov    -0x60(%rsp),%eax\n",
+      0x1000, std::vector<uint8_t>(16, 0x90));
+  ASSERT_TRUE(kept.ok()) << kept.error().message;
+  ASSERT_EQ(kept->size(), 2u);
+  EXPECT_TRUE((*kept)[0].keeps_result);
+  EXPECT_FALSE((*kept)[1].keeps_result);
+  EXPECT_FALSE((*sites)[1].keeps_result) << "inside an instruction: the next one is unknown";
 }
 
 }  // namespace

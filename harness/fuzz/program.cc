@@ -42,7 +42,8 @@ constexpr uint32_t kNrWindow = 512;
 constexpr uint8_t kSpinMark = 0x5a;
 
 bool site_has_offset(SiteKind k) {
-  return k == SiteKind::kBelow || k == SiteKind::kAbove || k == SiteKind::kAlias;
+  return k == SiteKind::kBelow || k == SiteKind::kAbove || k == SiteKind::kAlias ||
+         k == SiteKind::kStubSite;
 }
 bool arg_has_value(ArgKind k) {
   return k == ArgKind::kLiteral || k == ArgKind::kScratch || k == ArgKind::kStub;
@@ -157,6 +158,11 @@ stub_record resolve(const Record& r, const StubLayout& layout) {
     case SiteKind::kStub:
     case SiteKind::kQueued:
       out.origin = STUB_ORIGIN_STUB;
+      break;
+    case SiteKind::kStubSite:
+      // Which of the page's syscall instructions (stub_abi.h, stub_sites).
+      out.origin = STUB_ORIGIN_STUB;
+      out.addr = r.site.offset;
       break;
     case SiteKind::kOutside:
       out.origin = STUB_ORIGIN_OUTSIDE;

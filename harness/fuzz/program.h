@@ -27,12 +27,14 @@ enum class SiteKind : uint8_t {
   kAlias,      // the page that differs from the stub's only in the upper 32 bits
   kQueued,     // the stub page's instruction, in a call the monitor queued:
                // what a legitimate batch does (the series validates against it)
+  kStubSite,   // stub(N): the stub page's syscall instruction number N: UML's own
+               // page has one per call it makes, stubfuzz's just the one
   kCount
 };
 
 struct Site {
   SiteKind kind = SiteKind::kStub;
-  uint16_t offset = 0;  // into the page, for kBelow, kAbove, kAlias
+  uint16_t offset = 0;  // into the page, for kBelow, kAbove, kAlias; kStubSite's number
   bool operator==(const Site&) const = default;
 };
 

@@ -90,6 +90,8 @@ std::string site_text(const Site& s) {
       return "at(" + plus("ALIAS", s.offset) + ")";
     case SiteKind::kQueued:
       return "queued";
+    case SiteKind::kStubSite:
+      return "stub(" + std::to_string(s.offset) + ")";
     case SiteKind::kCount:
       break;
   }
@@ -147,6 +149,9 @@ std::optional<Site> parse_site(std::string_view s) {
   if (s == "stub") return Site{SiteKind::kStub, 0};
   if (s == "outside") return Site{SiteKind::kOutside, 0};
   if (s == "queued") return Site{SiteKind::kQueued, 0};
+  if (s.size() > 6 && s.substr(0, 5) == "stub(" && s.back() == ')')
+    if (auto n = parse_number(s.substr(5, s.size() - 6)); n && *n < STUB_PAGE_SIZE - 2)
+      return Site{SiteKind::kStubSite, static_cast<uint16_t>(*n)};
   if (s.size() < 4 || s.substr(0, 3) != "at(" || s.back() != ')') return std::nullopt;
   std::string_view in = s.substr(3, s.size() - 4);
   if (trim(in) == "STUB-2") return Site{SiteKind::kBelowEdge, 0};

@@ -200,8 +200,10 @@ Status UmlDriver::prepare() {
       if (!m.stub_gate[STUB_ABI_I386]) m.stub_gate[STUB_ABI_I386] = a;
       continue;
     }
-    if (!m.stub_gate[STUB_ABI_X86_64]) m.stub_gate[STUB_ABI_X86_64] = a;
     if (s.function == "stub_signal_restorer") m.restorer_syscall = a;
+    // The fuzzer's sites: those whose call's result the driver can read.
+    if (!s.keeps_result) continue;
+    if (!m.stub_gate[STUB_ABI_X86_64]) m.stub_gate[STUB_ABI_X86_64] = a;
     if (m.nstub_sites < std::size(m.stub_sites)) m.stub_sites[m.nstub_sites++] = a;
   }
   m.narenas = 3;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -388,17 +389,45 @@ Result<Layout> parse_probe_output(const std::string& assembly) {
   return l;
 }
 
+namespace {
+
+// Whether an instruction (AT&T: the destination is the last operand) may
+// overwrite rax; compares and tests only read it.
+bool writes_rax(const std::string& mnemonic, const std::string& operands) {
+  for (const char* reads_only : {"cmp", "test", "j", "nop", "ud2", "int3", "hlt", "push", "bt"})
+    if (mnemonic.rfind(reads_only, 0) == 0 && mnemonic.rfind("cmpxchg", 0) != 0) return false;
+  for (const char* writes : {"syscall", "cltq", "cwt", "cqt", "xchg", "cpuid", "rdtsc", "mul",
+                             "div", "idiv", "imul", "lods", "cmpxchg", "ret", "call", "leave"})
+    if (mnemonic.rfind(writes, 0) == 0) return true;
+  std::string ops = operands.substr(0, operands.find('#'));
+  while (!ops.empty() && std::isspace(static_cast<unsigned char>(ops.back()))) ops.pop_back();
+  const auto comma = ops.rfind(',');
+  const std::string dest = comma == std::string::npos ? ops : ops.substr(comma + 1);
+  for (const char* r : {"%rax", "%eax", "%ax", "%al", "%ah"})
+    if (dest == r) return true;
+  return false;
+}
+
+}  // namespace
+
 Result<std::vector<PageSite>> parse_sites(const std::string& disassembly, uint64_t start,
                                           const std::vector<uint8_t>& page) {
   static const std::regex fn(R"(^[0-9a-f]+ <([^>]+)>:)");
   static const std::regex insn(R"(^\s*([0-9a-f]{1,16}):\s+(syscall|int\s+\$0x80)\b)");
+  static const std::regex any_insn(R"(^\s*[0-9a-f]{1,16}:\s+(\S+)\s*(.*)$)");
   std::vector<PageSite> sites;
   std::string current;
+  bool after_site = false;
   std::istringstream lines(disassembly);
   for (std::string line; std::getline(lines, line);) {
     std::smatch m;
     if (std::regex_search(line, m, fn)) current = m[1];
+    if (after_site && std::regex_search(line, m, any_insn)) {
+      sites.back().keeps_result = !writes_rax(m[1], m[2]);
+      after_site = false;
+    }
     if (!std::regex_search(line, m, insn)) continue;
+    after_site = true;
     const uint64_t addr = std::stoull(m[1], nullptr, 16);
     if (addr < start || addr - start + 1 >= page.size())
       return Error{"objdump names a syscall at 0x" + m[1].str() + ", outside the stub page",

@@ -51,6 +51,10 @@ struct PageSite {
   uint32_t offset = 0;   // from the start of the page
   bool i386 = false;     // int $0x80 (else syscall)
   std::string function;  // the symbol it lies in
+  // A record run there ends by single-step after the page's next
+  // instruction; where that one overwrites rax (or is unknown: a site
+  // inside another instruction), the call's result cannot be read.
+  bool keeps_result = false;
 };
 
 struct Tree {
