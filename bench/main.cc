@@ -17,6 +17,7 @@ void register_command_benchmarks();
 void register_notify_benchmarks();
 void register_scale_benchmarks();
 void register_fuzz_benchmarks();
+void register_throughput_benchmarks();
 void register_profile_benchmarks();
 void release_idle_stubs();
 }  // namespace stubfuzz::bench
@@ -53,6 +54,7 @@ int main(int argc, char** argv) {
   register_notify_benchmarks();
   register_scale_benchmarks();
   register_fuzz_benchmarks();
+  register_throughput_benchmarks();
   register_profile_benchmarks();
 
   benchmark::Initialize(&argc, argv);

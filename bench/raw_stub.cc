@@ -50,6 +50,9 @@ std::string send_init(int sock, const RawConfig& c) {
   stub_init_data init{};
   init.magic = STUB_INIT_MAGIC;
   init.filter_len = static_cast<uint32_t>(c.filter.size());
+  init.net_len = static_cast<uint32_t>(c.safety_net.size());
+  init.second_thread = c.second_thread ? 1 : 0;
+  init.mode = c.mode;
   init.stub_start = l.stub_start;
   init.seccomp_flags = c.seccomp_flags;
   init.install_filter = c.install_filter ? 1 : 0;
@@ -59,6 +62,7 @@ std::string send_init(int sock, const RawConfig& c) {
   init.arenas[1] = {l.page_above(), STUB_PAGE_SIZE};
   init.arenas[2] = {l.alias_page(), STUB_PAGE_SIZE};
   if (!send_all(sock, &init, sizeof(init)) ||
+      !send_all(sock, c.safety_net.data(), c.safety_net.size() * sizeof(sock_filter)) ||
       !send_all(sock, c.filter.data(), c.filter.size() * sizeof(sock_filter)))
     return errno_text("send(init data)");
   return "";
@@ -125,6 +129,42 @@ std::string wait_ready(RawStub* st) {
   }
 }
 
+// The data pages (a shared memfd, `sync` set to BOOTING) and the socket pair
+// with the init data in it. On failure *data_fd stays -1 or the error is set;
+// the caller closes *data_fd and *stub_sock either way.
+std::string prepare(const RawConfig& c, RawStub* st, int* data_fd, int* stub_sock) {
+  const int fd = memfd_create("stubfuzz-data", MFD_CLOEXEC);
+  if (fd < 0) return errno_text("memfd_create");
+  if (ftruncate(fd, STUB_DATA_PAGES * STUB_PAGE_SIZE) < 0) {
+    close(fd);
+    return errno_text("ftruncate");
+  }
+  void* mem =
+      mmap(nullptr, STUB_DATA_PAGES * STUB_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (mem == MAP_FAILED) {
+    close(fd);
+    return errno_text("mmap(data)");
+  }
+  st->data = static_cast<stub_data*>(mem);
+  st->data->sync = STUB_SYNC_BOOTING;
+  int socks[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, socks) < 0) {
+    close(fd);
+    return errno_text("socketpair");
+  }
+  *data_fd = fd;
+  st->sock = socks[0];
+  *stub_sock = socks[1];
+  return send_init(st->sock, c);
+}
+
+std::string pull_listener(const RawConfig& c, RawStub* st) {
+  if (!c.install_filter || c.handover == Handover::kNone) return "";
+  const int fd = c.handover == Handover::kAssumeFd1 ? kStubListenerFd
+                                                    : static_cast<int>(st->data->seccomp_ret);
+  st->listener = static_cast<int>(syscall(SYS_pidfd_getfd, st->pidfd, fd, 0));
+  return st->listener < 0 ? errno_text("pidfd_getfd") : "";
+}
 }  // namespace
 
 RawStub& RawStub::operator=(RawStub&& o) noexcept {
@@ -162,33 +202,15 @@ std::string spawn_raw(Strategy s, const RawConfig& c, RawStub* out, SpawnPhases*
     if (ph) ph->*field = since_ns(t0);
   };
 
-  int data_fd = memfd_create("stubfuzz-data", MFD_CLOEXEC);
-  if (data_fd < 0) return errno_text("memfd_create");
-  if (ftruncate(data_fd, STUB_DATA_PAGES * STUB_PAGE_SIZE) < 0) {
-    close(data_fd);
-    return errno_text("ftruncate");
-  }
-  void* mem = mmap(nullptr, STUB_DATA_PAGES * STUB_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-                   data_fd, 0);
-  if (mem == MAP_FAILED) {
-    close(data_fd);
-    return errno_text("mmap(data)");
-  }
-  st.data = static_cast<stub_data*>(mem);
-  st.data->sync = STUB_SYNC_BOOTING;
-  int socks[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, socks) < 0) {
-    close(data_fd);
-    return errno_text("socketpair");
-  }
-  st.sock = socks[0];
-  std::string err = send_init(st.sock, c);
+  int data_fd = -1, stub_sock = -1;
+  std::string err = prepare(c, &st, &data_fd, &stub_sock);
+  if (data_fd < 0) return err;
   mark(&SpawnPhases::setup_done);
 
-  ChildArgs args{*image, socks[1], data_fd, 0, false};
+  ChildArgs args{*image, stub_sock, data_fd, 0, false};
   if (err.empty()) err = launch(s, &args, &st.pid, &st.pidfd);
   mark(&SpawnPhases::clone_returned);
-  close(socks[1]);
+  close(stub_sock);
   close(data_fd);
   if (!err.empty()) return err;
   if (st.pidfd < 0) {
@@ -204,12 +226,7 @@ std::string spawn_raw(Strategy s, const RawConfig& c, RawStub* out, SpawnPhases*
   if (err = wait_ready(&st); !err.empty()) return err;
   mark(&SpawnPhases::stub_ready);
 
-  if (c.install_filter && c.handover != Handover::kNone) {
-    const int fd = c.handover == Handover::kAssumeFd1 ? kStubListenerFd
-                                                      : static_cast<int>(st.data->seccomp_ret);
-    st.listener = static_cast<int>(syscall(SYS_pidfd_getfd, st.pidfd, fd, 0));
-    if (st.listener < 0) return errno_text("pidfd_getfd");
-  }
+  if (err = pull_listener(c, &st); !err.empty()) return err;
   mark(&SpawnPhases::listener_pulled);
   *out = std::move(st);
   return "";
@@ -244,6 +261,56 @@ __attribute__((no_sanitize("address", "undefined"))) int exec_stub_child(void* p
   a->failed_errno = errno;
   syscall(SYS_exit, 127);
   return 127;
+}
+
+std::string fork_raw(const RawStub& factory_template, const RawConfig& c, RawStub* out) {
+  RawStub st;
+  int data_fd = -1, stub_sock = -1;
+  std::string err = prepare(c, &st, &data_fd, &stub_sock);
+  if (data_fd < 0) return err;
+  // The template forks a child that takes these two fds and answers with
+  // its pidfd, or with no fd and -errno (stub_abi.h, STUB_MODE_TEMPLATE).
+  const int pass[2] = {stub_sock, data_fd};
+  const char request = 1;
+  if (err.empty() && !send_fds(factory_template.sock, &request, 1, pass, 2))
+    err = errno_text("sendmsg(template)");
+  close(stub_sock);
+  close(data_fd);
+  if (!err.empty()) return err;
+  int32_t reply = 0;
+  int got[2] = {-1, -1};
+  if (recv_fds(factory_template.sock, &reply, sizeof(reply), got) != 1)
+    return "template: no pidfd in its reply (" + std::string(strerror(-reply)) + ")";
+  st.pidfd = got[0];
+  if (err = wait_ready(&st); !err.empty()) return err;
+  // Unsandboxed, the stub's tid is its pid here.
+  st.pid = static_cast<pid_t>(st.data->stub_tid);
+  if (err = pull_listener(c, &st); !err.empty()) return err;
+  *out = std::move(st);
+  return "";
+}
+
+void post_raw(RawStub& st, const stub_record* records, uint32_t n) {
+  stub_data* d = st.data;
+  memcpy(d->records, records, n * sizeof(stub_record));
+  memset(d->results, 0, n * sizeof(stub_result));
+  d->nrecords = n;
+  __atomic_store_n(&d->current, STUB_MAX_RECORDS, __ATOMIC_RELAXED);
+  __atomic_store_n(&d->current2, STUB_MAX_RECORDS, __ATOMIC_RELAXED);
+  __atomic_store_n(&d->pending_id, 0, __ATOMIC_RELEASE);
+  __atomic_store_n(&d->sync, d->stub_tid | FUTEX_WAITERS, __ATOMIC_RELEASE);
+  futex_wake(&d->sync);
+}
+
+RawEnd wait_raw(RawStub& st, int timeout_ms) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    const uint32_t v = __atomic_load_n(&st.data->sync, __ATOMIC_ACQUIRE);
+    if (v == 0) return RawEnd::kCompleted;
+    if (v & FUTEX_OWNER_DIED) return RawEnd::kDied;
+    if (Clock::now() > deadline) return RawEnd::kTimedOut;
+    futex_wait(&st.data->sync, v);
+  }
 }
 
 }  // namespace stubfuzz::bench

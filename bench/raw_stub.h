@@ -36,6 +36,11 @@ struct RawConfig {
   bool install_filter = true;
   Handover handover = Handover::kAssumeFd1;
   StubLayout layout;
+  // The fuzzer's stubs: a safety net installed before the filter (by the
+  // template only, for factory stubs), a second thread, and the mode.
+  filter::Program safety_net;
+  bool second_thread = false;
+  uint32_t mode = STUB_MODE_STUB;
 };
 
 struct RawStub {
@@ -56,5 +61,19 @@ struct RawStub {
 // Spawns until the listener is in hand; `phases` (may be null) gets the same
 // marks as the harness's SpawnPhases. Returns "" or what failed.
 std::string spawn_raw(Strategy s, const RawConfig& c, RawStub* out, SpawnPhases* phases);
+
+// A fresh stub forked by `factory_template` (a RawStub spawned with
+// mode = STUB_MODE_TEMPLATE: the factory's CLONE_PARENT|CLONE_PIDFD fork),
+// until its filter is installed and the listener in hand, as
+// Stub::fork_from does against the same ABI. Returns "" or what failed.
+std::string fork_raw(const RawStub& factory_template, const RawConfig& c, RawStub* out);
+
+// One batch, as Stub::post: the records in, the command word set, the stub
+// woken.
+void post_raw(RawStub& st, const stub_record* records, uint32_t n);
+enum class RawEnd { kCompleted, kDied, kTimedOut };
+// Until the stub clears the command word, or the kernel marks it dead
+// (FUTEX_OWNER_DIED), within `timeout_ms`.
+RawEnd wait_raw(RawStub& st, int timeout_ms = 1000);
 
 }  // namespace stubfuzz::bench

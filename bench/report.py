@@ -13,6 +13,9 @@ GOALS_SPAWN = 1.10
 GOALS_NOTIFY = 1.20
 GOALS_SCALE = 1.20
 GOALS_KIB = 100.0
+GOALS_FUZZ = 2.0
+# fuzz::ProgramClass, as BM_FuzzThroughput names its counters.
+CLASSES = ["trapped_only", "executed", "killed", "blocked", "spun"]
 PHASES = ["setup_ns", "clone_exec_ns", "pidfd_open_ns", "ready_ns", "getfd_ns"]
 PHASE_LABELS = ["setup", "clone/exec", "pidfd_open", "ready (filter installed)", "pidfd_getfd"]
 PLOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts", "plot")
@@ -78,6 +81,28 @@ def listener_table(results, names):
             continue
         rows.append(f"| {n} | {fmt(m)} | {fmt(m - base)} | {m / base:.2f}x |")
     return f"Against {ref.split('/', 1)[1]} ({fmt(base)} µs):\n\n" + "\n".join(rows)
+
+
+def throughput_table(results, names):
+    """BM_FuzzThroughput: the measurement against its floor model, and each
+    class's share, raw cost and measured time."""
+    md = []
+    for n in names:
+        c = results[n].get("counters", {})
+        if "floor_programs_per_s" not in c:
+            continue
+        md += [f"{n}: measured {c['programs_per_s']:.0f} programs/s, floor model "
+               f"{c['floor_programs_per_s']:.0f} programs/s ({fmt(c['floor_us'])} µs a program); "
+               f"measured/floor {c['ratio']:.2f}x (without the /proc wait of blocked and spun: "
+               f"{c.get('ratio_without_detect', 0):.2f}x)", "",
+               "| class | share | raw µs (floor, p25) | raw µs p50 | of it /proc wait µs | measured µs |",
+               "|---|---:|---:|---:|---:|---:|"]
+        for k in CLASSES:
+            g = lambda key: c.get(key.format(k))
+            md.append(f"| {k.replace('_', ' ')} | {100 * (g('share_{}') or 0):.1f}% | {fmt(g('raw_{}_us'))} | "
+                      f"{fmt(g('raw_{}_p50_us'))} | {fmt(g('raw_{}_detect_us'))} | {fmt(g('measured_{}_us'))} |")
+        md.append("")
+    return "\n".join(md)
 
 
 def machine():
@@ -183,6 +208,12 @@ def goals(results):
     if r:
         g.append(f"- notification latency with 1000 live stubs within {GOALS_SCALE:.1f}x of one stub: "
                  f"{r:.2f}x — {goal(r <= GOALS_SCALE)}")
+    fz = results.get("BM_FuzzThroughput", {}).get("counters", {})
+    if "ratio" in fz:
+        r = fz["ratio"]
+        g.append(f"- fuzz throughput within {GOALS_FUZZ:.0f}x of its floor model for a campaign's class mix "
+                 f"(BM_FuzzThroughput): {r:.2f}x — {goal(r <= GOALS_FUZZ)}; {fz['programs_per_s']:.0f} "
+                 f"programs/s against {fz['floor_programs_per_s']:.0f}")
     mem = results.get("BM_ScaleMemory/harness/live:1000", {}).get("counters", {})
     if "user_total_kib" in mem:
         t = mem["user_total_kib"]
@@ -209,6 +240,8 @@ def report(path, out, note):
         md += [f"## {fam}", "", table(results, names), ""]
         if any("setup_ns" in results[n].get("counters", {}) for n in names):
             md += ["Phases (µs, per iteration, medians):", "", phase_table(results, names), ""]
+        if fam == "BM_FuzzThroughput":
+            md += [throughput_table(results, names)]
         if fam.startswith("BM_Profile") and listener_table(results, names):
             md += [listener_table(results, names), ""]
         if fam == "BM_ScaleMemory":

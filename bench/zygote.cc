@@ -26,6 +26,13 @@ namespace {
 int g_zygote_sock = -1;
 int g_zygote_pidfd = -1;
 
+struct Reply {
+  int32_t pid;
+  int32_t err;
+};
+
+}  // namespace
+
 // A message with up to two fds; returns the fd count, or -1.
 int recv_fds(int sock, void* buf, size_t len, int fds[2]) {
   iovec iov{buf, len};
@@ -60,13 +67,6 @@ bool send_fds(int sock, const void* buf, size_t len, const int* fds, int n) {
   }
   return sendmsg(sock, &m, MSG_NOSIGNAL) >= 0;
 }
-
-struct Reply {
-  int32_t pid;
-  int32_t err;
-};
-
-}  // namespace
 
 int zygote_main(int sock) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);

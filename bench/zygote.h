@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <string>
 
 namespace stubfuzz::bench {
@@ -23,5 +24,10 @@ std::string zygote_start();
 void zygote_stop();
 // One stub from the helper: pid and a pidfd, both owned by the caller.
 std::string zygote_spawn(int stub_sock, int data_fd, pid_t* pid, int* pidfd);
+
+// SCM_RIGHTS, shared with the factory floor (raw_stub.cc): a message with up
+// to two fds. recv_fds returns the fd count, or -1.
+int recv_fds(int sock, void* buf, size_t len, int fds[2]);
+bool send_fds(int sock, const void* buf, size_t len, const int* fds, int n);
 
 }  // namespace stubfuzz::bench
