@@ -8,9 +8,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <iostream>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <regex>
 #include <sstream>
 
@@ -241,8 +241,8 @@ TEST_F(UmlBackend, EverySyscallSiteOfTheBuiltPageRunsItsCall) {
     ASSERT_TRUE(o.ok()) << o.error().message;
     ASSERT_EQ(o->end, BatchEnd::kCompleted) << "site " << i;
     EXPECT_FALSE(o->results[0].trapped) << "site " << i;
-    EXPECT_EQ(o->results[0].ret, -EBADF) << "site " << i << " at 0x" << std::hex
-                                         << insn_addr(rec, s->data());
+    EXPECT_EQ(o->results[0].ret, -EBADF)
+        << "site " << i << " at 0x" << std::hex << insn_addr(rec, s->data());
     sites++;
   }
   EXPECT_GT(sites, 1u);
@@ -334,7 +334,6 @@ TEST_F(UmlBackend, AStubKilledBehindTheMonitorsBackEndsTheBatchNotAHang) {
     EXPECT_EQ(o.error().err, ESRCH) << o.error().message;
   }
 }
-
 
 TEST(UmlTreeText, OddToolOutputIsOneErrorNotACrash) {
   // kbuild's command file.

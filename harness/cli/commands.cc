@@ -299,8 +299,8 @@ int run_fuzz(const ProfileChoice& choice, const FuzzOptions& o, const std::strin
   }
   std::cout << "replay with: stubfuzz replay "
             << (!choice.uml_tree.empty() ? "--uml-tree " + choice.uml_tree
-                : choice.filter.empty()   ? "--profile " + choice.profile
-                                          : "--filter " + choice.filter)
+                : choice.filter.empty()  ? "--profile " + choice.profile
+                                         : "--filter " + choice.filter)
             << " FILE;  minimize with: stubfuzz minimize ... FILE\n";
   return kExitFailed;
 }

@@ -143,8 +143,8 @@ Result<std::vector<PageSite>> find_sites(const fs::path& linux, const ElfSymbols
   char range[96];
   std::snprintf(range, sizeof(range), " --start-address=0x%llx --stop-address=0x%llx ",
                 static_cast<unsigned long long>(e.start), static_cast<unsigned long long>(e.end));
-  const ToolRun r = run_tool(".", "objdump -d --no-show-raw-insn" + std::string(range) +
-                                      quoted(linux.string()));
+  const ToolRun r =
+      run_tool(".", "objdump -d --no-show-raw-insn" + std::string(range) + quoted(linux.string()));
   if (r.status != 0)
     return Error{"objdump -d " + linux.string() + ": " + first_line(r.output), ENOEXEC};
   std::vector<uint8_t> code(e.page.begin(), e.page.begin() + (e.end - e.start));
@@ -432,8 +432,8 @@ Result<std::vector<PageSite>> parse_sites(const std::string& disassembly, uint64
     if (addr < start || addr - start + 1 >= page.size())
       return Error{"objdump names a syscall at 0x" + m[1].str() + ", outside the stub page",
                    EINVAL};
-    sites.push_back({static_cast<uint32_t>(addr - start), m[2].str().rfind("int", 0) == 0,
-                     current});
+    sites.push_back(
+        {static_cast<uint32_t>(addr - start), m[2].str().rfind("int", 0) == 0, current});
   }
   if (sites.empty()) return Error{"no syscall instruction in the stub page", EINVAL};
   // A hijacked stub may jump into the middle of an instruction: the same
@@ -441,9 +441,8 @@ Result<std::vector<PageSite>> parse_sites(const std::string& disassembly, uint64
   for (size_t at = 0; at + 1 < page.size(); at++) {
     const bool x86 = page[at] == 0x0f && page[at + 1] == 0x05;
     const bool ia32 = page[at] == 0xcd && page[at + 1] == 0x80;
-    if ((!x86 && !ia32) || std::any_of(sites.begin(), sites.end(), [&](const PageSite& s) {
-          return s.offset == at;
-        }))
+    if ((!x86 && !ia32) ||
+        std::any_of(sites.begin(), sites.end(), [&](const PageSite& s) { return s.offset == at; }))
       continue;
     sites.push_back({static_cast<uint32_t>(at), ia32, "(inside an instruction)"});
   }
