@@ -112,9 +112,8 @@ class RawFloor {
   std::string start() {
     if (auto e = spawn_raw(Strategy::kClonePidfd, template_, &template_stub_, nullptr); !e.empty())
       return "the raw template: " + e;
-    // The template puts itself at nice 19 (docs/stub.md); back at 0, its
-    // children's cost is the kernel's work, not their wait for a CPU on a
-    // busy machine.
+    // At nice 0, as the harness's templates (docs/stub.md): its children's
+    // cost is the kernel's work, not their wait for a CPU on a busy machine.
     if (setpriority(PRIO_PROCESS, static_cast<id_t>(template_stub_.pid), 0) < 0)
       return std::string("setpriority(raw template, 0): ") + strerror(errno);
     return fork_raw(template_stub_, child_, &live_);

@@ -422,9 +422,6 @@ static __attribute__((noreturn)) void template_loop(const struct stub_init_data 
 {
 	/* Blocking: it waits for requests. */
 	sys3(__NR_fcntl, STUB_SOCKET_FD, F_SETFL, 0);
-	/* Its children run at the lowest priority: a stub that spins never
-	 * delays the monitor that is to end it. */
-	sys3(__NR_setpriority, 0 /* PRIO_PROCESS */, 0, 19);
 	d->state = STUB_STATE_READY;
 	__atomic_store_n(&d->sync, 0, __ATOMIC_RELEASE);
 	sys6(__NR_futex, (long)&d->sync, FUTEX_WAKE, 0x7fffffff, 0, 0, 0);

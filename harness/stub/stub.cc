@@ -434,11 +434,6 @@ std::string Stub::fd_target(int fd) const { return kernel::fd_target(pid_, fd); 
 Result<kernel::Exit> Stub::kill() {
   if (exit_) return *exit_;
   if (!pidfd_.valid()) return Error{"stub has no pidfd", EBADF};
-  // Factory stubs run at nice 19 (stub.c): a killed one must still run to
-  // exit, and at that weight waits milliseconds for a CPU beside any busy
-  // thread. Its process group (its own: setpgid or setsid) is raised first;
-  // only a root monitor may, and a refusal changes nothing else.
-  (void)setpriority(PRIO_PGRP, static_cast<id_t>(pid_), 0);
   if (auto s = kernel::pidfd_send_signal(pidfd_.get(), SIGKILL); !s && s.error().err != ESRCH)
     return s.error();
   auto r = wait_exit(kReapTimeout);
