@@ -202,6 +202,26 @@ const BadInput kBadInputs[] = {
        mkfifo((w.path() / "f").c_str(), 0600);
        return {"replay", "--filter", "f", w.write("p", kGoodProgram)};
      }},
+    {"UmlTreeThatIsNoDirectory",
+     [](const Workdir& w) -> std::vector<std::string> {
+       return {"check", "--uml-tree", w.write("tree", "not a tree")};
+     }},
+    {"UmlTreeThatIsNoKernelTree",
+     [](const Workdir& w) -> std::vector<std::string> {
+       return {"replay", "--uml-tree", w.path().string(), w.write("p", kGoodProgram)};
+     }},
+    {"UmlTreeNotBuilt",
+     [](const Workdir& w) -> std::vector<std::string> {
+       fs::create_directories(w.path() / "linux-src/arch/um/kernel/skas");
+       w.write("linux-src/arch/um/kernel/skas/stub_exe.c", "seccomp(SECCOMP_SET_MODE_FILTER)\n");
+       return {"fuzz", "--uml-tree", (w.path() / "linux-src").string(), "--time", "5"};
+     }},
+    {"UmlTreeWithoutTheSeccompStub",
+     [](const Workdir& w) -> std::vector<std::string> {
+       fs::create_directories(w.path() / "linux-src/arch/um/kernel/skas");
+       w.write("linux-src/arch/um/kernel/skas/stub_exe.c", "ptrace(PTRACE_TRACEME)\n");
+       return {"matrix", "--uml-tree", (w.path() / "linux-src").string(), "--time", "5"};
+     }},
     {"UnknownOption",
      [](const Workdir&) -> std::vector<std::string> {
        return {"replay", "--nosuch", "x"};

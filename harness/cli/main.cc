@@ -23,6 +23,7 @@ CLI::Option* add_profile_options(CLI::App* cmd, ProfileChoice& c) {
                                "UML's own stub from this kernel tree, built for ARCH=um, "
                                "instead (needs root)");
   tree->excludes(filt);
+  tree->excludes(prof);
   cmd->add_flag("--unsafe", c.unsafe,
                 "run stubs without the sandbox (only on a machine you do not care about)");
   prof->excludes(filt);
