@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "kernel/proc.h"
 #include "monitor/batch.h"
 #include "stub/factory.h"
 #include "stub/record.h"
@@ -95,25 +96,16 @@ std::string namespaces(pid_t pid) {
 // Every filter installed, newest first, as root can read them.
 std::string filters(pid_t pid) {
   if (geteuid() != 0) return "(not root)";
-  // The tracee must be in a ptrace stop for the request, and let go after.
-  if (ptrace(PTRACE_SEIZE, pid, 0, 0) != 0) return "(no ptrace: " + std::to_string(errno) + ")";
-  int st = 0;
-  if (ptrace(PTRACE_INTERRUPT, pid, 0, 0) != 0 || waitpid(pid, &st, __WALL) != pid) {
-    ptrace(PTRACE_DETACH, pid, 0, 0);
-    return "(no ptrace stop)";
-  }
+  auto all = kernel::seccomp_filters(pid);
+  if (!all) return "(" + all.error().message + ")";
   std::string out;
-  for (long i = 0;; i++) {
-    sock_filter buf[4096];
-    const long n = ptrace(PTRACE_SECCOMP_GET_FILTER, pid, i, buf);
-    if (n <= 0) break;
+  for (size_t i = 0; i < all->size(); i++) {
     out += "filter " + std::to_string(i) + ":";
-    for (long j = 0; j < n; j++)
-      out += " " + std::to_string(buf[j].code) + "/" + std::to_string(buf[j].jt) + "/" +
-             std::to_string(buf[j].jf) + "/" + std::to_string(buf[j].k);
+    for (const sock_filter& f : (*all)[i])
+      out += " " + std::to_string(f.code) + "/" + std::to_string(f.jt) + "/" +
+             std::to_string(f.jf) + "/" + std::to_string(f.k);
     out += "\n";
   }
-  ptrace(PTRACE_DETACH, pid, 0, 0);
   return out;
 }
 

@@ -111,6 +111,19 @@ Result<Fd> memfd_create(const char* name, unsigned flags) {
   return Fd(fd);
 }
 
+Result<Fd> sealed_memfd(const char* name, std::span<const uint8_t> bytes) {
+  auto mfd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (!mfd) return mfd.error();
+  for (size_t done = 0; done < bytes.size();) {
+    const ssize_t n = write(mfd->get(), bytes.data() + done, bytes.size() - done);
+    if (n <= 0) return Error::from_errno(std::string("write(") + name + " memfd)");
+    done += static_cast<size_t>(n);
+  }
+  if (fcntl(mfd->get(), F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+    return Error::from_errno(std::string("fcntl(") + name + " memfd, F_ADD_SEALS)");
+  return mfd;
+}
+
 Result<pid_t> pidfd_pid(int pidfd) {
   const std::string path = "/proc/self/fdinfo/" + std::to_string(pidfd);
   const Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));

@@ -43,6 +43,9 @@ FutexWait futex_wait(const uint32_t* word, uint32_t expected, std::chrono::nanos
 void futex_wake(uint32_t* word, int count);
 
 Result<Fd> memfd_create(const char* name, unsigned flags);
+// A close-on-exec memfd holding `bytes`, sealed against any change: what an
+// execveat() of a stub image runs.
+Result<Fd> sealed_memfd(const char* name, std::span<const uint8_t> bytes);
 
 // A process's pid in this pid namespace, from its pidfd (/proc/self/fdinfo).
 Result<pid_t> pidfd_pid(int pidfd);

@@ -144,7 +144,9 @@ Result<Stub> Stub::spawn(const StubConfig& config) {
   auto& [data_fd, stub_sock] = *fds;
   mark(&SpawnPhases::setup_done);
 
-  if (auto s = stub.start_child(config, *image, stub_sock.get(), data_fd.get(), mark); !s)
+  if (auto s =
+          stub.start_child(config, *image, stub_sock.get(), data_fd.get(), "stubfuzz-stub", mark);
+      !s)
     return s.error();
   if (auto s = stub.await_ready(config); !s) return s.error();
   mark(&SpawnPhases::stub_ready);
@@ -231,9 +233,8 @@ Result<std::pair<Fd, Fd>> Stub::prepare_pages_and_socket(const StubConfig& confi
 
 // The UML way: clone(CLONE_VM|CLONE_VFORK) into the sandbox, execveat of the
 // sealed image; then a pidfd, unless clone made one.
-template <class Mark>
 Status Stub::start_child(const StubConfig& config, int image, int stub_sock, int data_fd,
-                         Mark& mark) {
+                         const char* name, const Mark& mark) {
   auto sandbox = sandbox_child(config.sandbox);
   if (!sandbox) return sandbox.error();
   if (auto j = sandbox_join_pid_ns(config.sandbox); !j) return j.error();
@@ -244,7 +245,7 @@ Status Stub::start_child(const StubConfig& config, int image, int stub_sock, int
   if (config.second_thread || config.factory_template)
     for (auto& [resource, limit] : child.limits)
       if (resource == RLIMIT_NPROC) resource = RLIMIT_CORE, limit = {0, 0};
-  ChildArgs args{image, stub_sock, data_fd, &child, "stubfuzz-stub", 0};
+  ChildArgs args{image, stub_sock, data_fd, &child, name, 0};
   alignas(16) char child_stack[16384];
   int flags = CLONE_VM | CLONE_VFORK | SIGCHLD | sandbox->clone_flags;
   int pidfd = -1;

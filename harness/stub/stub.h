@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -159,9 +160,12 @@ class Stub {
 
  private:
   Stub() = default;
-  // spawn()'s steps after the init data is on its way.
-  template <class Mark>
-  Status start_child(const StubConfig& config, int image, int stub_sock, int data_fd, Mark& mark);
+  // spawn()'s steps after the init data is on its way (UML's stub too):
+  // the child becomes `name` from `image`, with `stub_sock` at fd 0 and
+  // `data_fd` at fd 1; `mark` times the phases.
+  using Mark = std::function<void(int64_t SpawnPhases::*)>;
+  Status start_child(const StubConfig& config, int image, int stub_sock, int data_fd,
+                     const char* name, const Mark& mark);
   Status await_ready(const StubConfig& config);
   // The data pages, shared with the stub, and the monitor's end of a new
   // control socket with the init data sent; returns the stub's end.

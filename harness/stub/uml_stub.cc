@@ -21,7 +21,6 @@
 #include "kernel/proc.h"
 #include "kernel/sys.h"
 #include "stub/record.h"
-#include "stub/spawn_child.h"
 
 namespace stubfuzz {
 
@@ -54,15 +53,9 @@ Result<int> uml_stub_exe_image(const std::string& path) {
                     "\x7f"
                     "ELF") != 0)
     return Error{path + ": not an executable (the tree's build did not finish?)", ENOEXEC};
-  auto mfd = kernel::memfd_create("uml-userspace", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  auto mfd = kernel::sealed_memfd("uml-userspace",
+                                  {reinterpret_cast<const uint8_t*>(image.data()), image.size()});
   if (!mfd) return mfd.error();
-  for (size_t done = 0; done < image.size();) {
-    const ssize_t n = write(mfd->get(), image.data() + done, image.size() - done);
-    if (n <= 0) return Error::from_errno("write(stub_exe memfd)");
-    done += static_cast<size_t>(n);
-  }
-  if (fcntl(mfd->get(), F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
-    return Error::from_errno("fcntl(stub_exe memfd, F_ADD_SEALS)");
   return images[path] = mfd->release();
 }
 
@@ -489,21 +482,13 @@ Result<Stub> Stub::spawn_uml(const StubConfig& config) {
       static_cast<ssize_t>(init.size()))
     return Error::from_errno("send(UML stub init data)");
 
-  auto sandbox = sandbox_child(config.sandbox);
-  if (!sandbox) return sandbox.error();
-  if (auto j = sandbox_join_pid_ns(config.sandbox); !j) return j.error();
-  SandboxChild child = *sandbox;
-  ChildArgs args{*image, stub_sock.get(), driver->phys_fd(), &child, "uml-userspace", 0};
-  alignas(16) char child_stack[16384];
-  stub.pid_ = clone(spawn_child, child_stack + sizeof(child_stack),
-                    CLONE_VM | CLONE_VFORK | SIGCHLD | sandbox->clone_flags, &args);
-  if (stub.pid_ < 0) return Error::from_errno("clone(CLONE_VM|CLONE_VFORK) for UML's stub");
-  auto pidfd = kernel::pidfd_open(stub.pid_);
-  if (!pidfd) return pidfd.error();
-  stub.pidfd_ = std::move(*pidfd);
+  // UML's child: the socket at fd 0, the physmem memfd at fd 1 (stub_exe
+  // maps both pages from it, then closes it).
+  if (auto s = stub.start_child(config, *image, stub_sock.get(), driver->phys_fd(), "uml-userspace",
+                                [](int64_t SpawnPhases::*) {});
+      !s)
+    return s.error();
   stub_sock.reset();
-  if (args.failed_errno)
-    return Error::from_errno("UML stub child: sandbox or execveat(stub_exe)", args.failed_errno);
   if (auto s = driver->start(stub.pid_, stub.pidfd_.get(), stub.sock_.get(), config.ready_timeout);
       !s)
     return s.error();
