@@ -20,6 +20,7 @@
 #include "campaign_mix.h"
 #include "fuzz/executor.h"
 #include "fuzz/oracle.h"
+#include "kernel/facts.h"
 #include "plain.h"
 #include "raw_stub.h"
 
@@ -144,10 +145,12 @@ class RawFloor {
         if (wait_raw(st) != RawEnd::kDied) return "the killing record did not kill the stub";
         break;
       default: {
-        const auto deadline = posted + std::chrono::seconds(1);
+        const auto bound = kernel::paced(std::chrono::milliseconds(1000));
+        const auto deadline = posted + bound;
         // Yielding: on a shared CPU the stub must run to get there.
         while (cls == ProgramClass::kBlocked ? !asleep_in(st.pid, r) : !running_record(st)) {
-          if (Clock::now() > deadline) return "/proc did not show the record within 1 s";
+          if (Clock::now() > deadline)
+            return "/proc did not show the record within " + std::to_string(bound.count()) + " ms";
           sched_yield();
         }
         *detect_ns = since_ns(posted);
