@@ -11,11 +11,11 @@ namespace stubfuzz::bench {
 
 namespace {
 
-// Programs that only trap reuse their stub; programs whose calls execute or
-// kill need a fresh one.
+// Programs that only trap reuse their stub (reset); programs whose calls
+// change the stub or kill it need a fresh one.
 const char* const kMix[] = {
     "outside getpid()\noutside close(LISTENER)\nat(ALIAS+8) ioctl(LISTENER, 0)\n",
-    "stub futex(&scratch, 1, 1)\n",
+    "stub close(SOCKET)\n",
     "stub getpid()\n",
     "outside i386 getpid()\nat(ABOVE) dup2(SOCKET, LISTENER)\n",
 };
@@ -67,6 +67,10 @@ void register_fuzz_benchmarks() {
   reg("BM_Fuzz/fresh_stub_each", Timing::kReal, [](benchmark::State& s) {
     fuzz_programs(s, {kMix[1], kMix[2]});
   });
+  // A program whose executed call leaves no trace: its stub is reset and
+  // reused (stub/traceless.h), against fresh_stub_each.
+  reg("BM_Fuzz/reset_each", Timing::kReal,
+      [](benchmark::State& s) { fuzz_programs(s, {"stub futex(&scratch, 1, 1)\n"}); });
   // A program whose record blocks for good (a futex wait nobody wakes): the
   // stub is recognised as blocked from /proc, killed and replaced; the floor
   // beside it is BM_Fuzz/fresh_stub_each, a program that also uses up its stub.

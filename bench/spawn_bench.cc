@@ -1,12 +1,18 @@
 // Spawn → listener in hand: the harness's Stub::spawn (both methods), the
 // same kernel operations written plainly against stub_abi.h (the floors),
 // and the other ways to start a stub. Kill and reap run outside the timing.
+#include <linux/futex.h>
+#include <sys/syscall.h>
+
+#include <algorithm>
 #include <thread>
 
+#include "monitor/batch.h"
 #include "plain.h"
 #include "profile/profile.h"
 #include "raw_stub.h"
 #include "stub/factory.h"
+#include "stub/record.h"
 #include "stub/stub.h"
 
 namespace stubfuzz::bench {
@@ -65,6 +71,72 @@ void pooled_spawn(benchmark::State& s, bool factory) {
   }).join();
 }
 
+// A reset (Stub::reset) against a fresh factory stub, in one run: after a
+// program that wrote an arena and executed a traceless call, the monitor's
+// reset plus what the stub's refill adds to its next batch (an empty batch
+// after a reset, less an empty batch without one), beside the factory's
+// make() of a fresh stub (counter fresh_us).
+void pooled_reset(benchmark::State& s) {
+  std::thread([&] {
+    StubConfig c = profile("listener").stub_config({}, /*pooled=*/true);
+    StubFactory f(c);
+    auto stub = f.make();
+    if (!stub) {
+      s.SkipWithError(stub.error().message.c_str());
+      return;
+    }
+    const stub_record program[] = {
+        at_address(c.layout.page_above() + 64, SYS_getpid),
+        from_stub(SYS_futex, {c.layout.scratch(), FUTEX_WAKE, 1}),
+    };
+    Samples samples(s);
+    int64_t refill_ns = 0, plain_ns = 0, fresh_ns = 0, n = 0;
+    for (auto _ : s) {
+      if (!run_batch(*stub, program).ok() || !stub->usable()) {
+        s.SkipWithError("the program did not leave its stub alive");
+        break;
+      }
+      auto t0 = Clock::now();
+      const bool reset = stub->reset().ok();
+      const int64_t reset_ns = since_ns(t0);
+      t0 = Clock::now();
+      const bool refilled = run_batch(*stub, std::span<const stub_record>{}).ok();
+      const int64_t with_refill = since_ns(t0);
+      t0 = Clock::now();
+      const bool plain = run_batch(*stub, std::span<const stub_record>{}).ok();
+      const int64_t without = since_ns(t0);
+      if (!reset || !refilled || !plain) {
+        s.SkipWithError("reset failed");
+        break;
+      }
+      const int64_t ns = reset_ns + std::max<int64_t>(0, with_refill - without);
+      s.SetIterationTime(static_cast<double>(ns) * 1e-9);
+      samples.add(ns);
+      refill_ns += with_refill;
+      plain_ns += without;
+      n++;
+    }
+    // The alternative: fresh stubs from the same factory (at most 500: a
+    // reset is thousands of times cheaper, so the loop above runs long).
+    const int64_t fresh_n = std::clamp<int64_t>(n, 1, 500);
+    for (int64_t i = 0; i < fresh_n && n; i++) {
+      const auto t0 = Clock::now();
+      auto fresh = f.make();
+      fresh_ns += since_ns(t0);
+      if (!fresh) {
+        s.SkipWithError(fresh.error().message.c_str());
+        return;
+      }
+    }
+    if (n) {
+      s.counters["refill_batch_us"] = static_cast<double>(refill_ns) / n / 1e3;
+      s.counters["empty_batch_us"] = static_cast<double>(plain_ns) / n / 1e3;
+      s.counters["fresh_us"] = static_cast<double>(fresh_ns) / fresh_n / 1e3;
+    }
+    samples.report(s);
+  }).join();
+}
+
 void raw_spawn(benchmark::State& s, Strategy strategy, const char* profile_name) {
   const Profile& p = profile(profile_name);
   RawConfig c;
@@ -108,6 +180,8 @@ void register_spawn_benchmarks() {
       [](benchmark::State& s) { pooled_spawn(s, false); });
   reg("BM_Spawn/pooled_factory", Timing::kManual,
       [](benchmark::State& s) { pooled_spawn(s, true); });
+  // Fixed iterations: each also runs three batches outside its timing.
+  reg("BM_Spawn/pooled_reset", Timing::kManual, pooled_reset)->Iterations(20000);
   const struct {
     const char* name;
     Strategy strategy;

@@ -130,7 +130,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto j =
       fuzz::judge(*g_profile, g_executor->config(), program, *ex, g_matrix_dir != nullptr);
   const auto compares = fuzz::report_feedback({data, size}, spans, program, *ex, j);
-  g_stats->record(program, *ex, j, g_executor->stubs_used(), exec_ns);
+  g_stats->record(program, *ex, j, g_executor->stubs_used(), g_executor->stubs_reset(), exec_ns);
   fuzz::remember_compares({data, size}, compares);
   if (g_matrix_dir) {
     note_classes(program, *ex, j);

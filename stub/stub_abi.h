@@ -209,9 +209,12 @@ struct stub_data {
 	uint32_t alive;
 	uint32_t pad2;
 
-	/* Guest-code arenas, as mapped. */
+	/* Guest-code arenas, as mapped. refill_arenas (bit i: arena i) is the
+	 * monitor's reset of a reused stub: before the next batch's records the
+	 * first thread fills those arenas with int3 again, as they were mapped,
+	 * and clears the bits. */
 	uint32_t narenas;
-	uint32_t pad3;
+	uint32_t refill_arenas;
 	struct stub_arena arenas[STUB_MAX_ARENAS];
 
 	/* Command. */

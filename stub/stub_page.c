@@ -92,6 +92,17 @@ run_batch(struct stub_data *d, uint32_t thread)
 
 	if (n > STUB_MAX_RECORDS)
 		n = STUB_MAX_RECORDS;
+	if (!thread && d->refill_arenas) {
+		for (uint32_t a = 0; a < d->narenas && a < STUB_MAX_ARENAS; a++) {
+			if (!(d->refill_arenas & (1u << a)))
+				continue;
+			/* Volatile: no memset for a freestanding compiler to call. */
+			volatile uint64_t *w = (volatile uint64_t *)d->arenas[a].addr;
+			for (uint64_t j = 0; j < d->arenas[a].len / 8; j++)
+				w[j] = 0xccccccccccccccccull;
+		}
+		__atomic_store_n(&d->refill_arenas, 0, __ATOMIC_RELEASE);
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		const struct stub_record *r = &d->records[i];
 		struct stub_result *res = &d->results[i];

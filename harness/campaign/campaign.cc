@@ -115,6 +115,8 @@ CampaignResult summary(const CampaignOptions& o, const std::string& out, double 
   r.cells = s.cells.size();
   for (const auto& [id, n] : s.known) r.known.emplace_back(id, out + "/stats/known-" + id + ".txt");
   r.crashes = crash_files(o, out);
+  r.stubs = s.stubs;
+  r.resets = s.resets;
   for (fuzz::ProgramClass c : fuzz::kProgramClasses) {
     const std::string name = to_string(c);
     const auto n = s.class_programs.find(name);
@@ -141,6 +143,8 @@ std::string class_table(const CampaignResult& r) {
                        c.programs, r.execs ? 100.0 * c.programs / r.execs : 0.0,
                        r.seconds > 0 ? c.programs / r.seconds : 0.0, c.ns / 1e3 / c.programs);
   }
+  if (r.stubs || r.resets)
+    out += fmt::format("stubs: {} fresh, {} reset and reused\n", r.stubs, r.resets);
   return out;
 }
 

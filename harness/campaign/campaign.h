@@ -45,6 +45,7 @@ struct CampaignResult {
     uint64_t ns = 0;
   };
   std::vector<ClassCost> classes;
+  uint64_t stubs = 0, resets = 0;  // fresh stubs, and stubs reset and reused
 };
 // "programs/s per outcome class" lines of the summary.
 std::string class_table(const CampaignResult& r);

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "stub/record.h"
+#include "stub/traceless.h"
 
 namespace stubfuzz::fuzz {
 
@@ -83,8 +84,23 @@ Executor::Executor(const Profile& profile, std::chrono::milliseconds record_boun
       monitor_(profile.monitor, kStallBound),
       record_bound_(record_bound) {}
 
+bool may_have_changed_stub(const Observation& o) {
+  if (o.kind != Observed::kReturned) return false;
+  // Denied by the monitor: the kernel returned its error without the call.
+  if (o.answer == Answer::kDenied) return false;
+  return !leaves_no_trace(o.resolved, o.ret);
+}
+
 Result<Stub*> Executor::ready_stub() {
-  if (stub_ && stub_->usable() && !stub_dirty_) return &*stub_;
+  if (stub_ && stub_->usable() && !stub_dirty_) {
+    // UML's stub cannot be reset; it is reused only after programs that
+    // trapped (stub_dirty_ says so).
+    if (!stub_->resettable()) return &*stub_;
+    if (stub_->reset()) {
+      resets_++;
+      return &*stub_;
+    }
+  }
   if (stub_) pool_.retire(std::move(*stub_));
   stub_.reset();
   auto s = pool_.take();
@@ -179,14 +195,18 @@ Result<Execution> Executor::run(const Program& p) {
   for (size_t i = 0; i < ex.records.size(); i++) {
     observe(ex.records[i], monitored->outcome.results[i], monitored->outcome);
     // A call that ran may have changed the stub: the next program gets a
-    // fresh one.
-    if (ex.records[i].kind == Observed::kReturned) stub_dirty_ = true;
+    // fresh one, unless the call is known to leave no trace.
+    if (ex.records[i].kind == Observed::kReturned &&
+        (!s.resettable() || may_have_changed_stub(ex.records[i])))
+      stub_dirty_ = true;
   }
   ex.stub_survived = monitored->outcome.end == BatchEnd::kCompleted;
   if (ex.stub_survived && s.listener()) {
     auto valid = s.listener()->id_valid(0x5eed);
     auto ev = s.listener()->wait(std::chrono::milliseconds(0));
     ex.listener_ok = valid.ok() && !*valid && ev.ok() && *ev == kernel::ListenerEvent::kNone;
+    // Not a start state to reset to.
+    if (!ex.listener_ok) stub_dirty_ = true;
   }
   return ex;
 }

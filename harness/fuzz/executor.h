@@ -1,7 +1,9 @@
 // Runs a fuzz program in a real stub of a profile and observes, per record,
-// what the kernel did. A stub is reused while programs only trap; anything
-// that may have changed its state (an executed call, a death) costs a fresh
-// one, so a program's outcome never depends on the programs before it.
+// what the kernel did. A stub that is alive after a program is reset
+// (Stub::reset) and reused if its executed calls left no trace
+// (stub/traceless.h); anything else that may have changed its state (any
+// other executed call, a death) costs a fresh one, so a program's outcome
+// never depends on the programs before it.
 #pragma once
 
 #include <chrono>
@@ -51,8 +53,9 @@ struct Execution {
 };
 
 // What became of a program's stub, which decides what the program cost:
-// a stub that only trapped is reused; one that executed a call, was killed,
-// blocked or spun is replaced.
+// a stub that only trapped is reset and reused, one that executed calls is
+// too if they left no trace, and one that was killed, blocked or spun is
+// replaced.
 enum class ProgramClass { kTrappedOnly, kExecuted, kKilled, kBlocked, kSpun };
 inline constexpr ProgramClass kProgramClasses[] = {ProgramClass::kTrappedOnly,
                                                    ProgramClass::kExecuted, ProgramClass::kKilled,
@@ -70,6 +73,8 @@ class Executor {
   const StubConfig& config() const { return pool_.config(); }
   const StubLayout& layout() const { return pool_.config().layout; }
   uint64_t stubs_used() const { return used_; }
+  // Stubs put back to their start state and reused.
+  uint64_t stubs_reset() const { return resets_; }
 
  private:
   Result<Stub*> ready_stub();
@@ -80,6 +85,12 @@ class Executor {
   std::optional<Stub> stub_;
   bool stub_dirty_ = false;
   uint64_t used_ = 0;
+  uint64_t resets_ = 0;
 };
+
+// Whether a record that ran may have changed its stub: a call executed
+// (kReturned) that the monitor did not deny and that is not on the
+// traceless list.
+bool may_have_changed_stub(const Observation& o);
 
 }  // namespace stubfuzz::fuzz

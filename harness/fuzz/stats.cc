@@ -44,6 +44,7 @@ void StatsWriter::set_filter(const filter::Program& filter) {
 void Stats::merge(const Stats& o) {
   execs += o.execs;
   stubs += o.stubs;
+  resets += o.resets;
   seconds = std::max(seconds, o.seconds);
   filter_len = std::max(filter_len, o.filter_len);
   filter_pcs.insert(o.filter_pcs.begin(), o.filter_pcs.end());
@@ -58,6 +59,7 @@ void Stats::merge(const Stats& o) {
 std::string Stats::to_json() const {
   json j{{"execs", execs},
          {"stubs", stubs},
+         {"resets", resets},
          {"seconds", seconds},
          {"filter_len", filter_len},
          {"filter_pcs", filter_pcs},
@@ -76,6 +78,7 @@ Result<Stats> Stats::from_json(const std::string& text) {
     Stats s;
     s.execs = j.at("execs");
     s.stubs = j.at("stubs");
+    s.resets = j.value("resets", uint64_t{0});
     s.seconds = j.at("seconds");
     s.filter_len = j.at("filter_len");
     s.filter_pcs = j.at("filter_pcs").get<std::set<uint16_t>>();
@@ -95,11 +98,12 @@ StatsWriter::StatsWriter(std::string dir)
     : dir_(std::move(dir)), start_(std::chrono::steady_clock::now()), last_flush_(start_) {}
 
 void StatsWriter::record(const Program& p, const Execution& ex, const Judgement& j, uint64_t stubs,
-                         uint64_t exec_ns) {
+                         uint64_t resets, uint64_t exec_ns) {
   if (dir_.empty()) return;
   const size_t known_before = stats_.known.size();
   stats_.add(p, ex, j, exec_ns);
   stats_.stubs = stubs;
+  stats_.resets = resets;
   if (stats_.known.size() != known_before) {
     // A reproducer for each known finding, the first time it is seen here.
     for (const auto& b : j.breaches) {

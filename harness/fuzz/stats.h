@@ -17,7 +17,8 @@ namespace stubfuzz::fuzz {
 
 struct Stats {
   uint64_t execs = 0;
-  uint64_t stubs = 0;
+  uint64_t stubs = 0;   // fresh stubs used
+  uint64_t resets = 0;  // stubs reset and reused (Stub::reset)
   double seconds = 0;
   size_t filter_len = 0;
   std::set<uint16_t> filter_pcs;  // instructions that ran
@@ -46,8 +47,9 @@ class StatsWriter {
   // What coverage is measured against: the filter under test.
   void set_filter(const filter::Program& filter);
   // `exec_ns`: the executor's time for the program.
+  // `stubs`, `resets`: the executor's counts so far.
   void record(const Program& p, const Execution& ex, const Judgement& j, uint64_t stubs,
-              uint64_t exec_ns = 0);
+              uint64_t resets, uint64_t exec_ns = 0);
   // The engine may close the target's stdout and stderr (-close_fd_mask):
   // a violation's report also goes to <dir>/violation-<pid>.txt.
   void violation(const std::string& report);

@@ -22,9 +22,11 @@ constexpr milliseconds kSecondThreadSlice{5};
 // How many more windows a stub starved of CPU gets before a bound fires.
 constexpr int kMaxExtensions = 3;
 // When a record has made no progress for this long, and then twice as long,
-// and so on kQuickLooks times, /proc is asked whether it sleeps for good.
-constexpr std::chrono::microseconds kFirstQuickLook{200};
-constexpr int kQuickLooks = 5;
+// and so on kQuickLooks times, /proc is asked whether it sleeps for good. A
+// look costs ~20 us of the monitor's time; a call that returns at all
+// mostly does so well within the first.
+constexpr std::chrono::microseconds kFirstQuickLook{20};
+constexpr int kQuickLooks = 7;
 
 // x86-64 calls that sleep until a wake-up nobody in the harness sends when
 // called without a timeout: futex waits, pause, sigsuspend, reads on
@@ -143,13 +145,15 @@ class ThreadWait {
   bool quick_look_due(Clock::time_point now) const {
     return quick_ && looks_ < kQuickLooks && now >= next_quick_look();
   }
-  // Blocked for good, seen twice in a row: every thread sleeps in a call
-  // that only a wake-up could end and no notification is on its way, or the
-  // thread runs a spin record (a jump to itself never comes back).
+  // Stuck for good: the thread runs a spin record (a jump to itself never
+  // comes back: one look says so), or, seen twice in a row, every thread
+  // sleeps in a call that only a wake-up could end and no notification is
+  // on its way (a second look rules out a wake-up between two threads'
+  // readings).
   bool quick_look() {
     looks_++;
-    const bool blocked = spinning() || sleeping_for_good();
-    blocked_looks_ = blocked ? blocked_looks_ + 1 : 0;
+    if (spinning()) return true;
+    blocked_looks_ = sleeping_for_good() ? blocked_looks_ + 1 : 0;
     return blocked_looks_ >= 2;
   }
 

@@ -339,6 +339,7 @@ Stub& Stub::operator=(Stub&& o) noexcept {
   exit_ = std::exchange(o.exit_, std::nullopt);
   second_started_ = o.second_started_.load();
   uml_ = std::move(o.uml_);
+  arenas_written_ = std::exchange(o.arenas_written_, 0);
   return *this;
 }
 
@@ -378,6 +379,7 @@ Status Stub::post(std::span<const stub_record> records) {
   }
   if (uml_) uml_->ensure_running();
   const auto n = static_cast<uint32_t>(records.size());
+  arenas_written_ |= arenas_written_by(records);
   std::memcpy(data_->records, records.data(), records.size_bytes());
   std::memset(data_->results, 0, n * sizeof(stub_result));
   data_->nrecords = n;
@@ -388,6 +390,40 @@ Status Stub::post(std::span<const stub_record> records) {
   __atomic_store_n(&data_->pending_id, 0, __ATOMIC_RELEASE);
   __atomic_store_n(&data_->sync, data_->stub_tid | FUTEX_WAITERS, __ATOMIC_RELEASE);
   kernel::futex_wake(&data_->sync, INT_MAX);
+  return {};
+}
+
+uint32_t Stub::arenas_written_by(std::span<const stub_record> records) const {
+  uint32_t mask = 0;
+  for (const stub_record& r : records) {
+    if (r.origin != STUB_ORIGIN_ADDRESS) continue;
+    // At most 3 bytes from addr (the instruction and a ret), stub_page.c.
+    for (uint32_t a = 0; a < data_->narenas && a < STUB_MAX_ARENAS; a++) {
+      const stub_arena& arena = data_->arenas[a];
+      if (r.addr < arena.addr + arena.len && r.addr + 3 > arena.addr) mask |= 1u << a;
+    }
+  }
+  return mask;
+}
+
+Status Stub::reset() {
+  if (uml_) return Error{"UML's stub is not reset: its data page is the driver's mirror", ENOTSUP};
+  if (!usable()) return Error{"stub pid " + std::to_string(pid_) + " has ended", ESRCH};
+  if (__atomic_load_n(&data_->sync, __ATOMIC_ACQUIRE) != 0 ||
+      __atomic_load_n(&data_->sync2, __ATOMIC_ACQUIRE) != 0)
+    return Error{"stub pid " + std::to_string(pid_) + " is running a batch", EBUSY};
+  // As the stub's init left them: zero (the memfd's pages were new).
+  std::memset(data_->records, 0, sizeof(data_->records));
+  std::memset(data_->results, 0, sizeof(data_->results));
+  std::memset(data_->scratch, 0, sizeof(data_->scratch));
+  data_->nrecords = 0;
+  data_->current = 0;
+  data_->current2 = 0;
+  data_->batches = 0;
+  data_->pending_id = 0;
+  second_started_ = false;
+  __atomic_store_n(&data_->refill_arenas, arenas_written_, __ATOMIC_RELEASE);
+  arenas_written_ = 0;
   return {};
 }
 

@@ -139,6 +139,15 @@ class Stub {
   // The results of the last post()'s `n` records.
   void read_results(std::span<stub_result> out) const;
   bool usable() const { return !exit_ && alive_word_ok(); }
+  // Puts an idle stub back to its start state for the next program: the
+  // data pages' command area and scratch as a fresh stub's, and the arenas
+  // the records wrote into filled with int3 again (by the stub, before the
+  // next batch's records: stub_abi.h refill_arenas). What the records'
+  // calls did to the process is not undone: the caller resets only a stub
+  // whose executed calls left no trace (stub/reset.h). An error: the stub
+  // cannot be reset (busy, gone, or UML's, whose data page is a mirror).
+  Status reset();
+  bool resettable() const { return !uml_; }
   // UML's stub (stub/uml_stub.h) has reported and waits for the driver.
   bool awaits_driver() const;
 
@@ -173,6 +182,7 @@ class Stub {
                                                      bool with_net = true);
   Status take_over(const StubConfig& config);
   bool alive_word_ok() const;
+  uint32_t arenas_written_by(std::span<const stub_record> records) const;
   void release();
   // stub/uml_stub.cc: UML's spawn, and the driver that plays the command
   // protocol on a mirror of the data page.
@@ -191,6 +201,9 @@ class Stub {
   std::atomic<bool> second_started_{false};
   // Set for UML's stub: data_ is then the driver's mirror.
   std::unique_ptr<UmlDriver> uml_;
+  // The arenas records have written into since the last reset (bit i:
+  // arena i of the data page).
+  uint32_t arenas_written_ = 0;
 };
 
 }  // namespace stubfuzz
