@@ -27,6 +27,9 @@ constexpr int kMaxExtensions = 3;
 // mostly does so well within the first.
 constexpr std::chrono::microseconds kFirstQuickLook{20};
 constexpr int kQuickLooks = 7;
+// How often the monitor checks whether a thread has reached a spin record
+// of its batch (a load from the data page; /proc only once it has).
+constexpr std::chrono::microseconds kSpinWatch{50};
 
 // x86-64 calls that sleep until a wake-up nobody in the harness sends when
 // called without a timeout: futex waits, pause, sigsuspend, reads on
@@ -81,7 +84,10 @@ class ThreadWait {
         records_(records),
         b_(b),
         deadline_(deadline),
-        quick_(quick) {}
+        quick_(quick),
+        has_spin_(std::any_of(records.begin(), records.end(), [&](const stub_record& r) {
+          return r.abi == STUB_ABI_SPIN && r.thread == thread;
+        })) {}
 
   Wait run() {
     seen_ = progress();
@@ -122,6 +128,9 @@ class ThreadWait {
       blocked_looks_ = 0;
       return std::nullopt;
     }
+    // A spin record reached: the index is in shared memory, so this is
+    // checked on every wake, not only at the looks.
+    if (quick_ && has_spin_ && spinning()) return Wait::kStalled;
     if (quick_look_due(now) && quick_look()) return Wait::kStalled;
     if (!overran(now, b_.watchdog) && !overran(now, b_.stall)) return std::nullopt;
     const kernel::TaskSample again = kernel::sample_tasks(stub_.pid());
@@ -145,14 +154,11 @@ class ThreadWait {
   bool quick_look_due(Clock::time_point now) const {
     return quick_ && looks_ < kQuickLooks && now >= next_quick_look();
   }
-  // Stuck for good: the thread runs a spin record (a jump to itself never
-  // comes back: one look says so), or, seen twice in a row, every thread
-  // sleeps in a call that only a wake-up could end and no notification is
-  // on its way (a second look rules out a wake-up between two threads'
-  // readings).
+  // Blocked for good, seen twice in a row: every thread sleeps in a call
+  // that only a wake-up could end and no notification is on its way (a
+  // second look rules out a wake-up between two threads' readings).
   bool quick_look() {
     looks_++;
-    if (spinning()) return true;
     blocked_looks_ = sleeping_for_good() ? blocked_looks_ + 1 : 0;
     return blocked_looks_ >= 2;
   }
@@ -170,6 +176,8 @@ class ThreadWait {
     return calls && std::all_of(calls->begin(), calls->end(), sleeps_for_good);
   }
 
+  // The thread has reached a spin record (a jump to itself never comes
+  // back) and is not dying of something else.
   bool spinning() const {
     const stub_data& d = stub_.data();
     const uint32_t i = __atomic_load_n(thread_ ? &d.current2 : &d.current, __ATOMIC_ACQUIRE);
@@ -184,6 +192,7 @@ class ThreadWait {
     if (quick_ && looks_ < kQuickLooks)
       s = std::min<Clock::duration>(
           s, std::max<Clock::duration>(next_quick_look() - now, std::chrono::microseconds(20)));
+    if (quick_ && has_spin_) s = std::min<Clock::duration>(s, kSpinWatch);
     for (auto bound : {b_.watchdog, b_.stall})
       if (bound) s = std::min<Clock::duration>(s, *bound / 4 + milliseconds(1));
     return s;
@@ -202,6 +211,7 @@ class ThreadWait {
   // Quick looks at /proc since the last progress, and how many in a row
   // found the stub blocked for good.
   const bool quick_;
+  const bool has_spin_;  // this thread has a spin record in the batch
   int looks_ = 0;
   int blocked_looks_ = 0;
 };
