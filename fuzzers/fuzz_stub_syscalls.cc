@@ -21,6 +21,7 @@
 #include "fuzz/executor.h"
 #include "fuzz/oracle.h"
 #include "fuzz/stats.h"
+#include "kernel/sys.h"
 #include "mutator.h"
 #include "profile/profile.h"
 #include "profile/uml_profile.h"
@@ -72,9 +73,21 @@ Profile choose_profile() {
   return p;
 }
 
+// STUBFUZZ_BIND_CPU=1 (`stubfuzz fuzz` with as many jobs as CPUs): the
+// worker on a CPU of its own, with its pool thread and its stubs, as
+// afl-fuzz binds itself (under AFL++ the target is already bound and this
+// does nothing). The monitor, the stub and the factory then wake each other
+// on one CPU, without an IPI to another vCPU for every hand-over
+// (docs/fuzzing.md). No free CPU: the worker runs unbound.
+void bind_worker() {
+  if (const char* bind = std::getenv(campaign::env::kBindCpu); !bind || *bind != '1') return;
+  const char* runtime = std::getenv("XDG_RUNTIME_DIR");
+  (void)kernel::bind_to_free_cpu(runtime && *runtime ? runtime : "/tmp");
+}
 // On first use, not in LLVMFuzzerInitialize: AFL++'s fork server forks after
 // initialization, and the stub pool's thread would not survive the fork.
 void start() {
+  bind_worker();  // before the pool's thread, which inherits it
   g_profile = std::make_unique<Profile>(choose_profile());
   g_executor = std::make_unique<fuzz::Executor>(*g_profile);
   g_stats = std::make_unique<fuzz::StatsWriter>(getenv_or_empty(campaign::env::kStatsDir));

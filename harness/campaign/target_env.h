@@ -20,5 +20,11 @@ inline constexpr const char* kMatrixDir = "STUBFUZZ_MATRIX_DIR";
 // (scripts/arg-hole-trials --engines-only). Inherited from stubfuzz's own
 // environment.
 inline constexpr const char* kNoReplacement = "STUBFUZZ_NO_REPLACEMENT";
+// "1": each worker binds itself to a free CPU (kernel/sys.h
+// bind_to_free_cpu), as afl-fuzz does. Set by `stubfuzz fuzz` when it runs
+// as many libFuzzer jobs as there are CPUs, unless the user's environment
+// has STUBFUZZ_NO_AFFINITY=1 (as AFL_NO_AFFINITY for afl-fuzz).
+inline constexpr const char* kBindCpu = "STUBFUZZ_BIND_CPU";
+inline constexpr const char* kNoAffinity = "STUBFUZZ_NO_AFFINITY";
 
 }  // namespace stubfuzz::campaign::env

@@ -47,12 +47,18 @@ void add_task(const std::string& task, TaskSample& total) {
     }
   // A fatal signal queued but not yet acted on (a filter's KILL_PROCESS is a
   // forced SIGSYS, then a core dump attempt).
-  if (read_text(task + "/status", buf, sizeof(buf)))
+  if (read_text(task + "/status", buf, sizeof(buf))) {
     for (const char* key : {"SigPnd:", "ShdPnd:"})
       if (const char* at = std::strstr(buf, key)) {
         const unsigned long long pending = std::strtoull(at + std::strlen(key), nullptr, 16);
         total.dying = total.dying || (pending & kFatalSignals);
       }
+    // The filter's KILL_PROCESS goes through the core dump path even with
+    // RLIMIT_CORE 0: the killed thread waits there, still "in" its call,
+    // for the others to stop, with its signal already taken.
+    if (const char* at = std::strstr(buf, "CoreDumping:"))
+      total.dying = total.dying || std::atoi(at + std::strlen("CoreDumping:")) != 0;
+  }
 }
 
 }  // namespace
@@ -79,8 +85,13 @@ std::optional<std::vector<SleepingSyscall>> sleeping_syscalls(pid_t pid) {
     char buf[512];
     SleepingSyscall s;
     s.tid = static_cast<pid_t>(std::atoi(e->d_name));
+    const std::string task = dir + "/" + e->d_name;
+    // The state follows the command name's closing parenthesis.
+    const char* paren = nullptr;
+    ok = read_text(task + "/stat", buf, sizeof(buf)) && (paren = std::strrchr(buf, ')')) &&
+         paren[1] == ' ' && paren[2] == 'S';
     // "running" for a thread on a CPU, "-1 sp pc" outside a syscall.
-    ok = ok && read_text(dir + "/" + e->d_name + "/syscall", buf, sizeof(buf)) &&
+    ok = ok && read_text(task + "/syscall", buf, sizeof(buf)) &&
          std::sscanf(buf, "%ld %lx %lx %lx %lx %lx %lx", &s.nr, &s.args[0], &s.args[1], &s.args[2],
                      &s.args[3], &s.args[4], &s.args[5]) == 7 &&
          s.nr >= 0;

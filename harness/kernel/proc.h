@@ -29,8 +29,11 @@ struct SleepingSyscall {
   long nr = -1;
   uint64_t args[6] = {};
 };
-// Every thread of `pid`, if each one sleeps in a syscall; nullopt when any
-// runs, sleeps outside a syscall, or cannot be read.
+// Every thread of `pid`, if each one sleeps interruptibly (state S) in a
+// syscall; nullopt when any runs, sleeps outside a syscall or
+// uninterruptibly (an exiting thread, the core dump path's wait: /proc
+// still names the call it entered), or cannot be read. Two files a thread:
+// every /proc entry looked up is walked again when the process is reaped.
 std::optional<std::vector<SleepingSyscall>> sleeping_syscalls(pid_t pid);
 
 // What fd `fd` of `pid` is, as /proc/<pid>/fd names it ("" if closed).

@@ -4,6 +4,8 @@
 #include <linux/futex.h>
 #include <linux/seccomp.h>
 #include <poll.h>
+#include <sched.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -186,6 +188,33 @@ Status seccomp_action_available(uint32_t action) {
   if (syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) < 0)
     return Error::from_errno("seccomp(SECCOMP_GET_ACTION_AVAIL)");
   return {};
+}
+
+int allowed_cpus() {
+  cpu_set_t allowed;
+  return sched_getaffinity(0, sizeof(allowed), &allowed) == 0 ? CPU_COUNT(&allowed) : 1;
+}
+
+Result<int> bind_to_free_cpu(const std::string& lock_dir) {
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
+    return Error::from_errno("sched_getaffinity");
+  if (CPU_COUNT(&allowed) <= 1) return -1;
+  for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+    if (!CPU_ISSET(cpu, &allowed)) continue;
+    const std::string path = lock_dir + "/stubfuzz-cpu-" + std::to_string(cpu) + ".lock";
+    Fd lock(open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!lock.valid()) return Error::from_errno("open(" + path + ")");
+    if (flock(lock.get(), LOCK_EX | LOCK_NB) != 0) continue;  // another process has it
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    if (sched_setaffinity(0, sizeof(one), &one) != 0)
+      return Error::from_errno("sched_setaffinity(" + std::to_string(cpu) + ")");
+    (void)lock.release();  // held for the process's life
+    return cpu;
+  }
+  return -1;
 }
 
 }  // namespace stubfuzz::kernel

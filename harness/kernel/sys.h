@@ -56,6 +56,15 @@ Status send_fds(int sock, std::span<const uint8_t> bytes, std::span<const int> f
 Result<std::optional<Fd>> recv_with_fd(int sock, void* buf, size_t len,
                                        std::chrono::milliseconds timeout);
 
+// Binds the calling thread (and every thread and process it starts after)
+// to one CPU that no other process holds, as AFL++ binds each afl-fuzz: a
+// lock file per CPU in `lock_dir` (flock, held until the process exits).
+// Returns the CPU, or -1 when the thread is already bound to a single CPU
+// (an engine bound it) or every allowed CPU is taken.
+Result<int> bind_to_free_cpu(const std::string& lock_dir);
+// How many CPUs the calling thread may run on.
+int allowed_cpus();
+
 // seccomp(2) operations on the calling process.
 Status seccomp_action_available(uint32_t action);
 

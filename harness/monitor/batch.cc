@@ -172,18 +172,23 @@ class ThreadWait {
       const uint32_t i = __atomic_load_n(current, __ATOMIC_ACQUIRE);
       if (i < records_.size() && records_[i].abi == STUB_ABI_I386) return false;
     }
+    // Interruptible sleeps only (kernel/proc.h): /proc names the call a
+    // thread entered even while it dies in it (a filter's KILL_PROCESS waits
+    // uninterruptibly in the core dump path for the other threads), and
+    // such a stub is not blocked.
     const auto calls = kernel::sleeping_syscalls(stub_.pid());
     return calls && std::all_of(calls->begin(), calls->end(), sleeps_for_good);
   }
 
-  // The thread has reached a spin record (a jump to itself never comes
-  // back) and is not dying of something else.
+  // The thread has reached a spin record: a jump to itself never comes
+  // back. (A stub that was dying of something else by then is told by
+  // settle(): the first fatal signal is the one reaped. No /proc read here:
+  // every /proc dentry of a stub is walked again when it is reaped, which
+  // cost more than the look.)
   bool spinning() const {
     const stub_data& d = stub_.data();
     const uint32_t i = __atomic_load_n(thread_ ? &d.current2 : &d.current, __ATOMIC_ACQUIRE);
-    if (i >= records_.size() || records_[i].abi != STUB_ABI_SPIN || records_[i].thread != thread_)
-      return false;
-    return !kernel::sample_tasks(stub_.pid()).dying;
+    return i < records_.size() && records_[i].abi == STUB_ABI_SPIN && records_[i].thread == thread_;
   }
 
   Clock::duration slice(Clock::time_point now) const {
