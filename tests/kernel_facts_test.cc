@@ -6,12 +6,18 @@
 #include <linux/audit.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
 
 #include "filter/predict.h"
 #include "filter/uml_filter.h"
 #include "fuzz/oracle.h"
 #include "fuzz/program.h"
 #include "kernel/facts.h"
+#include "kernel/sys.h"
 #include "monitor/batch.h"
 #include "profile/profile.h"
 #include "stub/record.h"
@@ -194,6 +200,79 @@ TEST(Oracle, AnExemptCallIsTheKnownFindingWhereTheKernelHasItAndAViolationElsewh
   const auto filtered = s.judge(facts_with(true, {}));
   ASSERT_TRUE(filtered.violated());
   EXPECT_EQ(filtered.first_violation()->claim, ClaimId::kModelAgrees);
+}
+
+}  // namespace
+}  // namespace stubfuzz
+
+namespace stubfuzz {
+namespace {
+
+// What a forked child got from bind_to_free_cpu, and the CPUs it may run on
+// after: read from a pipe while the child holds its lock.
+struct Bound {
+  pid_t pid = -1;
+  int cpu = -2;
+  int allowed_after = 0;
+};
+
+Bound bind_in_child(const std::string& dir, int release_fd, int release_write_end) {
+  int p[2];
+  if (pipe(p) != 0) return {};
+  Bound b;
+  b.pid = fork();
+  if (b.pid == 0) {
+    close(p[0]);
+    close(release_write_end);  // EOF on release_fd once the parent closes it
+    auto cpu = kernel::bind_to_free_cpu(dir);
+    const int out[2] = {cpu ? *cpu : -3, kernel::allowed_cpus()};
+    (void)!write(p[1], out, sizeof(out));
+    char c;
+    (void)!read(release_fd, &c, 1);  // holds its lock until released
+    _exit(0);
+  }
+  close(p[1]);
+  int in[2] = {-2, 0};
+  (void)!read(p[0], in, sizeof(in));
+  close(p[0]);
+  b.cpu = in[0];
+  b.allowed_after = in[1];
+  return b;
+}
+
+TEST(BindToFreeCpu, EachProcessGetsACpuNoOtherHolds) {
+  if (kernel::allowed_cpus() < 2) GTEST_SKIP() << "one CPU: nothing to bind to";
+  char tmpl[] = "/tmp/stubfuzz-cpus-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  int release[2];
+  ASSERT_EQ(pipe(release), 0);
+  std::vector<Bound> all;
+  for (int i = 0; i <= kernel::allowed_cpus(); i++)
+    all.push_back(bind_in_child(tmpl, release[0], release[1]));
+  std::set<int> cpus;
+  for (size_t i = 0; i < all.size(); i++) {
+    if (i + 1 < all.size()) {
+      EXPECT_GE(all[i].cpu, 0) << "process " << i;
+      EXPECT_EQ(all[i].allowed_after, 1) << "process " << i;
+      EXPECT_TRUE(cpus.insert(all[i].cpu).second) << "CPU " << all[i].cpu << " given twice";
+    } else {
+      // One more process than CPUs: none is free, it stays unbound.
+      EXPECT_EQ(all[i].cpu, -1);
+      EXPECT_EQ(all[i].allowed_after, kernel::allowed_cpus());
+    }
+  }
+  close(release[1]);
+  for (const Bound& b : all) waitpid(b.pid, nullptr, 0);
+  close(release[0]);
+  // The locks went with the processes: a new one gets a CPU again.
+  int again[2];
+  ASSERT_EQ(pipe(again), 0);
+  close(again[1]);
+  Bound next = bind_in_child(tmpl, again[0], -1);
+  waitpid(next.pid, nullptr, 0);
+  close(again[0]);
+  EXPECT_GE(next.cpu, 0);
+  std::filesystem::remove_all(tmpl);
 }
 
 }  // namespace
