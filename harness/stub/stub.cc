@@ -380,7 +380,8 @@ Status Stub::post(std::span<const stub_record> records) {
   if (uml_) uml_->ensure_running();
   const auto n = static_cast<uint32_t>(records.size());
   arenas_written_ |= arenas_written_by(records);
-  std::memcpy(data_->records, records.data(), records.size_bytes());
+  // An empty batch (a reset's refill alone) has no records to copy.
+  if (!records.empty()) std::memcpy(data_->records, records.data(), records.size_bytes());
   std::memset(data_->results, 0, n * sizeof(stub_result));
   data_->nrecords = n;
   // No record running yet in either thread (the stub sets each as it starts).
