@@ -188,7 +188,12 @@ class ThreadWait {
   bool spinning() const {
     const stub_data& d = stub_.data();
     const uint32_t i = __atomic_load_n(thread_ ? &d.current2 : &d.current, __ATOMIC_ACQUIRE);
-    return i < records_.size() && records_[i].abi == STUB_ABI_SPIN && records_[i].thread == thread_;
+    // The index is set as the record starts, the status just before the
+    // jump (stub_page.c): before that the record has not run (a slow guest
+    // showed it).
+    return i < records_.size() && records_[i].abi == STUB_ABI_SPIN &&
+           records_[i].thread == thread_ &&
+           __atomic_load_n(&d.results[i].status, __ATOMIC_ACQUIRE) == STUB_RESULT_RUNNING;
   }
 
   Clock::duration slice(Clock::time_point now) const {
