@@ -34,7 +34,7 @@ using fuzz::ProgramClass;
 // in its class before the timing.
 const char* const kRepresentative[kClassCount] = {
     "outside getpid()\n",                  // trapped only: SIGSYS, the stub is reused
-    "stub futex(&scratch, 1, 1)\n",        // executed: an allowlisted futex wake
+    "stub close(SOCKET)\n",                // executed: a close that closes (a fresh stub next)
     "stub getpid()\n",                     // killed: off the allowlist, from the stub page
     "stub futex(&scratch+64, 0, 0, 0)\n",  // blocked: a futex wait nobody wakes
     "outside spin\n",                      // spun: a jump to itself in .text
