@@ -228,7 +228,12 @@ struct stub_data {
 	uint32_t sync2;
 	uint32_t current2;
 	uint32_t thread2_tid;
-	uint32_t pad4;
+	/* Set by a monitor that recognises a spin record from this page (its
+	 * index and RUNNING status): before the jump the thread wakes the
+	 * monitor's wait on its command word and sleeps this many microseconds,
+	 * so that a monitor on the same CPU is not held off by the spin until
+	 * the next tick. 0: spin at once (a watchdog must see the CPU time). */
+	uint32_t spin_handoff_us;
 	uint64_t thread2_stack_lo, thread2_stack_hi;
 	uint64_t pending_id;
 	/* The stub page's syscall instructions a STUB_ORIGIN_STUB x86-64 record

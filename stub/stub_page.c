@@ -32,6 +32,20 @@ page_futex(uint32_t *word, int op, uint32_t val)
 	return stub_call((uint64_t)gate, STUB_ABI_X86_64, __NR_futex, args);
 }
 
+/* A futex wait of at most `us` microseconds (below a second). */
+static inline __attribute__((always_inline)) void
+page_futex_sleep(uint32_t *word, uint32_t val, uint32_t us)
+{
+	volatile uint64_t ts[2];
+	char *gate;
+
+	ts[0] = 0;
+	ts[1] = (uint64_t)us * 1000;
+	uint64_t args[6] = {(uint64_t)word, FUTEX_WAIT, val, (uint64_t)ts, 0, 0};
+	__asm__("lea stub_gate_x86_64(%%rip), %0" : "=r"(gate));
+	stub_call((uint64_t)gate, STUB_ABI_X86_64, __NR_futex, args);
+}
+
 static inline __attribute__((always_inline)) uint64_t
 record_target(struct stub_data *d, const struct stub_record *r)
 {
@@ -138,6 +152,15 @@ run_batch(struct stub_data *d, uint32_t thread)
 		}
 		res->status = STUB_RESULT_RUNNING;
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		if (r->abi == STUB_ABI_SPIN) {
+			uint32_t us = __atomic_load_n(&d->spin_handoff_us,
+						      __ATOMIC_ACQUIRE);
+			if (us && us < 1000000) {
+				page_futex(thread ? &d->sync2 : &d->sync,
+					   FUTEX_WAKE, 0x7fffffff);
+				page_futex_sleep(&d->spin_handoff_us, us, us);
+			}
+		}
 		res->ret = stub_call(target, r->abi, r->nr, args);
 		res->status = STUB_RESULT_DONE;
 	}

@@ -6,7 +6,14 @@
 #include <signal.h>
 #include <sys/syscall.h>
 
+#include <optional>
+#include <thread>
+#include <vector>
+
 #include "check/check.h"
+#include "kernel/facts.h"
+#include "kernel/proc.h"
+#include "kernel/sys.h"
 #include "monitor/batch.h"
 #include "profile/profile.h"
 #include "stub/record.h"
@@ -54,6 +61,54 @@ TEST_F(NoLeaks, ARecordThatBlocksIsEndedAtTheBoundAndReportedAsTimedOut) {
   EXPECT_EQ(o->results[0].status, STUB_RESULT_RUNNING);
   ASSERT_TRUE(o->exit.has_value());
   EXPECT_TRUE(o->exit->killed_by(SIGKILL));
+}
+
+// A thread that reaches a spin record under a spin handoff wakes the
+// monitor's wait on its command word and sleeps in a timed futex wait before
+// it jumps; without one it spins at once (stub_abi.h: spin_handoff_us).
+TEST_F(NoLeaks, ASpinRecordWithAHandoffWakesTheMonitorAndSleepsBeforeItSpins) {
+  for (const bool handoff : {true, false}) {
+    SCOPED_TRACE(handoff ? "with a handoff" : "without");
+    auto s = Stub::spawn(listener_config());
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    // A 20 ms timed wait first, so that the monitor waits before the spin.
+    const timespec twenty_ms{0, 20000000};
+    ASSERT_TRUE(
+        s->write_scratch({reinterpret_cast<const uint8_t*>(&twenty_ms), sizeof(twenty_ms)}).ok());
+    stub_record records[2] = {
+        from_stub(SYS_futex, {s->layout().scratch() + 64, FUTEX_WAIT, 0, s->layout().scratch()}),
+        from_stub(0)};
+    records[1].abi = STUB_ABI_SPIN;
+    ASSERT_TRUE(s->post(records, std::chrono::microseconds(handoff ? 900000 : 0)).ok());
+    const uint32_t v = __atomic_load_n(s->done_word(0), __ATOMIC_ACQUIRE);
+    ASSERT_NE(v, 0u);
+    // Woken while the word still says "running"; without a handoff nobody
+    // wakes us.
+    const auto wait = kernel::futex_wait(
+        s->done_word(0), v, kernel::paced(std::chrono::milliseconds(handoff ? 2000 : 300)));
+    EXPECT_EQ(wait, handoff ? kernel::FutexWait::kWoken : kernel::FutexWait::kTimedOut);
+    ASSERT_EQ(s->data().current, 1u);
+    ASSERT_EQ(s->data().results[1].status, STUB_RESULT_RUNNING);
+    // /proc: asleep in futex(&spin_handoff_us, FUTEX_WAIT, 900000, &timeout)
+    // with the handoff; running, not in a syscall, without.
+    std::optional<std::vector<kernel::SleepingSyscall>> calls;
+    for (int i = 0; i < 50 && !calls && handoff; i++) {
+      calls = kernel::sleeping_syscalls(s->pid());
+      if (!calls) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (!handoff) calls = kernel::sleeping_syscalls(s->pid());
+    if (handoff) {
+      ASSERT_TRUE(calls.has_value());
+      bool in_handoff = false;
+      for (const auto& c : *calls)
+        in_handoff |= c.nr == SYS_futex && (c.args[1] & FUTEX_CMD_MASK) == FUTEX_WAIT &&
+                      c.args[2] == 900000 && c.args[3] != 0;
+      EXPECT_TRUE(in_handoff);
+    } else {
+      EXPECT_FALSE(calls.has_value());
+    }
+    ASSERT_TRUE(s->kill().ok());
+  }
 }
 
 TEST_F(NoLeaks, RecvmsgOnTheControlSocketDoesNotBlockBecauseItIsNonBlocking) {

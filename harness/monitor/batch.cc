@@ -30,6 +30,9 @@ constexpr int kQuickLooks = 7;
 // How often the monitor checks whether a thread has reached a spin record
 // of its batch (a load from the data page; /proc only once it has).
 constexpr std::chrono::microseconds kSpinWatch{50};
+// How long a thread that reached a spin record sleeps before it spins, for
+// the monitor to see it (stub_abi.h: spin_handoff_us); after that it spins.
+constexpr milliseconds kSpinHandoff{1};
 
 // x86-64 calls that sleep until a wake-up nobody in the harness sends when
 // called without a timeout: futex waits, pause, sigsuspend, reads on
@@ -118,6 +121,10 @@ class ThreadWait {
   }
 
   std::optional<Wait> judge_progress(Clock::time_point now) {
+    // A spin record reached: the index is in shared memory, so this is
+    // checked on every wake, not only at the looks. Its thread never comes
+    // back, whatever else has moved.
+    if (quick_ && has_spin_ && spinning()) return Wait::kStalled;
     // UML's stub sleeping in its handler until the driver resumes it: the
     // driver is late (descheduled), not the stub stuck.
     if (const uint64_t p = progress(); p != seen_ || stub_.awaits_driver()) {
@@ -128,9 +135,6 @@ class ThreadWait {
       blocked_looks_ = 0;
       return std::nullopt;
     }
-    // A spin record reached: the index is in shared memory, so this is
-    // checked on every wake, not only at the looks.
-    if (quick_ && has_spin_ && spinning()) return Wait::kStalled;
     if (quick_look_due(now) && quick_look()) return Wait::kStalled;
     if (!overran(now, b_.watchdog) && !overran(now, b_.stall)) return std::nullopt;
     const kernel::TaskSample again = kernel::sample_tasks(stub_.pid());
@@ -266,11 +270,17 @@ Result<BatchEnd> start_and_wait(Stub& stub, std::span<const stub_record> records
   b.timeout = kernel::paced(b.timeout);
   if (b.watchdog) b.watchdog = kernel::paced(*b.watchdog);
   if (b.stall) b.stall = kernel::paced(*b.stall);
-  if (auto s = stub.post(records); !s) return s.error();
-  const auto deadline = Clock::now() + b.timeout;
   // Quick looks under the harness's own stall bound only, never where a
   // watchdog must be the one to end the stub.
   const bool quick = b.stall && !b.watchdog;
+  // There a spin record is recognised from the data page, and its thread
+  // hands the CPU over first: a monitor woken on the stub's CPU would
+  // otherwise wait for the next tick.
+  const bool spins = std::any_of(records.begin(), records.end(),
+                                 [](const stub_record& r) { return r.abi == STUB_ABI_SPIN; });
+  const auto handoff = quick && spins ? kernel::paced(kSpinHandoff) : milliseconds(0);
+  if (auto s = stub.post(records, handoff); !s) return s.error();
+  const auto deadline = Clock::now() + b.timeout;
   Wait w = ThreadWait(stub, 0, records, b, deadline, quick).run();
   // Thread 2's records run while thread 1 waits in a notification (the
   // monitor's service starts them then), or else now.

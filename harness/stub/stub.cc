@@ -366,7 +366,7 @@ bool Stub::alive_word_ok() const {
   return data_ && !(__atomic_load_n(&data_->alive, __ATOMIC_ACQUIRE) & FUTEX_OWNER_DIED);
 }
 
-Status Stub::post(std::span<const stub_record> records) {
+Status Stub::post(std::span<const stub_record> records, std::chrono::microseconds spin_handoff) {
   if (records.size() > STUB_MAX_RECORDS)
     return Error{"batch of " + std::to_string(records.size()) + " records; at most " +
                      std::to_string(STUB_MAX_RECORDS),
@@ -389,6 +389,9 @@ Status Stub::post(std::span<const stub_record> records) {
   __atomic_store_n(&data_->current2, STUB_MAX_RECORDS, __ATOMIC_RELAXED);
   second_started_ = false;
   __atomic_store_n(&data_->pending_id, 0, __ATOMIC_RELEASE);
+  __atomic_store_n(&data_->spin_handoff_us,
+                   static_cast<uint32_t>(std::clamp<int64_t>(spin_handoff.count(), 0, 999999)),
+                   __ATOMIC_RELEASE);
   __atomic_store_n(&data_->sync, data_->stub_tid | FUTEX_WAITERS, __ATOMIC_RELEASE);
   kernel::futex_wake(&data_->sync, INT_MAX);
   return {};
@@ -422,6 +425,7 @@ Status Stub::reset() {
   data_->current2 = 0;
   data_->batches = 0;
   data_->pending_id = 0;
+  data_->spin_handoff_us = 0;
   second_started_ = false;
   __atomic_store_n(&data_->refill_arenas, arenas_written_, __ATOMIC_RELEASE);
   arenas_written_ = 0;

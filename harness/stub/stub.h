@@ -127,8 +127,12 @@ class Stub {
 
   // The command protocol of stub_abi.h, one step at a time; waiting for the
   // stub and bounding it is the monitor's (monitor/batch.h).
-  // Hands `records` to the stub's first thread and wakes it.
-  Status post(std::span<const stub_record> records);
+  // Hands `records` to the stub's first thread and wakes it. With a
+  // `spin_handoff`, a thread that reaches a spin record first wakes the
+  // monitor and sleeps that long (stub_abi.h: spin_handoff_us), for a
+  // monitor that recognises spins from the data page.
+  Status post(std::span<const stub_record> records,
+              std::chrono::microseconds spin_handoff = std::chrono::microseconds(0));
   // The word a thread (0 or 1) clears when its records are done.
   const uint32_t* done_word(int thread) const { return thread ? &data_->sync2 : &data_->sync; }
   // The thread's word will not be cleared: the stub or its second thread
