@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/syscall.h>
 
+#include <algorithm>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -109,6 +110,37 @@ TEST_F(NoLeaks, ASpinRecordWithAHandoffWakesTheMonitorAndSleepsBeforeItSpins) {
     }
     ASSERT_TRUE(s->kill().ok());
   }
+}
+
+// The leader's call alone, from /proc/<pid> itself: the same call that
+// /proc/<pid>/task names for it, and no other thread's.
+TEST_F(NoLeaks, SleepingSyscallsOfTheLeaderAloneNameItsCallAndNoOtherThreads) {
+  StubConfig c = listener_config();
+  c.second_thread = true;
+  auto s = Stub::spawn(c);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  ASSERT_TRUE(s->has_second_thread());
+  const stub_record wait = from_stub(SYS_futex, {s->layout().scratch() + 64, FUTEX_WAIT, 0, 0});
+  ASSERT_TRUE(s->post({&wait, 1}).ok());
+  std::optional<std::vector<kernel::SleepingSyscall>> all;
+  const auto deadline = std::chrono::steady_clock::now() + kernel::paced(std::chrono::seconds(2));
+  while (std::chrono::steady_clock::now() < deadline) {
+    all = kernel::sleeping_syscalls(s->pid());
+    if (all && std::any_of(all->begin(), all->end(), [&](const auto& c) {
+          return c.tid == s->pid() && c.nr == SYS_futex && c.args[0] == s->layout().scratch() + 64;
+        }))
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(all.has_value());
+  EXPECT_EQ(all->size(), 2u);  // the second thread waits on its command word
+  const auto leader = kernel::sleeping_syscalls(s->pid(), /*leader_only=*/true);
+  ASSERT_TRUE(leader.has_value());
+  ASSERT_EQ(leader->size(), 1u);
+  EXPECT_EQ((*leader)[0].tid, s->pid());
+  EXPECT_EQ((*leader)[0].nr, SYS_futex);
+  EXPECT_EQ((*leader)[0].args[0], s->layout().scratch() + 64);
+  ASSERT_TRUE(s->kill().ok());
 }
 
 TEST_F(NoLeaks, RecvmsgOnTheControlSocketDoesNotBlockBecauseItIsNonBlocking) {

@@ -74,28 +74,44 @@ TaskSample sample_tasks(pid_t pid) {
   return total;
 }
 
-std::optional<std::vector<SleepingSyscall>> sleeping_syscalls(pid_t pid) {
+namespace {
+
+// One thread's /proc directory: asleep interruptibly (state S) in a syscall.
+bool read_sleeping(const std::string& task, SleepingSyscall* s) {
+  char buf[512];
+  // The state follows the command name's closing parenthesis.
+  const char* paren = nullptr;
+  bool ok = read_text(task + "/stat", buf, sizeof(buf)) && (paren = std::strrchr(buf, ')')) &&
+            paren[1] == ' ' && paren[2] == 'S';
+  // "running" for a thread on a CPU, "-1 sp pc" outside a syscall.
+  return ok && read_text(task + "/syscall", buf, sizeof(buf)) &&
+         std::sscanf(buf, "%ld %lx %lx %lx %lx %lx %lx", &s->nr, &s->args[0], &s->args[1],
+                     &s->args[2], &s->args[3], &s->args[4], &s->args[5]) == 7 &&
+         s->nr >= 0;
+}
+
+}  // namespace
+
+std::optional<std::vector<SleepingSyscall>> sleeping_syscalls(pid_t pid, bool leader_only) {
   std::vector<SleepingSyscall> all;
-  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  const std::string proc = "/proc/" + std::to_string(pid);
+  if (leader_only) {
+    // /proc/<pid>/stat and syscall are the leader's own.
+    SleepingSyscall s;
+    s.tid = pid;
+    if (!read_sleeping(proc, &s)) return std::nullopt;
+    all.push_back(s);
+    return all;
+  }
+  const std::string dir = proc + "/task";
   DIR* d = opendir(dir.c_str());
   if (!d) return std::nullopt;
   bool ok = true;
   while (const dirent* e = readdir(d)) {
     if (e->d_name[0] == '.') continue;
-    char buf[512];
     SleepingSyscall s;
     s.tid = static_cast<pid_t>(std::atoi(e->d_name));
-    const std::string task = dir + "/" + e->d_name;
-    // The state follows the command name's closing parenthesis.
-    const char* paren = nullptr;
-    ok = read_text(task + "/stat", buf, sizeof(buf)) && (paren = std::strrchr(buf, ')')) &&
-         paren[1] == ' ' && paren[2] == 'S';
-    // "running" for a thread on a CPU, "-1 sp pc" outside a syscall.
-    ok = ok && read_text(task + "/syscall", buf, sizeof(buf)) &&
-         std::sscanf(buf, "%ld %lx %lx %lx %lx %lx %lx", &s.nr, &s.args[0], &s.args[1], &s.args[2],
-                     &s.args[3], &s.args[4], &s.args[5]) == 7 &&
-         s.nr >= 0;
-    if (!ok) break;
+    if (!(ok = read_sleeping(dir + "/" + e->d_name, &s))) break;
     all.push_back(s);
   }
   closedir(d);

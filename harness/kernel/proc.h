@@ -34,7 +34,12 @@ struct SleepingSyscall {
 // uninterruptibly (an exiting thread, the core dump path's wait: /proc
 // still names the call it entered), or cannot be read. Two files a thread:
 // every /proc entry looked up is walked again when the process is reaped.
-std::optional<std::vector<SleepingSyscall>> sleeping_syscalls(pid_t pid);
+// `leader_only`: the thread group leader's alone, from /proc/<pid> itself.
+// Listing /proc/<pid>/task makes an entry for every thread, and a thread's
+// is flushed by its own exit: killed on one CPU, a thread preempted in that
+// flush held the monitor's reap of the leader (which walks the same
+// entries) in a busy loop until the next tick.
+std::optional<std::vector<SleepingSyscall>> sleeping_syscalls(pid_t pid, bool leader_only = false);
 
 // What fd `fd` of `pid` is, as /proc/<pid>/fd names it ("" if closed).
 std::string fd_target(pid_t pid, int fd);

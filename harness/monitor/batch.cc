@@ -180,7 +180,10 @@ class ThreadWait {
     // thread entered even while it dies in it (a filter's KILL_PROCESS waits
     // uninterruptibly in the core dump path for the other threads), and
     // such a stub is not blocked.
-    const auto calls = kernel::sleeping_syscalls(stub_.pid());
+    // A second thread with no records to run waits on its command word for
+    // good (stub_abi.h): only the first thread's call is asked of /proc.
+    const bool second_idle = __atomic_load_n(&d.sync2, __ATOMIC_ACQUIRE) == 0;
+    const auto calls = kernel::sleeping_syscalls(stub_.pid(), second_idle);
     return calls && std::all_of(calls->begin(), calls->end(), sleeps_for_good);
   }
 
