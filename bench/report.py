@@ -14,6 +14,14 @@ GOALS_NOTIFY = 1.20
 GOALS_SCALE = 1.20
 GOALS_KIB = 100.0
 GOALS_FUZZ = 2.0
+# Issue #13's: the factory's spawn against its raw floor and the seed path's,
+# a reset against a fresh stub, a blocked record end to end, and spawns with
+# 1,000 live stubs against one.
+GOALS_FACTORY_FLOOR = 1.2
+GOALS_FACTORY_SEED = 0.3
+GOALS_RESET = 0.1
+GOALS_BLOCKED_US = 500.0
+GOALS_SCALE_SPAWN = 1.2
 # fuzz::ProgramClass, as BM_FuzzThroughput names its counters.
 CLASSES = ["trapped_only", "executed", "killed", "blocked", "spun"]
 PHASES = ["setup_ns", "clone_exec_ns", "pidfd_open_ns", "ready_ns", "getfd_ns"]
@@ -214,6 +222,31 @@ def goals(results):
         g.append(f"- fuzz throughput within {GOALS_FUZZ:.0f}x of its floor model for a campaign's class mix "
                  f"(BM_FuzzThroughput): {r:.2f}x — {goal(r <= GOALS_FUZZ)}; {fz['programs_per_s']:.0f} "
                  f"programs/s against {fz['floor_programs_per_s']:.0f}")
+    r = ratio(m("BM_Spawn/pooled_factory"), m("BM_Spawn/floor_factory"))
+    if r:
+        g.append(f"- factory stub ready within {GOALS_FACTORY_FLOOR:.1f}x of its raw floor "
+                 f"(pooled_factory / floor_factory): {r:.2f}x — {goal(r <= GOALS_FACTORY_FLOOR)}")
+    r = ratio(m("BM_Spawn/pooled_factory"), m("BM_Spawn/pooled_seed_path"))
+    if r:
+        floor = ratio(m("BM_Spawn/floor_factory"), m("BM_Spawn/pooled_seed_path"))
+        g.append(f"- factory stub in ≤ {GOALS_FACTORY_SEED:.1f}x of the seed path's spawn: {r:.2f}x — "
+                 f"{goal(r <= GOALS_FACTORY_SEED)}" +
+                 (f"; the raw floor alone is {floor:.2f}x" if floor else ""))
+    rs = results.get("BM_Spawn/pooled_reset", {})
+    if rs.get("median") and rs.get("counters", {}).get("fresh_us"):
+        r = rs["median"] / rs["counters"]["fresh_us"]
+        g.append(f"- a reset stub in ≤ {GOALS_RESET:.1f}x of a fresh one: {r:.3f}x — "
+                 f"{goal(r <= GOALS_RESET)}")
+    b = m("BM_Fuzz/blocked")
+    if b:
+        g.append(f"- a blocked record in ≤ {GOALS_BLOCKED_US:.0f} µs end to end (BM_Fuzz/blocked): "
+                 f"{b:.0f} µs — {goal(b <= GOALS_BLOCKED_US)}")
+    for name in ("factory", "harness"):
+        r = ratio(m(f"BM_ScaleSpawn/{name}/live:1000"), m(f"BM_ScaleSpawn/{name}/live:1"))
+        if r:
+            what = "the factory's" if name == "factory" else "the seed path's"
+            g.append(f"- {what} spawn with 1000 live stubs within {GOALS_SCALE_SPAWN:.1f}x of one: "
+                     f"{r:.2f}x — {goal(r <= GOALS_SCALE_SPAWN)}")
     mem = results.get("BM_ScaleMemory/harness/live:1000", {}).get("counters", {})
     if "user_total_kib" in mem:
         t = mem["user_total_kib"]

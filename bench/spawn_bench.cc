@@ -71,6 +71,45 @@ void pooled_spawn(benchmark::State& s, bool factory) {
   }).join();
 }
 
+// The factory's floor: the same template fork against stub_abi.h with no
+// harness code (raw_stub.h: fork_raw), unsandboxed: the data memfd and
+// socket pair, the template's CLONE_PARENT|CLONE_PIDFD fork, the child's
+// init, second thread and filter install, pidfd_getfd.
+void floor_factory(benchmark::State& s) {
+  const StubConfig c = profile("listener").stub_config({}, /*pooled=*/true);
+  RawConfig child;
+  child.filter = c.filter;
+  child.seccomp_flags = c.seccomp_flags;
+  child.layout = c.layout;
+  child.second_thread = c.second_thread;
+  child.handover = Handover::kAssumeFd1;
+  RawConfig parent = child;
+  parent.mode = STUB_MODE_TEMPLATE;
+  parent.safety_net = c.safety_net;
+  parent.second_thread = false;
+  parent.handover = Handover::kNone;
+  RawStub factory_template;
+  if (auto e = spawn_raw(Strategy::kClonePidfd, parent, &factory_template, nullptr); !e.empty()) {
+    s.SkipWithError(("the raw template: " + e).c_str());
+    return;
+  }
+  Samples samples(s);
+  for (auto _ : s) {
+    RawStub st;
+    const auto t0 = Clock::now();
+    const std::string err = fork_raw(factory_template, child, &st);
+    const int64_t ns = since_ns(t0);
+    if (!err.empty()) {
+      s.SkipWithError(err.c_str());
+      break;
+    }
+    s.SetIterationTime(static_cast<double>(ns) * 1e-9);
+    samples.add(ns);
+    st.end();
+  }
+  samples.report(s);
+}
+
 // A reset (Stub::reset) against a fresh factory stub, in one run: after a
 // program that wrote an arena and executed a traceless call, the monitor's
 // reset plus what the stub's refill adds to its next batch (an empty batch
@@ -180,6 +219,7 @@ void register_spawn_benchmarks() {
       [](benchmark::State& s) { pooled_spawn(s, false); });
   reg("BM_Spawn/pooled_factory", Timing::kManual,
       [](benchmark::State& s) { pooled_spawn(s, true); });
+  reg("BM_Spawn/floor_factory", Timing::kManual, floor_factory);
   // Fixed iterations: each also runs three batches outside its timing.
   reg("BM_Spawn/pooled_reset", Timing::kManual, pooled_reset)->Iterations(20000);
   const struct {
