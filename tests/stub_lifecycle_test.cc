@@ -1,10 +1,12 @@
 // The stub handle owns the process, its fds and its memory: nothing survives
 // it on any path, and every wait is bounded.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/futex.h>
 #include <linux/seccomp.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <optional>
@@ -18,6 +20,7 @@
 #include "monitor/batch.h"
 #include "profile/profile.h"
 #include "stub/record.h"
+#include "stub/spawn_slots.h"
 #include "stub/stub.h"
 #include "stub/stub_image.h"
 #include "stub/stub_pool.h"
@@ -141,6 +144,42 @@ TEST_F(NoLeaks, SleepingSyscallsOfTheLeaderAloneNameItsCallAndNoOtherThreads) {
   EXPECT_EQ((*leader)[0].nr, SYS_futex);
   EXPECT_EQ((*leader)[0].args[0], s->layout().scratch() + 64);
   ASSERT_TRUE(s->kill().ok());
+}
+
+// The seed path's child keeps only the low spawn slots of the monitor's fd
+// table (stub/spawn_slots.h): the stub starts with the same fds however many
+// the monitor holds (close-on-exec or not), and the slots let go of the
+// stub's socket and data once it is spawned.
+TEST_F(NoLeaks, ASeedPathStubHasTheSameFdsWhateverTheMonitorHolds) {
+  auto fds_of = [](pid_t pid) {
+    std::string out;
+    const std::string dir = "/proc/" + std::to_string(pid) + "/fd/";
+    for (int fd = 0; fd < 64; fd++) {
+      char target[256] = {};
+      if (readlink((dir + std::to_string(fd)).c_str(), target, sizeof(target) - 1) <= 0) continue;
+      std::string t = target;
+      out += std::to_string(fd) + "=" + t.substr(0, t.find(':')) + "\n";
+    }
+    return out;
+  };
+  auto few = Stub::spawn(listener_config());
+  ASSERT_TRUE(few.ok()) << few.error().message;
+  const std::string with_few = fds_of(few->pid());
+  std::vector<int> held;
+  for (int i = 0; i < 300; i++) held.push_back(fcntl(0, F_DUPFD, 3));  // not close-on-exec
+  auto many = Stub::spawn(listener_config());
+  for (int fd : held) close(fd);
+  ASSERT_TRUE(many.ok()) << many.error().message;
+  EXPECT_EQ(fds_of(many->pid()), with_few);
+  EXPECT_NE(with_few.find("0=socket"), std::string::npos) << with_few;
+  auto slots = SpawnSlots::get();
+  ASSERT_TRUE(slots.ok());
+  for (int slot : {SpawnSlots::kSocket, SpawnSlots::kData}) {
+    char target[256] = {};
+    const std::string self = "/proc/self/fd/" + std::to_string((*slots)->fd(slot));
+    ASSERT_GT(readlink(self.c_str(), target, sizeof(target) - 1), 0);
+    EXPECT_STREQ(target, "/dev/null") << "slot " << slot;
+  }
 }
 
 TEST_F(NoLeaks, RecvmsgOnTheControlSocketDoesNotBlockBecauseItIsNonBlocking) {

@@ -21,6 +21,9 @@ struct ChildArgs {
   const SandboxChild* sandbox;
   const char* name;  // argv[0]
   int failed_errno;
+  // > 0: the clone shared the monitor's fd table (CLONE_FILES); the child
+  // first makes its own of the fds below this (stub/spawn_slots.h).
+  int keep_below = 0;
 };
 
 // Runs in the clone(CLONE_VM|CLONE_VFORK) child on a borrowed stack while the
@@ -29,6 +32,10 @@ __attribute__((no_sanitize("address", "undefined"))) inline int spawn_child(void
   auto* a = static_cast<ChildArgs*>(p);
   const char* const argv[] = {a->name, nullptr};
   static const char* const envp[] = {nullptr};
+  if (a->keep_below > 0 && syscall(SYS_close_range, a->keep_below, ~0U, CLOSE_RANGE_UNSHARE) < 0) {
+    a->failed_errno = errno;
+    syscall(SYS_exit, 127);
+  }
   if (int e = stub_child_fds(a->sock_fd, a->data_fd)) {
     a->failed_errno = e;
     syscall(SYS_exit, 127);

@@ -20,6 +20,7 @@
 #include "kernel/proc.h"
 #include "stub/child_fds.h"
 #include "stub/spawn_child.h"
+#include "stub/spawn_slots.h"
 #include "stub/stub_image.h"
 #include "stub/uml_stub.h"
 
@@ -81,6 +82,7 @@ Status Stub::prepare(const StubConfig& config) {
   if (auto image = config.uml ? uml_stub_exe_image(config.uml->stub_exe) : stub_image_fd(); !image)
     return image.error();
   if (auto sandbox = sandbox_child(config.sandbox); !sandbox) return sandbox.error();
+  if (auto slots = SpawnSlots::get(); !slots) return slots.error();
   return {};
 }
 
@@ -250,7 +252,34 @@ Status Stub::start_child(const StubConfig& config, int image, int stub_sock, int
   int flags = CLONE_VM | CLONE_VFORK | SIGCHLD | sandbox->clone_flags;
   int pidfd = -1;
   if (config.spawn == SpawnMethod::kClonePidfd) flags |= CLONE_PIDFD;
+  // The child's fds from low slots, not a copy of the whole table; without
+  // slots (no fds left to reserve them) the clone copies it as before.
+  std::unique_lock<std::mutex> held;
+  if (auto slots = SpawnSlots::get(); slots && (*slots)->end() > 0) {
+    SpawnSlots& s = **slots;
+    held = std::unique_lock(s.lock());
+    Status placed = s.place(SpawnSlots::kImage, image);
+    if (placed) placed = s.place(SpawnSlots::kSocket, stub_sock);
+    if (placed) placed = s.place(SpawnSlots::kData, data_fd);
+    for (size_t i = 0; placed && i < child.ns_fds.size(); i++)
+      if (child.ns_fds[i] >= 0) {
+        placed = s.place(SpawnSlots::kFirstNamespace + static_cast<int>(i), child.ns_fds[i]);
+        child.ns_fds[i] = s.fd(SpawnSlots::kFirstNamespace + static_cast<int>(i));
+      }
+    if (!placed) return placed.error();
+    args.image_fd = s.fd(SpawnSlots::kImage);
+    args.sock_fd = s.fd(SpawnSlots::kSocket);
+    args.data_fd = s.fd(SpawnSlots::kData);
+    args.keep_below = s.end();
+    flags |= CLONE_FILES;
+  }
   pid_ = clone(spawn_child, child_stack + sizeof(child_stack), flags, &args, &pidfd);
+  if (held) {
+    // The monitor must not keep the stub's socket end (its EOF) or data.
+    (void)(*SpawnSlots::get())->place(SpawnSlots::kSocket, -1);
+    (void)(*SpawnSlots::get())->place(SpawnSlots::kData, -1);
+    held.unlock();
+  }
   if (pid_ < 0)
     return Error::from_errno(config.sandbox.enabled ? "clone(CLONE_VM|CLONE_VFORK|CLONE_NEW*)"
                                                     : "clone(CLONE_VM|CLONE_VFORK)");
