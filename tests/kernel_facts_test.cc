@@ -41,6 +41,27 @@ Stub spawn_unfiltered() {
   return std::move(*s);
 }
 
+// pidfd_pid: by PIDFD_GET_INFO where the kernel has it (6.13), else from
+// /proc/self/fdinfo; either way our namespace's pid, and ESRCH once reaped.
+TEST(PidfdPid, NamesTheProcessAndFailsOnceItIsReaped) {
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    pause();
+    _exit(0);
+  }
+  auto pidfd = kernel::pidfd_open(child);
+  ASSERT_TRUE(pidfd.ok()) << pidfd.error().message;
+  auto pid = kernel::pidfd_pid(pidfd->get());
+  ASSERT_TRUE(pid.ok()) << pid.error().message;
+  EXPECT_EQ(*pid, child);
+  kill(child, SIGKILL);
+  ASSERT_EQ(waitpid(child, nullptr, 0), child);
+  auto gone = kernel::pidfd_pid(pidfd->get());
+  ASSERT_FALSE(gone.ok());
+  EXPECT_EQ(gone.error().err, ESRCH);
+}
+
 TEST(KernelFacts, TheI386FactIsWhatIntOx80DoesInAStub) {
   Stub s = spawn_unfiltered();
   auto o = run_batch(s, {make_record(Origin::kOutside, Abi::kI386, 20 /* getpid */, {})});
