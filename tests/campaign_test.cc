@@ -36,7 +36,7 @@ TEST(EngineCommands, LibFuzzerGetsTimeWorkersDictionaryAndCorpusBeforeSeeds) {
   const auto& argv = cmds[0];
   EXPECT_EQ(argv.front(), "/t/fuzz_stub_syscalls");
   for (const char* a : {"-max_total_time=30", "-artifact_prefix=/o/crashes/", "-jobs=2",
-                        "-workers=2", "-dict=/o/filter.dict", "-detect_leaks=0"})
+                        "-workers=2", "-dict=/o/filter.dict", "-detect_leaks=0", "-reload=10"})
     EXPECT_TRUE(has(argv, a)) << a;
   // libFuzzer writes new inputs into its first directory: the corpus, not a seed.
   const auto corpus = std::find(argv.begin(), argv.end(), "/o/corpus");
