@@ -62,6 +62,18 @@ TEST(PidfdPid, NamesTheProcessAndFailsOnceItIsReaped) {
   EXPECT_EQ(gone.error().err, ESRCH);
 }
 
+TEST(SeccompKillsLogged, KillActionsInActionsLoggedAreKillsLogged) {
+  EXPECT_TRUE(kernel::seccomp_kills_logged({"kill_process", "trap", "errno"}));
+  EXPECT_TRUE(kernel::seccomp_kills_logged({"kill_thread"}));
+  EXPECT_FALSE(kernel::seccomp_kills_logged({"trap", "errno", "user_notif", "trace", "log"}));
+  EXPECT_FALSE(kernel::seccomp_kills_logged({}));
+  // This kernel's own setting reads as words the kernel knows.
+  for (const auto& w : kernel::seccomp_actions_logged())
+    EXPECT_TRUE(w == "kill_process" || w == "kill_thread" || w == "trap" || w == "errno" ||
+                w == "user_notif" || w == "trace" || w == "log" || w == "allow")
+        << w;
+}
+
 TEST(KernelFacts, TheI386FactIsWhatIntOx80DoesInAStub) {
   Stub s = spawn_unfiltered();
   auto o = run_batch(s, {make_record(Origin::kOutside, Abi::kI386, 20 /* getpid */, {})});

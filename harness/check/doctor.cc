@@ -1,5 +1,6 @@
 #include "check/doctor.h"
 
+#include <fmt/core.h>
 #include <linux/audit.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -10,8 +11,6 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
-
-#include <fmt/core.h>
 
 #include "filter/program.h"
 #include "kernel/facts.h"
@@ -120,6 +119,23 @@ std::vector<DoctorLine> fact_lines(const kernel::Facts& f) {
   return out;
 }
 
+// kernel/sys.h: seccomp_kills_logged.
+DoctorLine kill_logging() {
+  const auto logged = kernel::seccomp_actions_logged();
+  if (logged.empty()) return {"seccomp kills not audited (speed)", false, false, "cannot read it"};
+  std::string all, rest;
+  for (const auto& w : logged) {
+    all += (all.empty() ? "" : " ") + w;
+    if (w != "kill_process" && w != "kill_thread") rest += (rest.empty() ? "" : " ") + w;
+  }
+  if (!kernel::seccomp_kills_logged(logged))
+    return {"seccomp kills not audited (speed)", true, false, "actions_logged: " + all};
+  return {"seccomp kills not audited (speed)", false, false,
+          "each killed stub writes an audit record; on a machine only for fuzzing: "
+          "sysctl -w kernel.seccomp.actions_logged='" +
+              rest + "'"};
+}
+
 }  // namespace
 
 std::vector<DoctorLine> run_doctor() {
@@ -128,6 +144,7 @@ std::vector<DoctorLine> run_doctor() {
   lines.push_back(user_notification());
   for (auto& l : listener_lines()) lines.push_back(std::move(l));
   for (auto& l : fact_lines(kernel::facts())) lines.push_back(std::move(l));
+  lines.push_back(kill_logging());
   return lines;
 }
 

@@ -21,6 +21,7 @@
 #include "fuzz/minimize.h"
 #include "fuzz/replay.h"
 #include "kernel/facts.h"
+#include "kernel/sys.h"
 
 namespace stubfuzz::cli {
 
@@ -252,6 +253,9 @@ int run_fuzz(const ProfileChoice& choice, const FuzzOptions& o, const std::strin
 
   std::cout << "fuzzing " << profile->name << " with " << o.engine << " (" << o.jobs
             << " jobs) for " << o.seconds << " s; output in " << c.out_dir << "\n";
+  if (kernel::seccomp_kills_logged(kernel::seccomp_actions_logged()))
+    std::cout << "note: this kernel audits every seccomp kill (kernel.seccomp.actions_logged), "
+                 "which slows killed programs; see stubfuzz doctor\n";
   auto r = campaign::run_campaign(c, std::cout);
   if (!r) return fail(r.error().message);
   if (r->execs == 0 && r->crashes.empty())

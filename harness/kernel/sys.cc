@@ -13,10 +13,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <optional>
 #include <string>
 
@@ -245,6 +247,23 @@ Result<int> bind_to_free_cpu(const std::string& lock_dir) {
     return cpu;
   }
   return -1;
+}
+
+}  // namespace stubfuzz::kernel
+
+namespace stubfuzz::kernel {
+
+std::vector<std::string> seccomp_actions_logged() {
+  std::ifstream in("/proc/sys/kernel/seccomp/actions_logged");
+  std::vector<std::string> words;
+  for (std::string w; in >> w;) words.push_back(w);
+  return words;
+}
+
+bool seccomp_kills_logged(const std::vector<std::string>& logged) {
+  return std::any_of(logged.begin(), logged.end(), [](const std::string& w) {
+    return w == "kill_process" || w == "kill_thread";
+  });
 }
 
 }  // namespace stubfuzz::kernel
