@@ -232,7 +232,8 @@ def goals(results):
         g.append(f"- factory stub in ≤ {GOALS_FACTORY_SEED:.1f}x of the seed path's spawn: {r:.2f}x — "
                  f"{goal(r <= GOALS_FACTORY_SEED)}" +
                  (f"; the raw floor alone is {floor:.2f}x" if floor else ""))
-    rs = results.get("BM_Spawn/pooled_reset", {})
+    # Registered with fixed iterations: its name carries them.
+    rs = next((e for n, e in results.items() if n.startswith("BM_Spawn/pooled_reset")), {})
     if rs.get("median") and rs.get("counters", {}).get("fresh_us"):
         r = rs["median"] / rs["counters"]["fresh_us"]
         g.append(f"- a reset stub in ≤ {GOALS_RESET:.1f}x of a fresh one: {r:.3f}x — "
