@@ -53,6 +53,30 @@ void harness_spawn(benchmark::State& s, SpawnMethod method, const char* profile_
   time_spawns(s, ph, [&] { return Stub::spawn(c); });
 }
 
+// Times `spawn(&stub)`, a raw spawn that returns "" or what failed, with
+// its phases when `sums` is given; the stub ends outside the timing.
+template <class Spawn>
+void time_raw_spawns(benchmark::State& s, Spawn spawn, PhaseSums* sums = nullptr,
+                     const SpawnPhases* ph = nullptr) {
+  Samples samples(s);
+  for (auto _ : s) {
+    RawStub stub;
+    const auto t0 = Clock::now();
+    const std::string err = spawn(&stub);
+    const int64_t ns = since_ns(t0);
+    if (!err.empty()) {
+      s.SkipWithError(err.c_str());
+      break;
+    }
+    s.SetIterationTime(static_cast<double>(ns) * 1e-9);
+    samples.add(ns);
+    if (sums) sums->add(*ph);
+    stub.end();
+  }
+  if (sums) sums->report(s);
+  samples.report(s);
+}
+
 // Spawn → listener in hand for the fuzzer's stubs (sandboxed, pooled: one
 // pid namespace), by the seed's path or from the factory's template.
 void pooled_spawn(benchmark::State& s, bool factory) {
@@ -93,21 +117,7 @@ void floor_factory(benchmark::State& s) {
     s.SkipWithError(("the raw template: " + e).c_str());
     return;
   }
-  Samples samples(s);
-  for (auto _ : s) {
-    RawStub st;
-    const auto t0 = Clock::now();
-    const std::string err = fork_raw(factory_template, child, &st);
-    const int64_t ns = since_ns(t0);
-    if (!err.empty()) {
-      s.SkipWithError(err.c_str());
-      break;
-    }
-    s.SetIterationTime(static_cast<double>(ns) * 1e-9);
-    samples.add(ns);
-    st.end();
-  }
-  samples.report(s);
+  time_raw_spawns(s, [&](RawStub* st) { return fork_raw(factory_template, child, st); });
 }
 
 // A reset (Stub::reset) against a fresh factory stub, in one run: after a
@@ -184,23 +194,8 @@ void raw_spawn(benchmark::State& s, Strategy strategy, const char* profile_name)
   c.handover = p.wants_listener() ? Handover::kAssumeFd1 : Handover::kNone;
   SpawnPhases ph;
   PhaseSums sums;
-  Samples samples(s);
-  for (auto _ : s) {
-    RawStub stub;
-    const auto t0 = Clock::now();
-    const std::string err = spawn_raw(strategy, c, &stub, &ph);
-    const int64_t ns = since_ns(t0);
-    if (!err.empty()) {
-      s.SkipWithError(err.c_str());
-      break;
-    }
-    s.SetIterationTime(static_cast<double>(ns) * 1e-9);
-    samples.add(ns);
-    sums.add(ph);
-    stub.end();
-  }
-  sums.report(s);
-  samples.report(s);
+  time_raw_spawns(
+      s, [&](RawStub* stub) { return spawn_raw(strategy, c, stub, &ph); }, &sums, &ph);
 }
 
 }  // namespace
