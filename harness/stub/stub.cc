@@ -254,30 +254,38 @@ Status Stub::start_child(const StubConfig& config, int image, int stub_sock, int
   if (config.spawn == SpawnMethod::kClonePidfd) flags |= CLONE_PIDFD;
   // The child's fds from low slots, not a copy of the whole table; without
   // slots (no fds left to reserve them) the clone copies it as before.
+  SpawnSlots* slots = nullptr;
   std::unique_lock<std::mutex> held;
-  if (auto slots = SpawnSlots::get(); slots && (*slots)->end() > 0) {
-    SpawnSlots& s = **slots;
-    held = std::unique_lock(s.lock());
-    Status placed = s.place(SpawnSlots::kImage, image);
-    if (placed) placed = s.place(SpawnSlots::kSocket, stub_sock);
-    if (placed) placed = s.place(SpawnSlots::kData, data_fd);
-    for (size_t i = 0; placed && i < child.ns_fds.size(); i++)
-      if (child.ns_fds[i] >= 0) {
-        placed = s.place(SpawnSlots::kFirstNamespace + static_cast<int>(i), child.ns_fds[i]);
-        child.ns_fds[i] = s.fd(SpawnSlots::kFirstNamespace + static_cast<int>(i));
-      }
-    if (!placed) return placed.error();
-    args.image_fd = s.fd(SpawnSlots::kImage);
-    args.sock_fd = s.fd(SpawnSlots::kSocket);
-    args.data_fd = s.fd(SpawnSlots::kData);
-    args.keep_below = s.end();
+  // The monitor must not keep the stub's socket end (its EOF) or data.
+  auto let_go = [&] {
+    (void)slots->place(SpawnSlots::kSocket, -1);
+    (void)slots->place(SpawnSlots::kData, -1);
+  };
+  if (auto got = SpawnSlots::get(); got && (*got)->end() > 0) {
+    slots = *got;
+    held = std::unique_lock(slots->lock());
+    Status placed = slots->place(SpawnSlots::kImage, image);
+    if (placed) placed = slots->place(SpawnSlots::kSocket, stub_sock);
+    if (placed) placed = slots->place(SpawnSlots::kData, data_fd);
+    for (size_t i = 0; placed && i < child.ns_fds.size(); i++) {
+      const int slot = SpawnSlots::kFirstNamespace + static_cast<int>(i);
+      if (child.ns_fds[i] < 0) continue;
+      placed = slots->place(slot, child.ns_fds[i]);
+      child.ns_fds[i] = slots->fd(slot);
+    }
+    if (!placed) {
+      let_go();
+      return placed.error();
+    }
+    args.image_fd = slots->fd(SpawnSlots::kImage);
+    args.sock_fd = slots->fd(SpawnSlots::kSocket);
+    args.data_fd = slots->fd(SpawnSlots::kData);
+    args.keep_below = slots->end();
     flags |= CLONE_FILES;
   }
   pid_ = clone(spawn_child, child_stack + sizeof(child_stack), flags, &args, &pidfd);
-  if (held) {
-    // The monitor must not keep the stub's socket end (its EOF) or data.
-    (void)(*SpawnSlots::get())->place(SpawnSlots::kSocket, -1);
-    (void)(*SpawnSlots::get())->place(SpawnSlots::kData, -1);
+  if (slots) {
+    let_go();
     held.unlock();
   }
   if (pid_ < 0)
