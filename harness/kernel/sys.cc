@@ -152,12 +152,14 @@ Result<pid_t> pidfd_pid(int pidfd) {
   if (!g_no_pidfd_info.load(std::memory_order_relaxed)) {
     PidfdInfo info{};
     info.mask = kPidfdInfoPid;
-    if (ioctl(pidfd, kPidfdGetInfo, &info) == 0 && (info.mask & kPidfdInfoPid) && info.pid > 0)
-      return static_cast<pid_t>(info.pid);
-    if (errno == ESRCH)
+    if (ioctl(pidfd, kPidfdGetInfo, &info) == 0) {
+      if ((info.mask & kPidfdInfoPid) && info.pid > 0) return static_cast<pid_t>(info.pid);
+    } else if (errno == ESRCH) {
       return Error{"pidfd " + std::to_string(pidfd) + ": the process has ended", ESRCH};
-    // An older kernel (ENOTTY, EINVAL): /proc from now on.
-    if (errno == ENOTTY || errno == EINVAL) g_no_pidfd_info.store(true, std::memory_order_relaxed);
+    } else if (errno == ENOTTY || errno == EINVAL) {
+      // An older kernel: /proc from now on.
+      g_no_pidfd_info.store(true, std::memory_order_relaxed);
+    }
   }
   const std::string path = "/proc/self/fdinfo/" + std::to_string(pidfd);
   const Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -248,10 +250,6 @@ Result<int> bind_to_free_cpu(const std::string& lock_dir) {
   }
   return -1;
 }
-
-}  // namespace stubfuzz::kernel
-
-namespace stubfuzz::kernel {
 
 std::vector<std::string> seccomp_actions_logged() {
   std::ifstream in("/proc/sys/kernel/seccomp/actions_logged");
