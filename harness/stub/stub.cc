@@ -261,7 +261,7 @@ Status Stub::start_child(const StubConfig& config, int image, int stub_sock, int
     (void)slots->place(SpawnSlots::kSocket, -1);
     (void)slots->place(SpawnSlots::kData, -1);
   };
-  if (auto got = SpawnSlots::get(); got && (*got)->end() > 0) {
+  if (auto got = SpawnSlots::get(); got) {
     slots = *got;
     held = std::unique_lock(slots->lock());
     Status placed = slots->place(SpawnSlots::kImage, image);
