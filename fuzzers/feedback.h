@@ -88,7 +88,7 @@ constexpr auto make_sites(std::integer_sequence<int, I...>) {
 }
 inline constexpr auto kCmpSites = make_sites(std::make_integer_sequence<int, 64>{});
 
-inline uint64_t little_endian(const std::vector<uint8_t>& b) {
+inline uint64_t little_endian(const CompareBytes& b) {
   uint64_t v = 0;
   for (size_t i = 0; i < b.size() && i < 8; i++) v |= uint64_t{b[i]} << (8 * i);
   return v;

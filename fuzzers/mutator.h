@@ -18,15 +18,19 @@
 #include <cstring>
 #include <random>
 
+#include "campaign/target_env.h"
 #include "feedback.h"
 #include "fuzz/program.h"
-#include "campaign/target_env.h"
 
 #ifndef __AFL_COMPILER  // AFL++ brings its own mutators (and no LLVMFuzzerMutate)
 extern "C" size_t LLVMFuzzerMutate(uint8_t* data, size_t size, size_t max_size);
 #endif
 
 namespace stubfuzz::fuzz {
+
+// Seeded anew on every call from libFuzzer's seed: a one-word state, where
+// std::mt19937 fills 624 words (instrumented, on every mutation).
+using MutatorRng = std::minstd_rand;
 
 // Numbers worth trying first: the allowlist, what could hurt the listener,
 // and the neighbours of both.
@@ -35,7 +39,7 @@ inline constexpr uint32_t kInterestingNrs[] = {
     SYS_rt_sigreturn, SYS_ioctl,   SYS_sendmsg, SYS_dup2,    SYS_dup3,     SYS_close_range,
     SYS_getpid,       SYS_kill,    SYS_prctl,   SYS_seccomp, SYS_mprotect, SYS_execve};
 
-inline Arg interesting_arg(std::mt19937& rng) {
+inline Arg interesting_arg(MutatorRng& rng) {
   switch (rng() % 9) {
     case 8:
       return {ArgKind::kResponse, 0};
@@ -58,7 +62,7 @@ inline Arg interesting_arg(std::mt19937& rng) {
   }
 }
 
-inline Record interesting_record(std::mt19937& rng) {
+inline Record interesting_record(MutatorRng& rng) {
   Record r;
   r.site.kind = static_cast<SiteKind>(rng() % static_cast<unsigned>(SiteKind::kCount));
   r.site.offset = static_cast<uint16_t>(rng() % (STUB_PAGE_SIZE - 2));
@@ -70,7 +74,7 @@ inline Record interesting_record(std::mt19937& rng) {
   return r;
 }
 
-inline void mutate_program(Program& p, std::mt19937& rng) {
+inline void mutate_program(Program& p, MutatorRng& rng) {
   if (p.records.empty() || (rng() % 4 == 0 && p.records.size() < kMaxRecords)) {
     p.records.insert(p.records.begin() + static_cast<long>(rng() % (p.records.size() + 1)),
                      interesting_record(rng));
@@ -111,7 +115,7 @@ inline void mutate_program(Program& p, std::mt19937& rng) {
 // Input-to-state replacement from the filter's compares on these very bytes
 // (feedback.h remembers them): one comparison turned to its other side,
 // one whose other side was never taken when there is such a one.
-inline bool apply_remembered_compare(uint8_t* data, size_t size, std::mt19937& rng) {
+inline bool apply_remembered_compare(uint8_t* data, size_t size, MutatorRng& rng) {
   const auto& m = remembered_compares();
   const auto it = m.find(input_hash({data, size}));
   if (it == m.end() || it->second.empty()) return false;
@@ -133,7 +137,7 @@ inline bool apply_remembered_compare(uint8_t* data, size_t size, std::mt19937& r
 #ifndef __AFL_COMPILER
 extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max_size,
                                           unsigned int seed) {
-  std::mt19937 rng(seed);
+  stubfuzz::fuzz::MutatorRng rng(seed);
   static const bool replace = [] {
     const char* v = std::getenv(stubfuzz::campaign::env::kNoReplacement);
     return !(v && *v == '1');

@@ -126,10 +126,8 @@ TEST(InputCompares, JeqOnANarrowLiteralAsksForTheWholeArgumentInTheProgramsEncod
   ASSERT_EQ(ics.size(), 1u);
   EXPECT_EQ(ics[0].offset, spans[0].args[1]);
   // literal, 4 bytes wide, SECCOMP_IOCTL_NOTIF_SEND little-endian
-  EXPECT_EQ(ics[0].wanted, (std::vector<uint8_t>{0x00, 0x02, 0x01, 0x21, 0x18, 0xc0}));
-  EXPECT_EQ(ics[0].seen,
-            std::vector<uint8_t>(input.begin() + static_cast<long>(ics[0].offset),
-                                 input.begin() + static_cast<long>(ics[0].offset + 6)));
+  EXPECT_EQ(ics[0].wanted, (CompareBytes{0x00, 0x02, 0x01, 0x21, 0x18, 0xc0}));
+  EXPECT_EQ(ics[0].seen, CompareBytes(std::span(input).subspan(ics[0].offset, 6)));
 }
 
 TEST(InputCompares, AWideLiteralAlsoGetsItsValueBytesAsAnInteger) {
@@ -147,7 +145,7 @@ TEST(InputCompares, AWideLiteralAlsoGetsItsValueBytesAsAnInteger) {
   ASSERT_EQ(ics.size(), 2u);
   // The 8 value bytes alone, as libFuzzer's and AFL++'s 8-byte compares take them...
   EXPECT_EQ(ics[0].offset, spans[0].args[2] + 2);
-  EXPECT_EQ(ics[0].wanted, (std::vector<uint8_t>{0x22, 0x22, 0x22, 0x22, 0xe1, 0x0d, 0x3c, 0x7b}));
+  EXPECT_EQ(ics[0].wanted, (CompareBytes{0x22, 0x22, 0x22, 0x22, 0xe1, 0x0d, 0x3c, 0x7b}));
   // ...and kind, width and value.
   EXPECT_EQ(ics[1].offset, spans[0].args[2]);
   EXPECT_EQ(ics[1].wanted.size(), 10u);
@@ -165,7 +163,7 @@ TEST(InputCompares, JsetAndJgtAskForTheOtherSide) {
   auto ev = filter::evaluate(prog, data_of(r));
   auto ics = input_compares(input, spans[0], r, data_of(r), *at_pc(ev, 15));
   ASSERT_FALSE(ics.empty());
-  EXPECT_EQ(ics[0].wanted, (std::vector<uint8_t>{0x44, 0x33, 0x62, 0x11}));  // bit 22 set
+  EXPECT_EQ(ics[0].wanted, (CompareBytes{0x44, 0x33, 0x62, 0x11}));  // bit 22 set
 
   r.nr = SYS_getpriority;
   r.args[1] = {ArgKind::kLiteral, 0x3100};  // passes JGE, fails JGT
@@ -178,7 +176,7 @@ TEST(InputCompares, JsetAndJgtAskForTheOtherSide) {
   ASSERT_TRUE(jgt->taken);
   ics = input_compares(input, spans[0], r, data_of(r), *jgt);
   ASSERT_FALSE(ics.empty());
-  EXPECT_EQ(ics.back().wanted, (std::vector<uint8_t>{0x00, 0x01, 0xff, 0x30}));  // 0x30ff
+  EXPECT_EQ(ics.back().wanted, (CompareBytes{0x00, 0x01, 0xff, 0x30}));  // 0x30ff
 }
 
 // The property the engines rely on: writing `wanted` over `seen` takes the

@@ -2,6 +2,7 @@
 
 #include <linux/filter.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace stubfuzz::filter {
@@ -9,6 +10,8 @@ namespace stubfuzz::filter {
 namespace {
 
 constexpr uint32_t kDataSize = sizeof(seccomp_data);
+// Filters of real profiles test a dozen or two values on one path.
+constexpr size_t kComparisonsReserved = 32;
 
 int32_t action_only(uint32_t ret) { return static_cast<int32_t>(ret & SECCOMP_RET_ACTION_FULL); }
 
@@ -160,6 +163,10 @@ Evaluation evaluate(const Program& prog, const seccomp_data& data, const EvalOpt
     return ev;
   };
   if (len == 0 || len > BPF_MAXINSNS) return fail(0, "program length out of range");
+  // One allocation each, not one per doubling: the oracle evaluates every
+  // record of every program.
+  if (options.trace) ev.trace.reserve(len);
+  if (options.comparisons) ev.comparisons.reserve(std::min<size_t>(len, kComparisonsReserved));
 
   // pc only grows, so this loop runs at most `len` times.
   for (size_t pc = 0; pc < len; pc++) {

@@ -2,6 +2,8 @@
 
 #include <linux/audit.h>
 
+#include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "filter/field_compares.h"
@@ -10,10 +12,10 @@ namespace stubfuzz::fuzz {
 
 namespace {
 
-std::vector<uint8_t> little_endian(uint64_t v, size_t n) {
-  std::vector<uint8_t> out;
-  for (size_t i = 0; i < n; i++) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
-  return out;
+CompareBytes little_endian(uint64_t v, size_t n) {
+  std::array<uint8_t, 8> b;
+  for (size_t i = 0; i < n && i < b.size(); i++) b[i] = static_cast<uint8_t>(v >> (8 * i));
+  return std::span<const uint8_t>(b.data(), std::min(n, b.size()));
 }
 
 uint32_t field_value(const seccomp_data& d, int16_t field) {
@@ -24,12 +26,11 @@ uint32_t field_value(const seccomp_data& d, int16_t field) {
 
 // The bytes the input holds at [offset, offset + wanted.size()), if all there.
 void add(std::vector<InputCompare>& out, std::span<const uint8_t> input, size_t offset,
-         std::vector<uint8_t> wanted) {
+         const CompareBytes& wanted) {
   if (offset == RecordSpan::npos || offset > input.size() || wanted.size() > input.size() - offset)
     return;
-  std::vector<uint8_t> seen(input.begin() + static_cast<long>(offset),
-                            input.begin() + static_cast<long>(offset + wanted.size()));
-  if (seen != wanted) out.push_back({offset, std::move(seen), std::move(wanted)});
+  const CompareBytes seen = input.subspan(offset, wanted.size());
+  if (!(seen == wanted)) out.push_back({offset, seen, wanted});
 }
 
 // An argument that should be `value`: as a literal in the width it has now
@@ -38,18 +39,20 @@ void add(std::vector<InputCompare>& out, std::span<const uint8_t> input, size_t 
 // engines' integer comparisons find anywhere in the input.
 void want_arg(std::vector<InputCompare>& out, std::span<const uint8_t> input, size_t at,
               const Arg& now, uint64_t value) {
-  std::vector<uint8_t> enc = encode_arg({ArgKind::kLiteral, value});
+  std::array<uint8_t, kMaxArgBytes> narrowest;
+  CompareBytes enc =
+      std::span<const uint8_t>(narrowest.data(), encode_arg({ArgKind::kLiteral, value}, narrowest));
   if (now.kind == ArgKind::kLiteral && at + 1 < input.size()) {
     const size_t width = size_t{1} << (input[at + 1] & 3);
     const bool fits = width == 8 || (value >> (8 * width)) == 0;
     if (fits) {
       enc = {static_cast<uint8_t>(ArgKind::kLiteral), static_cast<uint8_t>(input[at + 1] & 3)};
-      const auto bytes = little_endian(value, width);
-      enc.insert(enc.end(), bytes.begin(), bytes.end());
+      const CompareBytes bytes = little_endian(value, width);
+      enc.append(bytes);
       if (width >= 4) add(out, input, at + 2, bytes);
     }
   }
-  add(out, input, at, std::move(enc));
+  add(out, input, at, enc);
 }
 
 }  // namespace

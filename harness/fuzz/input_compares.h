@@ -10,7 +10,10 @@
 
 #include <linux/seccomp.h>
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <vector>
 
@@ -19,11 +22,44 @@
 
 namespace stubfuzz::fuzz {
 
+// A few bytes held in place, not on the heap: the feedback makes these for
+// every comparison of every record, and an argument's encoding, the
+// longest, is ten bytes.
+class CompareBytes {
+ public:
+  static constexpr size_t kCapacity = 16;
+  using value_type = uint8_t;
+  using iterator = const uint8_t*;
+  using const_iterator = const uint8_t*;
+
+  CompareBytes() = default;
+  // At most kCapacity bytes; the rest are dropped.
+  CompareBytes(std::span<const uint8_t> bytes) { append(bytes); }  // NOLINT: bytes read as bytes
+  CompareBytes(std::initializer_list<uint8_t> bytes) : CompareBytes(std::span(bytes)) {}
+
+  void append(std::span<const uint8_t> bytes) {
+    const size_t n = std::min(bytes.size(), kCapacity - size_);
+    std::copy_n(bytes.begin(), n, bytes_.begin() + size_);
+    size_ += static_cast<uint8_t>(n);
+  }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  const uint8_t* data() const { return bytes_.data(); }
+  const uint8_t* begin() const { return bytes_.data(); }
+  const uint8_t* end() const { return bytes_.data() + size_; }
+  uint8_t operator[](size_t i) const { return bytes_[i]; }
+  bool operator==(const CompareBytes& o) const { return std::ranges::equal(*this, o); }
+
+ private:
+  std::array<uint8_t, kCapacity> bytes_{};
+  uint8_t size_ = 0;
+};
+
 // `seen` is what the input holds at `offset`, `wanted` the same number of
 // bytes that would take the other side.
 struct InputCompare {
   size_t offset = 0;
-  std::vector<uint8_t> seen, wanted;
+  CompareBytes seen, wanted;
 };
 
 // For one comparison the model made on `record` (decoded from `input`, at

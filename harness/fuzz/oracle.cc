@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <utility>
 
 #include "filter/syscall_names.h"
 #include "fuzz/claim_rules.h"
@@ -148,6 +149,7 @@ Judgement judge(const Profile& profile, const StubConfig& config, const Program&
   // The model, once per record: the filter under test, and with the safety
   // net by the kernel's precedence.
   std::vector<RecordVerdict> verdicts(ex.records.size());
+  j.records.reserve(ex.records.size());
   for (size_t i = 0; i < ex.records.size(); i++) {
     RecordVerdict& v = verdicts[i];
     v.data = record_data(ex.records[i].resolved, ex.records[i].insn_addr);
@@ -206,9 +208,9 @@ Judgement judge(const Profile& profile, const StubConfig& config, const Program&
                "the stub spun until the harness's bound and nothing killed it");
       continue;
     }
-    v = verdicts[i];
+    v = std::move(verdicts[i]);  // read once: each record's own verdict
     v.agrees = matches(v, o);
-    j.records.push_back(v);
+    j.records.push_back(std::move(v));
     judge_record(profile, program, ex, i, j.records.back(), breach);
   }
   judge_batch(ex, breach);

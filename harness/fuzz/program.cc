@@ -119,14 +119,20 @@ uint16_t encode_nr(uint32_t nr) {
                                ((nr & kX32Bit) ? 0x8000u : 0u));
 }
 
-std::vector<uint8_t> encode_arg(const Arg& a) {
-  std::vector<uint8_t> out{static_cast<uint8_t>(a.kind)};
-  if (!arg_has_value(a.kind)) return out;
+size_t encode_arg(const Arg& a, std::span<uint8_t, kMaxArgBytes> out) {
+  out[0] = static_cast<uint8_t>(a.kind);
+  if (!arg_has_value(a.kind)) return 1;
   uint8_t width = 0;
   while (width < 3 && (a.value >> (8 * (size_t{1} << width))) != 0) width++;
-  out.push_back(width);
-  put(out, a.value, size_t{1} << width);
-  return out;
+  out[1] = width;
+  const size_t n = size_t{1} << width;
+  for (size_t i = 0; i < n; i++) out[2 + i] = static_cast<uint8_t>(a.value >> (8 * i));
+  return 2 + n;
+}
+
+std::vector<uint8_t> encode_arg(const Arg& a) {
+  std::array<uint8_t, kMaxArgBytes> bytes;
+  return {bytes.begin(), bytes.begin() + static_cast<long>(encode_arg(a, bytes))};
 }
 
 std::vector<uint8_t> encode(const Program& p) {
@@ -142,8 +148,8 @@ std::vector<uint8_t> encode(const Program& p) {
     }
     put(out, encode_nr(r.nr), 2);
     for (const Arg& a : r.args) {
-      const auto bytes = encode_arg(a);
-      out.insert(out.end(), bytes.begin(), bytes.end());
+      std::array<uint8_t, kMaxArgBytes> bytes;
+      out.insert(out.end(), bytes.begin(), bytes.begin() + static_cast<long>(encode_arg(a, bytes)));
     }
   }
   return out;

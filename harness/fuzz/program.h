@@ -100,6 +100,9 @@ Program decode(std::span<const uint8_t> bytes, std::vector<RecordSpan>* spans = 
 // The binary form of one argument and of one number (the u16), as encode()
 // writes them.
 std::vector<uint8_t> encode_arg(const Arg& a);
+// The same into `out`, without the heap; returns its length.
+inline constexpr size_t kMaxArgBytes = 10;  // kind, width, 8 value bytes
+size_t encode_arg(const Arg& a, std::span<uint8_t, kMaxArgBytes> out);
 uint16_t encode_nr(uint32_t nr);
 // The canonical binary form: decode(encode(p)) == p.
 std::vector<uint8_t> encode(const Program& p);
