@@ -122,6 +122,8 @@ struct Batch {
 
 Batch resolve_program(const Program& p, const Stub& s, Execution& ex) {
   Batch batch;
+  batch.records.reserve(p.records.size());
+  ex.records.reserve(ex.records.size() + p.records.size());
   for (const Record& r : p.records) {
     Observation o;
     o.resolved = resolve(r, ex.layout);

@@ -78,6 +78,10 @@ Program decode(std::span<const uint8_t> bytes, std::vector<RecordSpan>* spans) {
   Program p;
   Reader in(bytes);
   if (spans) spans->clear();
+  // A record takes two bytes at least: one allocation, not one per doubling.
+  const size_t most = std::min(kMaxRecords, bytes.size() / 2 + 1);
+  p.records.reserve(most);
+  if (spans) spans->reserve(most);
   while (!in.done() && p.records.size() < kMaxRecords) {
     Record r;
     RecordSpan span;
