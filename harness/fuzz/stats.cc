@@ -19,9 +19,17 @@ void Stats::add(const Program& p, const Execution& ex, const Judgement& j, uint6
   for (size_t i = 0; i < j.records.size() && i < ex.records.size(); i++) {
     const auto& o = ex.records[i];
     if (o.kind == Observed::kNotRun || o.kind == Observed::kRefused) continue;
-    for (uint16_t pc : j.records[i].model.trace) filter_pcs.insert(pc);
-    for (const auto& c : j.records[i].model.comparisons)
-      branch_sides.insert(uint32_t{c.pc} << 1 | (c.taken ? 1u : 0u));
+    for (uint16_t pc : j.records[i].model.trace) {
+      if (pc >= pcs_added.size() || pcs_added[pc]) continue;
+      pcs_added.set(pc);
+      filter_pcs.insert(pc);
+    }
+    for (const auto& c : j.records[i].model.comparisons) {
+      const uint32_t side = uint32_t{c.pc} << 1 | (c.taken ? 1u : 0u);
+      if (side >= sides_added.size() || sides_added[side]) continue;
+      sides_added.set(side);
+      branch_sides.insert(side);
+    }
     cells.insert(static_cast<uint32_t>(o.resolved.abi) << 20 |
                  static_cast<uint32_t>(p.records[i].site.kind) << 16 | o.resolved.nr);
   }

@@ -3,6 +3,9 @@
 // filter instructions covered, verdict-matrix cells seen, known findings.
 #pragma once
 
+#include <linux/filter.h>
+
+#include <bitset>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -31,6 +34,11 @@ struct Stats {
   // Per program class (fuzz/executor.h): programs, and the executor's time.
   std::map<std::string, uint64_t> class_programs;
   std::map<std::string, uint64_t> class_ns;
+  // What add() has put in filter_pcs and branch_sides already: every record
+  // runs a dozen instructions that are nearly always there, and the sets'
+  // lookups were 2% of a campaign's CPU.
+  std::bitset<BPF_MAXINSNS> pcs_added;
+  std::bitset<2 * BPF_MAXINSNS> sides_added;
 
   void add(const Program& p, const Execution& ex, const Judgement& j, uint64_t exec_ns = 0);
   void merge(const Stats& other);
