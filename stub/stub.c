@@ -408,9 +408,11 @@ static __attribute__((noreturn)) void become_stub(const struct stub_init_data *t
 	 * reaches only itself, without setsid()'s new autogroup. */
 	sys2(__NR_setpgid, 0, 0);
 	enter_stub_state(&init, d);
+	/* The second thread sets the limit once it runs. */
 	if (init.second_thread)
 		start_thread2(&init, d);
-	limit_processes(d);
+	else
+		limit_processes(d);
 	/* The safety net came with the template: compiled once, not per stub
 	 * (it lets this child's clone and PR_SET_PDEATHSIG through). */
 	install_filter(&init, d);
