@@ -4,6 +4,7 @@
 // is (with or without the i386 ABI, with or without the uprobe exemption).
 #include <gtest/gtest.h>
 #include <linux/audit.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -266,11 +267,26 @@ Bound bind_in_child(const std::string& dir, int release_fd, int release_write_en
   }
   close(p[1]);
   int in[2] = {-2, 0};
-  (void)!read(p[0], in, sizeof(in));
+  pollfd ready{p[0], POLLIN, 0};
+  if (poll(&ready, 1, static_cast<int>(kernel::paced(std::chrono::seconds(10)).count())) == 1)
+    (void)!read(p[0], in, sizeof(in));
   close(p[0]);
   b.cpu = in[0];
   b.allowed_after = in[1];
   return b;
+}
+
+// Waits for a child of bind_in_child, within a bound; one that outlives it
+// is killed, so that the test never hangs.
+void end_child(pid_t pid) {
+  auto pidfd = kernel::pidfd_open(pid);
+  ASSERT_TRUE(pidfd) << pidfd.error().message;
+  auto exit = kernel::reap(pidfd->get(), kernel::paced(std::chrono::seconds(10)));
+  ASSERT_TRUE(exit) << exit.error().message;
+  if (exit->has_value()) return;
+  ADD_FAILURE() << "child " << pid << " did not exit";
+  (void)kernel::pidfd_send_signal(pidfd->get(), SIGKILL);
+  (void)kernel::reap(pidfd->get(), kernel::paced(std::chrono::seconds(10)));
 }
 
 TEST(BindToFreeCpu, EachProcessGetsACpuNoOtherHolds) {
@@ -295,14 +311,14 @@ TEST(BindToFreeCpu, EachProcessGetsACpuNoOtherHolds) {
     }
   }
   close(release[1]);
-  for (const Bound& b : all) waitpid(b.pid, nullptr, 0);
+  for (const Bound& b : all) end_child(b.pid);
   close(release[0]);
   // The locks went with the processes: a new one gets a CPU again.
   int again[2];
   ASSERT_EQ(pipe(again), 0);
   close(again[1]);
   Bound next = bind_in_child(tmpl, again[0], -1);
-  waitpid(next.pid, nullptr, 0);
+  end_child(next.pid);
   close(again[0]);
   EXPECT_GE(next.cpu, 0);
   std::filesystem::remove_all(tmpl);
