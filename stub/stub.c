@@ -97,10 +97,6 @@ static uint64_t in_page(uint64_t stub_start, const void *sym)
 }
 
 #define THREAD2_STACK_SIZE (64u * 1024u)
-/* In .bss, beside the binary: a stub forked from the factory's template
- * then faults in one page of it, where a fresh mapping far from the rest
- * also cost new page tables in every stub. */
-static char thread2_stack[THREAD2_STACK_SIZE] __attribute__((aligned(16)));
 
 /*
  * clone() a thread on `stack_top` that calls serve(d). The child returns
@@ -262,7 +258,14 @@ static void limit_processes(struct stub_data *d)
 static void start_thread2(const struct stub_init_data *init,
 			  struct stub_data *d)
 {
-	char *stack = thread2_stack;
+	/* A mapping of its own, wherever mmap puts it: in .bss it would share
+	 * the low range that random programs unmap with the binary, which the
+	 * stub survives and the thread would not (docs/fuzzing.md). */
+	long m = sys6(__NR_mmap, 0, THREAD2_STACK_SIZE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m < 0 && m > -4096)
+		die(d, STUB_INIT_THREAD);
+	char *stack = (char *)m;
 	d->thread2_stack_lo = (uint64_t)stack;
 	d->thread2_stack_hi = (uint64_t)stack + THREAD2_STACK_SIZE;
 	d->sync2 = 0; /* idle: the thread needs no handshake */

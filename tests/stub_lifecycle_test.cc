@@ -150,6 +150,32 @@ TEST_F(NoLeaks, SleepingSyscallsOfTheLeaderAloneNameItsCallAndNoOtherThreads) {
   ASSERT_TRUE(s->kill().ok());
 }
 
+// The second thread's stack is a mapping of its own: a program that unmaps
+// the low range with the binary in it (which the stub survives, running from
+// its page) leaves the thread able to run its records. With the stack in the
+// binary's .bss the thread died at its next return (corpus/regressions/
+// harness-thread-stack-unmapped.txt).
+TEST_F(NoLeaks, TheSecondThreadOutlivesAnUnmappingOfTheBinary) {
+  StubConfig c = listener_config();
+  c.second_thread = true;
+  auto s = Stub::spawn(c);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  ASSERT_TRUE(s->has_second_thread());
+  ASSERT_LT(STUB_PAGE_SIZE, 0x3041000u);
+  stub_record on_thread2 = from_stub(SYS_close, {999});
+  on_thread2.thread = 1;
+  const stub_record batch[] = {from_stub(SYS_munmap, {0, 0x3041000}), on_thread2};
+  auto out = run_batch(*s, batch, std::chrono::milliseconds(2000));
+  ASSERT_TRUE(out.ok()) << out.error().message;
+  ASSERT_EQ(out->end, BatchEnd::kCompleted) << (out->exit ? kernel::describe(*out->exit) : "");
+  EXPECT_EQ(out->results[0].status, STUB_RESULT_DONE);
+  EXPECT_EQ(out->results[0].ret, 0);
+  EXPECT_EQ(out->results[1].status, STUB_RESULT_DONE);
+  EXPECT_EQ(out->results[1].ret, -EBADF);
+  EXPECT_TRUE(s->usable());
+  ASSERT_TRUE(s->kill().ok());
+}
+
 // The seed path's child keeps only the low spawn slots of the monitor's fd
 // table (stub/spawn_slots.h): the stub starts with the same fds however many
 // the monitor holds (close-on-exec or not), and the slots let go of the
