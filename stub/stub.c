@@ -411,7 +411,7 @@ static __attribute__((noreturn)) void become_stub(const struct stub_init_data *t
 	 * reaches only itself, without setsid()'s new autogroup. */
 	sys2(__NR_setpgid, 0, 0);
 	enter_stub_state(&init, d);
-	/* The second thread sets the limit once it runs. */
+	/* start_thread2 sets the limit once the thread exists. */
 	if (init.second_thread)
 		start_thread2(&init, d);
 	else

@@ -33,6 +33,12 @@ using testing_support::listener_config;
 // Every test here must leave no fd, process or zombie behind.
 using NoLeaks = testing_support::LeakFree;
 
+StubConfig two_threads() {
+  StubConfig c = listener_config();
+  c.second_thread = true;
+  return c;
+}
+
 TEST_F(NoLeaks, AThousandSpawnKillCyclesLeaveNoProcessZombieOrFd) {
   const StubConfig c = listener_config();
   for (int i = 0; i < 1000; i++) {
@@ -122,9 +128,7 @@ TEST_F(NoLeaks, ASpinRecordWithAHandoffWakesTheMonitorAndSleepsBeforeItSpins) {
 // The leader's call alone, from /proc/<pid> itself: the same call that
 // /proc/<pid>/task names for it, and no other thread's.
 TEST_F(NoLeaks, SleepingSyscallsOfTheLeaderAloneNameItsCallAndNoOtherThreads) {
-  StubConfig c = listener_config();
-  c.second_thread = true;
-  auto s = Stub::spawn(c);
+  auto s = Stub::spawn(two_threads());
   ASSERT_TRUE(s.ok()) << s.error().message;
   ASSERT_TRUE(s->has_second_thread());
   const stub_record wait = from_stub(SYS_futex, {s->layout().scratch() + 64, FUTEX_WAIT, 0, 0});
@@ -156,15 +160,17 @@ TEST_F(NoLeaks, SleepingSyscallsOfTheLeaderAloneNameItsCallAndNoOtherThreads) {
 // binary's .bss the thread died at its next return (corpus/regressions/
 // harness-thread-stack-unmapped.txt).
 TEST_F(NoLeaks, TheSecondThreadOutlivesAnUnmappingOfTheBinary) {
-  StubConfig c = listener_config();
-  c.second_thread = true;
-  auto s = Stub::spawn(c);
+  auto s = Stub::spawn(two_threads());
   ASSERT_TRUE(s.ok()) << s.error().message;
   ASSERT_TRUE(s->has_second_thread());
-  ASSERT_LT(STUB_PAGE_SIZE, 0x3041000u);
+  // The range holds the stub binary (its outside gate) and none of the
+  // stub's own region, whatever the profile's layout.
+  constexpr uint64_t kLowRange = 0x3041000;
+  ASSERT_LT(s->data().outside_gate[STUB_ABI_X86_64], kLowRange);
+  ASSERT_GT(s->layout().page_below(), kLowRange);
   stub_record on_thread2 = from_stub(SYS_close, {999});
   on_thread2.thread = 1;
-  const stub_record batch[] = {from_stub(SYS_munmap, {0, 0x3041000}), on_thread2};
+  const stub_record batch[] = {from_stub(SYS_munmap, {0, kLowRange}), on_thread2};
   auto out = run_batch(*s, batch, std::chrono::milliseconds(2000));
   ASSERT_TRUE(out.ok()) << out.error().message;
   ASSERT_EQ(out->end, BatchEnd::kCompleted) << (out->exit ? kernel::describe(*out->exit) : "");
