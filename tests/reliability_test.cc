@@ -213,12 +213,83 @@ TEST_F(StubFaults, AQuickLookEndsOnlyAWaitWithoutATimeout) {
     ASSERT_TRUE(o.ok()) << o.error().message;
     EXPECT_EQ(o->outcome.end, BatchEnd::kCompleted) << to_string(o->outcome.end);
     EXPECT_EQ(o->outcome.results[0].ret, -ETIMEDOUT);
+    EXPECT_FALSE(o->outcome.asleep);
     const stub_record forever =
         from_stub(SYS_futex, {s->layout().scratch() + 64, FUTEX_WAIT, 0, 0});
     o = monitor.run(*s, {&forever, 1}, {}, milliseconds(1000));
     ASSERT_TRUE(o.ok()) << o.error().message;
     EXPECT_EQ(o->outcome.end, BatchEnd::kTimedOut) << to_string(o->outcome.end);
+    EXPECT_TRUE(o->outcome.asleep) << "ended by the bound, not seen asleep";
   }
+}
+
+// The kernel takes futex's op as an int, and so must the quick look: a wait
+// whose op has bits set above the int was once left to the stall bound.
+TEST_F(StubFaults, AQuickLookReadsTheFutexOpAsTheKernelDoes) {
+  Monitor monitor(MonitorRules{}, milliseconds(15));
+  auto s = Stub::spawn(listener_config());
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  const stub_record wait =
+      from_stub(SYS_futex, {s->layout().scratch() + 64, (uint64_t{1} << 56) | FUTEX_WAIT, 0, 0});
+  auto o = monitor.run(*s, {&wait, 1}, {}, milliseconds(1000));
+  ASSERT_TRUE(o.ok()) << o.error().message;
+  EXPECT_EQ(o->outcome.end, BatchEnd::kTimedOut) << to_string(o->outcome.end);
+  EXPECT_TRUE(o->outcome.asleep) << "ended by the bound, not seen asleep";
+}
+
+// The first thread's record index stays on its last record after its batch:
+// an i386 record there once hid the second thread's sleep from the look.
+TEST_F(StubFaults, AFinishedI386RecordDoesNotHideTheSecondThreadsSleep) {
+  if (!kernel::facts().i386_abi) GTEST_SKIP() << "this kernel has no i386 ABI";
+  StubConfig c = listener_config();
+  c.second_thread = true;
+  Monitor monitor(MonitorRules{}, milliseconds(15));
+  auto s = Stub::spawn(c);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  stub_record wait = from_stub(SYS_futex, {s->layout().scratch() + 64, FUTEX_WAIT, 0, 0});
+  wait.thread = 1;
+  const stub_record batch[] = {make_record(Origin::kOutside, Abi::kI386, 20 /* getpid */, {}),
+                               wait};
+  auto o = monitor.run(*s, batch, {}, milliseconds(1000));
+  ASSERT_TRUE(o.ok()) << o.error().message;
+  EXPECT_EQ(o->outcome.results[0].status, STUB_RESULT_DONE);
+  EXPECT_EQ(o->outcome.end, BatchEnd::kTimedOut) << to_string(o->outcome.end);
+  EXPECT_TRUE(o->outcome.asleep) << "ended by the bound, not seen asleep";
+}
+
+// A timed sleep is blocked at once when it would outlast the stall bound and
+// its timeout lies where no record can have changed it since the kernel read
+// it (here: a later record's arguments, on the data page). A short one
+// returns; a long one in the scratch buffer, which records write, is left to
+// the bound.
+TEST_F(StubFaults, ATimedSleepIsSeenAsleepOnlyWhenItsTimeoutIsLongAndKnown) {
+  Monitor monitor(MonitorRules{}, milliseconds(15));
+  const auto run = [&](uint64_t sec, uint64_t nsec, bool in_scratch) {
+    auto s = Stub::spawn(listener_config());
+    EXPECT_TRUE(s.ok()) << s.error().message;
+    const timespec in_scratch_ts{static_cast<time_t>(sec), static_cast<long>(nsec)};
+    EXPECT_TRUE(
+        s->write_scratch({reinterpret_cast<const uint8_t*>(&in_scratch_ts), sizeof(timespec)})
+            .ok());
+    const uint64_t second_args = s->layout().data_start() + offsetof(stub_data, records) +
+                                 sizeof(stub_record) + offsetof(stub_record, args);
+    const stub_record batch[] = {
+        from_stub(SYS_futex, {s->layout().scratch() + 64, FUTEX_WAIT, 0,
+                              in_scratch ? s->layout().scratch() : second_args}),
+        from_outside(SYS_getpid, {sec, nsec})};
+    auto o = monitor.run(*s, batch, {}, milliseconds(2000));
+    EXPECT_TRUE(o.ok()) << o.error().message;
+    return o.ok() ? o->outcome : BatchOutcome{};
+  };
+  const BatchOutcome long_known = run(10, 0, false);
+  EXPECT_EQ(long_known.end, BatchEnd::kTimedOut) << to_string(long_known.end);
+  EXPECT_TRUE(long_known.asleep) << "ended by the bound, not seen asleep";
+  const BatchOutcome short_known = run(0, 1000000, false);
+  EXPECT_EQ(short_known.end, BatchEnd::kCompleted) << to_string(short_known.end);
+  EXPECT_EQ(short_known.results[0].ret, -ETIMEDOUT);
+  const BatchOutcome long_in_scratch = run(10, 0, true);
+  EXPECT_EQ(long_in_scratch.end, BatchEnd::kTimedOut) << to_string(long_in_scratch.end);
+  EXPECT_FALSE(long_in_scratch.asleep) << "trusted a timeout that records can rewrite";
 }
 
 // Under a filter that lets ptrace through (and no safety net), the stub can

@@ -4,8 +4,12 @@
 #include <linux/futex.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <time.h>
 
 #include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <utility>
 
 #include "kernel/facts.h"
 #include "kernel/proc.h"
@@ -43,7 +47,8 @@ bool sleeps_for_good(const kernel::SleepingSyscall& c) {
   const uint64_t* a = c.args;
   switch (nr) {
     case SYS_futex: {
-      const auto op = a[1] & FUTEX_CMD_MASK;
+      // The kernel takes the op as an int: whatever is above it is ignored.
+      const int op = static_cast<int>(a[1]) & FUTEX_CMD_MASK;
       return (op == FUTEX_WAIT || op == FUTEX_WAIT_BITSET) && a[3] == 0;
     }
     case SYS_pause:
@@ -70,7 +75,99 @@ bool sleeps_for_good(const kernel::SleepingSyscall& c) {
   }
 }
 
-enum class Wait { kDone, kDied, kStalled, kWatchdog, kDeadline };
+// Bytes of the stub's that hold what they held when the batch was posted,
+// if no record of the other thread ran meanwhile: the data page's header
+// (written at init) and its records (written by the monitor before the
+// batch; the stub copies their arguments). A timeout there is the one the
+// kernel read. std::nullopt anywhere else: a record may have written it.
+const uint8_t* stable_bytes(const Stub& stub, uint64_t addr, size_t len) {
+  const stub_data& d = stub.data();
+  const uint64_t base = stub.layout().data_start();
+  if (stub.layout().region_size < STUB_REGION_SIZE || addr < base) return nullptr;
+  const uint64_t off = addr - base;
+  const size_t records = offsetof(stub_data, records);
+  const std::pair<size_t, size_t> ranges[] = {
+      {0, offsetof(stub_data, robust_head)},
+      {records, records + std::min<uint32_t>(d.nrecords, STUB_MAX_RECORDS) * sizeof(stub_record)}};
+  for (const auto& [from, to] : ranges)
+    if (off >= from && off <= to && len <= to - off)
+      return reinterpret_cast<const uint8_t*>(&d) + off;
+  return nullptr;
+}
+
+// A timeout as the kernel takes it: a timespec (64-bit on x86-64 and x32)
+// or a timeval, relative or on a clock; nullopt if it is invalid (the call
+// fails at once) or unreadable.
+std::optional<Clock::time_point> timeout_end(const Stub& stub, uint64_t addr, bool timeval,
+                                             bool absolute, clockid_t clock,
+                                             Clock::time_point posted) {
+  int64_t t[2];
+  const uint8_t* at = stable_bytes(stub, addr, sizeof(t));
+  if (!at) return std::nullopt;
+  std::memcpy(t, at, sizeof(t));
+  const int64_t sub = timeval ? 1000000 : 1000000000;
+  if (t[0] < 0 || t[1] < 0 || t[1] >= sub) return std::nullopt;
+  constexpr int64_t kFar = int64_t{1} << 40;  // seconds; no overflow below
+  const auto d = std::chrono::seconds(std::min(t[0], kFar)) +
+                 std::chrono::nanoseconds(timeval ? t[1] * 1000 : t[1]);
+  if (!absolute) return posted + std::chrono::duration_cast<Clock::duration>(d);
+  timespec now{};
+  clock_gettime(clock, &now);
+  const auto left = d - (std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec));
+  return Clock::now() + std::chrono::duration_cast<Clock::duration>(left);
+}
+
+// When a timed sleep ends by its own timeout at the earliest, counting a
+// relative timeout from `posted` (the call began after it); nullopt if the
+// call is not one, or its timeout is not known for sure.
+std::optional<Clock::time_point> sleep_ends(const Stub& stub, const kernel::SleepingSyscall& c,
+                                            Clock::time_point posted) {
+  const long nr = c.nr & ~long{__X32_SYSCALL_BIT};
+  const uint64_t* a = c.args;
+  const auto ms = [&](int v) -> std::optional<Clock::time_point> {
+    if (v <= 0) return std::nullopt;  // none (for good) or none at all
+    return posted + milliseconds(v);
+  };
+  switch (nr) {
+    case SYS_futex: {
+      const int op = static_cast<int>(a[1]);
+      if (a[3] == 0) return std::nullopt;
+      const bool realtime = op & FUTEX_CLOCK_REALTIME;
+      switch (op & FUTEX_CMD_MASK) {
+        case FUTEX_WAIT:
+          return timeout_end(stub, a[3], false, false, CLOCK_MONOTONIC, posted);
+        case FUTEX_WAIT_BITSET:
+          return timeout_end(stub, a[3], false, true, realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC,
+                             posted);
+        default:
+          return std::nullopt;
+      }
+    }
+    case SYS_nanosleep:
+      return timeout_end(stub, a[0], false, false, CLOCK_MONOTONIC, posted);
+    case SYS_clock_nanosleep: {
+      const auto clock = static_cast<clockid_t>(a[0]);
+      if (clock != CLOCK_MONOTONIC && clock != CLOCK_REALTIME && clock != CLOCK_BOOTTIME)
+        return std::nullopt;
+      return timeout_end(stub, a[2], false, static_cast<int>(a[1]) & TIMER_ABSTIME, clock, posted);
+    }
+    case SYS_poll:
+      return ms(static_cast<int>(a[2]));
+    case SYS_epoll_wait:
+    case SYS_epoll_pwait:
+      return ms(static_cast<int>(a[3]));
+    case SYS_ppoll:
+      return a[2] ? timeout_end(stub, a[2], false, false, CLOCK_MONOTONIC, posted) : std::nullopt;
+    case SYS_pselect6:
+      return a[4] ? timeout_end(stub, a[4], false, false, CLOCK_MONOTONIC, posted) : std::nullopt;
+    case SYS_select:
+      return a[4] ? timeout_end(stub, a[4], true, false, CLOCK_MONOTONIC, posted) : std::nullopt;
+    default:
+      return std::nullopt;
+  }
+}
+
+enum class Wait { kDone, kDied, kStalled, kAsleep, kWatchdog, kDeadline };
 
 // Waits for one thread's word, judging progress across windows: a bound
 // fires only after a second window without progress, and only if /proc says
@@ -80,13 +177,18 @@ enum class Wait { kDone, kDied, kStalled, kWatchdog, kDeadline };
 // until the batch's own deadline.
 class ThreadWait {
  public:
+  // `posted`: when the batch was handed over. `second_alone`: the second
+  // thread was started once the first had finished its records.
   ThreadWait(Stub& stub, int thread, std::span<const stub_record> records, const BatchBounds& b,
-             Clock::time_point deadline, bool quick)
+             Clock::time_point deadline, bool quick, Clock::time_point posted,
+             bool second_alone = false)
       : stub_(stub),
         thread_(thread),
         records_(records),
         b_(b),
         deadline_(deadline),
+        posted_(posted),
+        second_alone_(second_alone),
         quick_(quick),
         has_spin_(std::any_of(records.begin(), records.end(), [&](const stub_record& r) {
           return r.abi == STUB_ABI_SPIN && r.thread == thread;
@@ -135,7 +237,7 @@ class ThreadWait {
       blocked_looks_ = 0;
       return std::nullopt;
     }
-    if (quick_look_due(now) && quick_look()) return Wait::kStalled;
+    if (quick_look_due(now) && quick_look()) return Wait::kAsleep;
     if (!overran(now, b_.watchdog) && !overran(now, b_.stall)) return std::nullopt;
     const kernel::TaskSample again = kernel::sample_tasks(stub_.pid());
     const auto window = std::chrono::nanoseconds(now - last_progress_).count();
@@ -170,11 +272,14 @@ class ThreadWait {
   bool sleeping_for_good() const {
     if (b_.notification_pending && b_.notification_pending()) return false;
     // /proc numbers a call as its ABI does: an i386 record's call is not
-    // judged (the stub's own idle waits are x86-64).
+    // judged (the stub's own idle waits are x86-64). A thread's index stays
+    // on its last record after its batch: only a record still running counts.
     const stub_data& d = stub_.data();
     for (const uint32_t* current : {&d.current, &d.current2}) {
       const uint32_t i = __atomic_load_n(current, __ATOMIC_ACQUIRE);
-      if (i < records_.size() && records_[i].abi == STUB_ABI_I386) return false;
+      if (i < records_.size() && records_[i].abi == STUB_ABI_I386 &&
+          __atomic_load_n(&d.results[i].status, __ATOMIC_ACQUIRE) == STUB_RESULT_RUNNING)
+        return false;
     }
     // Interruptible sleeps only (kernel/proc.h): /proc names the call a
     // thread entered even while it dies in it (a filter's KILL_PROCESS waits
@@ -184,7 +289,31 @@ class ThreadWait {
     // good (stub_abi.h): only the first thread's call is asked of /proc.
     const bool second_idle = __atomic_load_n(&d.sync2, __ATOMIC_ACQUIRE) == 0;
     const auto calls = kernel::sleeping_syscalls(stub_.pid(), second_idle);
-    return calls && std::all_of(calls->begin(), calls->end(), sleeps_for_good);
+    if (!calls) return false;
+    const auto now = Clock::now();
+    return std::all_of(calls->begin(), calls->end(), [&](const kernel::SleepingSyscall& c) {
+      return sleeps_for_good(c) || outlasts_the_bound(c, now);
+    });
+  }
+
+  // A timed sleep that the stall bound would end before its timeout does:
+  // blocked all the same, and known now. Only where no record of the other
+  // thread can have rewritten the timeout since the kernel read it.
+  bool outlasts_the_bound(const kernel::SleepingSyscall& c, Clock::time_point now) const {
+    if (!b_.stall || !alone(c.tid == stub_.pid() ? 0 : 1)) return false;
+    const auto end = sleep_ends(stub_, c, posted_);
+    return end && *end >= now + 2 * *b_.stall;
+  }
+
+  // No record of the other thread has run while `thread` ran its records.
+  bool alone(int thread) const {
+    if (thread == 1) return second_alone_;
+    const stub_data& d = stub_.data();
+    for (size_t i = 0; i < records_.size(); i++)
+      if (records_[i].thread == 1 &&
+          __atomic_load_n(&d.results[i].status, __ATOMIC_ACQUIRE) != STUB_RESULT_PENDING)
+        return false;
+    return true;
   }
 
   // The thread has reached a spin record: a jump to itself never comes
@@ -220,6 +349,8 @@ class ThreadWait {
   const std::span<const stub_record> records_;
   const BatchBounds& b_;
   const Clock::time_point deadline_;
+  const Clock::time_point posted_;
+  const bool second_alone_;
   uint64_t seen_ = 0;
   Clock::time_point last_progress_;
   // Taken when a first window without progress ends; none on the fast path.
@@ -242,6 +373,7 @@ BatchEnd end_of(Wait w, bool watchdog) {
     case Wait::kWatchdog:
       return BatchEnd::kWatchdog;
     case Wait::kStalled:
+    case Wait::kAsleep:
       return BatchEnd::kTimedOut;
     case Wait::kDeadline:
       // With a watchdog, it is the watchdog that ends a stub, whatever bound.
@@ -266,8 +398,8 @@ const char* to_string(BatchEnd e) {
   return "?";
 }
 
-Result<BatchEnd> start_and_wait(Stub& stub, std::span<const stub_record> records,
-                                const BatchBounds& given) {
+Result<WaitEnd> start_and_wait(Stub& stub, std::span<const stub_record> records,
+                               const BatchBounds& given) {
   // Bounds as this machine needs them (an emulated guest is far slower).
   BatchBounds b = given;
   b.timeout = kernel::paced(b.timeout);
@@ -282,22 +414,26 @@ Result<BatchEnd> start_and_wait(Stub& stub, std::span<const stub_record> records
   const bool spins = std::any_of(records.begin(), records.end(),
                                  [](const stub_record& r) { return r.abi == STUB_ABI_SPIN; });
   const auto handoff = quick && spins ? kernel::paced(kSpinHandoff) : milliseconds(0);
+  const auto posted = Clock::now();
   if (auto s = stub.post(records, handoff); !s) return s.error();
   const auto deadline = Clock::now() + b.timeout;
-  Wait w = ThreadWait(stub, 0, records, b, deadline, quick).run();
+  Wait w = ThreadWait(stub, 0, records, b, deadline, quick, posted).run();
   // Thread 2's records run while thread 1 waits in a notification (the
   // monitor's service starts them then), or else now.
   const bool second = std::any_of(records.begin(), records.end(),
                                   [](const stub_record& r) { return r.thread == 1; });
   if (second && w == Wait::kDone) {
-    if (!stub.second_thread_started()) (void)stub.start_second_thread(0);
-    w = ThreadWait(stub, 1, records, b, std::max(deadline, Clock::now() + milliseconds(1)), quick)
+    const bool alone = !stub.second_thread_started();
+    if (alone) (void)stub.start_second_thread(0);
+    w = ThreadWait(stub, 1, records, b, std::max(deadline, Clock::now() + milliseconds(1)), quick,
+                   posted, alone)
             .run();
   }
-  return end_of(w, b.watchdog.has_value());
+  return WaitEnd{end_of(w, b.watchdog.has_value()), w == Wait::kAsleep};
 }
 
-Result<BatchOutcome> settle(Stub& stub, BatchEnd end, uint32_t count) {
+Result<BatchOutcome> settle(Stub& stub, WaitEnd waited, uint32_t count) {
+  const BatchEnd end = waited.end;
   BatchOutcome out;
   out.end = end;
   if (end == BatchEnd::kStubDied) {
@@ -310,6 +446,7 @@ Result<BatchOutcome> settle(Stub& stub, BatchEnd end, uint32_t count) {
   if ((end == BatchEnd::kTimedOut || end == BatchEnd::kWatchdog) && stub.exit() &&
       !stub.exit()->killed_by(SIGKILL))
     out.end = BatchEnd::kStubDied;
+  out.asleep = out.end == BatchEnd::kTimedOut && waited.asleep;
   out.exit = stub.exit();
   out.count = count;
   stub.read_results({out.results.data(), count});

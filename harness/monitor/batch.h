@@ -32,6 +32,10 @@ struct BatchOutcome {
   std::optional<kernel::Exit> exit;
   uint32_t count = 0;
   std::array<stub_result, STUB_MAX_RECORDS> results{};
+  // kTimedOut seen from /proc before any bound ran out: every thread asleep
+  // in a call that only a wake-up nobody sends, or a timeout longer than
+  // the bound, could end.
+  bool asleep = false;
   std::span<const stub_result> view() const { return {results.data(), count}; }
 };
 
@@ -53,12 +57,18 @@ struct BatchBounds {
   std::function<uint64_t()> progress;
 };
 
+// How the wait ended; `asleep` as BatchOutcome::asleep.
+struct WaitEnd {
+  BatchEnd end = BatchEnd::kCompleted;
+  bool asleep = false;
+};
+
 // Hands `records` to `stub` and waits; the stub is left as it is (running,
 // if a bound fired), for the caller to look at before settle().
-Result<BatchEnd> start_and_wait(Stub& stub, std::span<const stub_record> records,
-                                const BatchBounds& bounds);
+Result<WaitEnd> start_and_wait(Stub& stub, std::span<const stub_record> records,
+                               const BatchBounds& bounds);
 // Kills a stub that overran, reaps a dead one and reads the results.
-Result<BatchOutcome> settle(Stub& stub, BatchEnd end, uint32_t count);
+Result<BatchOutcome> settle(Stub& stub, WaitEnd end, uint32_t count);
 
 // Both, with no monitor rules: the plain batch of the seed's claims.
 Result<BatchOutcome> run_batch(Stub& stub, std::span<const stub_record> records,

@@ -52,7 +52,7 @@ Result<MonitoredBatch> Monitor::run(Stub& stub, std::span<const stub_record> rec
   }
   auto end = start_and_wait(stub, records, bounds);
   // Looked at before settle() kills the stub: its notification still pends.
-  if (end && *end == BatchEnd::kTimedOut) out.hang = hang_at_timeout(stub, s);
+  if (end && end->end == BatchEnd::kTimedOut) out.hang = hang_at_timeout(stub, s);
   auto batch = end ? settle(stub, *end, static_cast<uint32_t>(records.size()))
                    : Result<BatchOutcome>(end.error());
   if (s) out.answers = s->end();
