@@ -75,11 +75,13 @@ bool sleeps_for_good(const kernel::SleepingSyscall& c) {
   }
 }
 
-// Bytes of the stub's that hold what they held when the batch was posted,
-// if no record of the other thread ran meanwhile: the data page's header
-// (written at init) and its records (written by the monitor before the
-// batch; the stub copies their arguments). A timeout there is the one the
-// kernel read. std::nullopt anywhere else: a record may have written it.
+// Bytes of the stub's that nothing but a record writes during a batch: the
+// data page's header (written at init) and its records (written by the
+// monitor before the batch; the stub copies their arguments). While no
+// record of the other thread has run, a timeout there is the one the
+// kernel read. nullptr anywhere else: the scratch buffer, stacks and arenas
+// are where records and the stub itself write. (A process the stub forked
+// shares the data pages; the looks do not see it, untimed waits alike.)
 const uint8_t* stable_bytes(const Stub& stub, uint64_t addr, size_t len) {
   const stub_data& d = stub.data();
   const uint64_t base = stub.layout().data_start();
