@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <set>
@@ -284,6 +285,10 @@ TEST_F(StubFaults, ATimedSleepIsSeenAsleepOnlyWhenItsTimeoutIsLongAndKnown) {
   const BatchOutcome long_known = run(10, 0, false);
   EXPECT_EQ(long_known.end, BatchEnd::kTimedOut) << to_string(long_known.end);
   EXPECT_TRUE(long_known.asleep) << "ended by the bound, not seen asleep";
+  // The kernel clamps it; the monitor must not overflow on it either.
+  const BatchOutcome longest_known = run(INT64_MAX, 999999999, false);
+  EXPECT_EQ(longest_known.end, BatchEnd::kTimedOut) << to_string(longest_known.end);
+  EXPECT_TRUE(longest_known.asleep) << "ended by the bound, not seen asleep";
   const BatchOutcome short_known = run(0, 1000000, false);
   EXPECT_EQ(short_known.end, BatchEnd::kCompleted) << to_string(short_known.end);
   EXPECT_EQ(short_known.results[0].ret, -ETIMEDOUT);

@@ -109,7 +109,9 @@ std::optional<Clock::time_point> timeout_end(const Stub& stub, uint64_t addr, bo
   std::memcpy(t, at, sizeof(t));
   const int64_t sub = timeval ? 1000000 : 1000000000;
   if (t[0] < 0 || t[1] < 0 || t[1] >= sub) return std::nullopt;
-  constexpr int64_t kFar = int64_t{1} << 40;  // seconds; no overflow below
+  // Seconds; anything longer is as good as forever, and nanoseconds of it
+  // still fit in 64 bits (2^31 s is 2.1e18 ns).
+  constexpr int64_t kFar = int64_t{1} << 31;
   const auto d = std::chrono::seconds(std::min(t[0], kFar)) +
                  std::chrono::nanoseconds(timeval ? t[1] * 1000 : t[1]);
   if (!absolute) return posted + std::chrono::duration_cast<Clock::duration>(d);
