@@ -76,6 +76,14 @@ void register_fuzz_benchmarks() {
   // beside it is BM_Fuzz/fresh_stub_each, a program that also uses up its stub.
   reg("BM_Fuzz/blocked", Timing::kReal,
       [](benchmark::State& s) { fuzz_programs(s, {"stub futex(&scratch+64, 0, 0, 0)\n"}); });
+  // The same wait with a timeout: the data page's first 16 bytes, read as a
+  // timespec, are {STUB_STATE_READY, the listener fd} = 1 s + 1 ns, longer
+  // than the stall bound, and lie where only a record could change them, so
+  // the monitor reads the timeout and calls it blocked as soon as the thread
+  // sleeps (monitor/batch.cc). Before, it waited out the two stall windows.
+  reg("BM_Fuzz/blocked_timed", Timing::kReal, [](benchmark::State& s) {
+    fuzz_programs(s, {"stub futex(&scratch+64, 0, 0, STUB+0x1000)\n"});
+  });
   // A program that spins in guest code: recognised from the record it runs.
   reg("BM_Fuzz/spin", Timing::kReal,
       [](benchmark::State& s) { fuzz_programs(s, {"outside spin\n"}); });
