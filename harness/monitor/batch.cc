@@ -38,43 +38,6 @@ constexpr std::chrono::microseconds kSpinWatch{50};
 // the monitor to see it (stub_abi.h: spin_handoff_us); after that it spins.
 constexpr milliseconds kSpinHandoff{1};
 
-// x86-64 calls that sleep until a wake-up nobody in the harness sends when
-// called without a timeout: futex waits, pause, sigsuspend, reads on
-// blocking fds, polls with an infinite timeout. The stub's own idle wait is
-// one of them (a futex wait on its command word).
-bool sleeps_for_good(const kernel::SleepingSyscall& c) {
-  const long nr = c.nr & ~long{__X32_SYSCALL_BIT};
-  const uint64_t* a = c.args;
-  switch (nr) {
-    case SYS_futex: {
-      // The kernel takes the op as an int: whatever is above it is ignored.
-      const int op = static_cast<int>(a[1]) & FUTEX_CMD_MASK;
-      return (op == FUTEX_WAIT || op == FUTEX_WAIT_BITSET) && a[3] == 0;
-    }
-    case SYS_pause:
-    case SYS_rt_sigsuspend:
-    case SYS_read:
-    case SYS_readv:
-    case SYS_recvfrom:
-    case SYS_recvmsg:
-    case SYS_accept:
-    case SYS_accept4:
-      return true;
-    case SYS_poll:
-      return static_cast<int>(a[2]) < 0;
-    case SYS_ppoll:
-      return a[2] == 0;
-    case SYS_epoll_wait:
-    case SYS_epoll_pwait:
-      return static_cast<int>(a[3]) < 0;
-    case SYS_select:
-    case SYS_pselect6:
-      return a[4] == 0;
-    default:
-      return false;
-  }
-}
-
 // Bytes of the stub's that nothing but a record writes during a batch: the
 // data page's header (written at init) and its records (written by the
 // monitor before the batch; the stub copies their arguments). While no
@@ -97,75 +60,99 @@ const uint8_t* stable_bytes(const Stub& stub, uint64_t addr, size_t len) {
   return nullptr;
 }
 
-// A timeout as the kernel takes it: a timespec (64-bit on x86-64 and x32)
-// or a timeval, relative or on a clock; nullopt if it is invalid (the call
-// fails at once) or unreadable.
-std::optional<Clock::time_point> timeout_end(const Stub& stub, uint64_t addr, bool timeval,
-                                             bool absolute, clockid_t clock,
-                                             Clock::time_point posted) {
-  int64_t t[2];
-  const uint8_t* at = stable_bytes(stub, addr, sizeof(t));
-  if (!at) return std::nullopt;
-  std::memcpy(t, at, sizeof(t));
-  const int64_t sub = timeval ? 1000000 : 1000000000;
-  if (t[0] < 0 || t[1] < 0 || t[1] >= sub) return std::nullopt;
-  // Seconds; anything longer is as good as forever, and nanoseconds of it
-  // still fit in 64 bits (2^31 s is 2.1e18 ns).
-  constexpr int64_t kFar = int64_t{1} << 31;
-  const auto d = std::chrono::seconds(std::min(t[0], kFar)) +
-                 std::chrono::nanoseconds(timeval ? t[1] * 1000 : t[1]);
-  if (!absolute) return posted + std::chrono::duration_cast<Clock::duration>(d);
-  timespec now{};
-  clock_gettime(clock, &now);
-  const auto left = d - (std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec));
-  return Clock::now() + std::chrono::duration_cast<Clock::duration>(left);
-}
+// Where a sleeping call's timeout ends it. `readable`: no record of the
+// other thread has run since the batch began, so stable_bytes() hold what
+// the kernel read.
+struct Timeouts {
+  const Stub& stub;
+  Clock::time_point posted;  // a relative timeout began after it
+  bool readable;
 
-// When a timed sleep ends by its own timeout at the earliest, counting a
-// relative timeout from `posted` (the call began after it); nullopt if the
-// call is not one, or its timeout is not known for sure.
-std::optional<Clock::time_point> sleep_ends(const Stub& stub, const kernel::SleepingSyscall& c,
-                                            Clock::time_point posted) {
+  // In milliseconds, as poll and epoll_wait take it.
+  std::optional<Clock::time_point> millis(int v) const {
+    if (v < 0) return Clock::time_point::max();
+    if (v == 0) return std::nullopt;  // returns at once
+    return posted + milliseconds(v);
+  }
+
+  // At `addr`: a timespec (64-bit on x86-64 and x32) or a timeval, relative
+  // or on a clock; no pointer at all is no timeout. nullopt if invalid (the
+  // call fails at once) or not readable for sure.
+  std::optional<Clock::time_point> at(uint64_t addr, bool timeval = false, bool absolute = false,
+                                      clockid_t clock = CLOCK_MONOTONIC) const {
+    if (addr == 0) return Clock::time_point::max();
+    int64_t t[2];
+    const uint8_t* bytes = readable ? stable_bytes(stub, addr, sizeof(t)) : nullptr;
+    if (!bytes) return std::nullopt;
+    std::memcpy(t, bytes, sizeof(t));
+    const int64_t sub = timeval ? 1000000 : 1000000000;
+    if (t[0] < 0 || t[1] < 0 || t[1] >= sub) return std::nullopt;
+    // Seconds; anything longer is as good as forever, and nanoseconds of it
+    // still fit in 64 bits (2^31 s is 2.1e18 ns).
+    constexpr int64_t kFar = int64_t{1} << 31;
+    const auto d = std::chrono::seconds(std::min(t[0], kFar)) +
+                   std::chrono::nanoseconds(timeval ? t[1] * 1000 : t[1]);
+    if (!absolute) return posted + std::chrono::duration_cast<Clock::duration>(d);
+    timespec now{};
+    clock_gettime(clock, &now);
+    const auto left =
+        d - (std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec));
+    return Clock::now() + std::chrono::duration_cast<Clock::duration>(left);
+  }
+};
+
+// When an x86-64 call a thread sleeps in ends by itself at the earliest:
+// time_point::max() when only a wake-up nobody in the harness sends could
+// end it (a futex wait, pause, sigsuspend, a read or receive on a blocking
+// fd, a poll or select with no timeout; the stub's own idle wait is such a
+// futex wait), the end of its own timeout, or nullopt if that is not known.
+std::optional<Clock::time_point> ends_by_itself(const kernel::SleepingSyscall& c,
+                                                const Timeouts& timeouts) {
   const long nr = c.nr & ~long{__X32_SYSCALL_BIT};
   const uint64_t* a = c.args;
-  const auto ms = [&](int v) -> std::optional<Clock::time_point> {
-    if (v <= 0) return std::nullopt;  // none (for good) or none at all
-    return posted + milliseconds(v);
-  };
   switch (nr) {
     case SYS_futex: {
+      // The kernel takes the op as an int: whatever is above it is ignored.
       const int op = static_cast<int>(a[1]);
-      if (a[3] == 0) return std::nullopt;
-      const bool realtime = op & FUTEX_CLOCK_REALTIME;
+      const clockid_t clock = op & FUTEX_CLOCK_REALTIME ? CLOCK_REALTIME : CLOCK_MONOTONIC;
       switch (op & FUTEX_CMD_MASK) {
         case FUTEX_WAIT:
-          return timeout_end(stub, a[3], false, false, CLOCK_MONOTONIC, posted);
+          return timeouts.at(a[3]);
         case FUTEX_WAIT_BITSET:
-          return timeout_end(stub, a[3], false, true, realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC,
-                             posted);
+          return timeouts.at(a[3], false, /*absolute=*/true, clock);
         default:
           return std::nullopt;
       }
     }
+    case SYS_pause:
+    case SYS_rt_sigsuspend:
+    case SYS_read:
+    case SYS_readv:
+    case SYS_recvfrom:
+    case SYS_recvmsg:
+    case SYS_accept:
+    case SYS_accept4:
+      return Clock::time_point::max();
+    case SYS_poll:
+      return timeouts.millis(static_cast<int>(a[2]));
+    case SYS_epoll_wait:
+    case SYS_epoll_pwait:
+      return timeouts.millis(static_cast<int>(a[3]));
+    case SYS_ppoll:
+      return timeouts.at(a[2]);
+    case SYS_pselect6:
+      return timeouts.at(a[4]);
+    case SYS_select:
+      return timeouts.at(a[4], /*timeval=*/true);
     case SYS_nanosleep:
-      return timeout_end(stub, a[0], false, false, CLOCK_MONOTONIC, posted);
+      return a[0] ? timeouts.at(a[0]) : std::nullopt;  // no request: EFAULT
     case SYS_clock_nanosleep: {
       const auto clock = static_cast<clockid_t>(a[0]);
       if (clock != CLOCK_MONOTONIC && clock != CLOCK_REALTIME && clock != CLOCK_BOOTTIME)
         return std::nullopt;
-      return timeout_end(stub, a[2], false, static_cast<int>(a[1]) & TIMER_ABSTIME, clock, posted);
+      if (a[2] == 0) return std::nullopt;
+      return timeouts.at(a[2], false, static_cast<int>(a[1]) & TIMER_ABSTIME, clock);
     }
-    case SYS_poll:
-      return ms(static_cast<int>(a[2]));
-    case SYS_epoll_wait:
-    case SYS_epoll_pwait:
-      return ms(static_cast<int>(a[3]));
-    case SYS_ppoll:
-      return a[2] ? timeout_end(stub, a[2], false, false, CLOCK_MONOTONIC, posted) : std::nullopt;
-    case SYS_pselect6:
-      return a[4] ? timeout_end(stub, a[4], false, false, CLOCK_MONOTONIC, posted) : std::nullopt;
-    case SYS_select:
-      return a[4] ? timeout_end(stub, a[4], true, false, CLOCK_MONOTONIC, posted) : std::nullopt;
     default:
       return std::nullopt;
   }
@@ -294,19 +281,14 @@ class ThreadWait {
     const bool second_idle = __atomic_load_n(&d.sync2, __ATOMIC_ACQUIRE) == 0;
     const auto calls = kernel::sleeping_syscalls(stub_.pid(), second_idle);
     if (!calls) return false;
-    const auto now = Clock::now();
+    // A sleep that the stall bound would end before it ends by itself is
+    // blocked all the same, and known now.
+    const auto bound = Clock::now() + 2 * b_.stall.value_or(milliseconds(0));
     return std::all_of(calls->begin(), calls->end(), [&](const kernel::SleepingSyscall& c) {
-      return sleeps_for_good(c) || outlasts_the_bound(c, now);
+      const Timeouts timeouts{stub_, posted_, alone(c.tid == stub_.pid() ? 0 : 1)};
+      const auto end = ends_by_itself(c, timeouts);
+      return end && (*end == Clock::time_point::max() || (b_.stall && *end >= bound));
     });
-  }
-
-  // A timed sleep that the stall bound would end before its timeout does:
-  // blocked all the same, and known now. Only where no record of the other
-  // thread can have rewritten the timeout since the kernel read it.
-  bool outlasts_the_bound(const kernel::SleepingSyscall& c, Clock::time_point now) const {
-    if (!b_.stall || !alone(c.tid == stub_.pid() ? 0 : 1)) return false;
-    const auto end = sleep_ends(stub_, c, posted_);
-    return end && *end >= now + 2 * *b_.stall;
   }
 
   // No record of the other thread has run while `thread` ran its records.
@@ -420,7 +402,7 @@ Result<WaitEnd> start_and_wait(Stub& stub, std::span<const stub_record> records,
   const auto handoff = quick && spins ? kernel::paced(kSpinHandoff) : milliseconds(0);
   const auto posted = Clock::now();
   if (auto s = stub.post(records, handoff); !s) return s.error();
-  const auto deadline = Clock::now() + b.timeout;
+  const auto deadline = posted + b.timeout;
   Wait w = ThreadWait(stub, 0, records, b, deadline, quick, posted).run();
   // Thread 2's records run while thread 1 waits in a notification (the
   // monitor's service starts them then), or else now.
