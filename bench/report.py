@@ -22,6 +22,8 @@ GOALS_FACTORY_SEED = 0.3
 GOALS_RESET = 0.1
 GOALS_BLOCKED_US = 500.0
 GOALS_SCALE_SPAWN = 1.2
+# The campaign's programs a second (where a fork takes under 100 µs).
+GOALS_PROGRAMS_PER_S = 10_000
 # fuzz::ProgramClass, as BM_FuzzThroughput names its counters.
 CLASSES = ["trapped_only", "executed", "killed", "blocked", "spun"]
 PHASES = ["setup_ns", "clone_exec_ns", "pidfd_open_ns", "ready_ns", "getfd_ns"]
@@ -196,6 +198,15 @@ def goal(ok):
     return "**met**" if ok else "**not met**"
 
 
+def ceiling_verdict(share):
+    """What a goal of `share` times the kernel's own ceiling leaves to an executor."""
+    if share > 1:
+        return "**out of reach on this machine**"
+    if share > 0.9:
+        return "**reachable only by an executor that costs next to nothing**"
+    return "within reach"
+
+
 def goals(results):
     g = []
     m = lambda n: results.get(n, {}).get("median")
@@ -222,6 +233,18 @@ def goals(results):
         g.append(f"- fuzz throughput within {GOALS_FUZZ:.0f}x of its floor model for a campaign's class mix "
                  f"(BM_FuzzThroughput): {r:.2f}x — {goal(r <= GOALS_FUZZ)}; {fz['programs_per_s']:.0f} "
                  f"programs/s against {fz['floor_programs_per_s']:.0f}")
+    ceil = [e.get("counters", {}) for n, e in results.items() if n.startswith("BM_FuzzCeiling/")]
+    ceil = [c for c in ceil if "programs_per_s" in c]
+    if ceil:
+        best = max(ceil, key=lambda c: c["programs_per_s"])
+        c = best["programs_per_s"]
+        audited = " (every seccomp kill audited)" if best.get("kills_audited") else ""
+        g.append(f"- {GOALS_PROGRAMS_PER_S:,} programs/s against what the kernel alone sustains here "
+                 f"(BM_FuzzCeiling: the floor model's raw programs on {best.get('cpus', 0):.0f} CPUs at once, "
+                 f"best of its thread counts): {c:,.0f} programs/s{audited}, so the goal asks for "
+                 f"{100 * GOALS_PROGRAMS_PER_S / c:.0f}% of the kernel's own ceiling — "
+                 f"{ceiling_verdict(GOALS_PROGRAMS_PER_S / c)}"
+                 f"; an executor at the {GOALS_FUZZ:.0f}x goal of its floor reaches about {c / GOALS_FUZZ:,.0f}")
     r = ratio(m("BM_Spawn/pooled_factory"), m("BM_Spawn/floor_factory"))
     if r:
         g.append(f"- factory stub ready within {GOALS_FACTORY_FLOOR:.1f}x of its raw floor "

@@ -6,8 +6,15 @@
 // child's filter install, pidfd_getfd, the batch's futex round trip, the
 // kill and reap, and for a blocked or spinning stub the time until /proc
 // shows it asleep in the record's call or running it.
+//
+// BM_FuzzCeiling: the same raw programs on every CPU at once, one process a
+// CPU as a campaign's jobs: the most programs/s this machine's kernel
+// sustains for the mix, whatever the executor.
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -16,6 +23,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <mutex>
+#include <thread>
 
 #include "campaign_mix.h"
 #include "fuzz/executor.h"
@@ -301,8 +311,191 @@ void fuzz_throughput(benchmark::State& s) {
   s.SetLabel(mix->source);
 }
 
+// Programs each thread of a ceiling job runs per iteration.
+constexpr int kCeilingBurst = 128;
+
+// One job of BM_FuzzCeiling: a process of its own, as a campaign's job is
+// (its stubs are its children, so they do not share a parent's locks with
+// the other job's), running `threads` raw floors at once. It answers each
+// byte on its pipe with one burst: a length, then "" or what failed.
+class CeilingJob {
+ public:
+  CeilingJob() = default;
+  CeilingJob(const CeilingJob&) = delete;
+  CeilingJob& operator=(const CeilingJob&) = delete;
+  ~CeilingJob() { stop(); }
+
+  std::string start(const StubConfig& config, const CampaignMix& mix,
+                    const std::array<stub_record, kClassCount>& records, int threads) {
+    int down[2], up[2];
+    if (pipe2(down, O_CLOEXEC) < 0 || pipe2(up, O_CLOEXEC) < 0)
+      return std::string("pipe2: ") + strerror(errno);
+    const pid_t pid = fork();
+    if (pid < 0) return std::string("fork: ") + strerror(errno);
+    if (pid == 0) {
+      close(down[1]);
+      close(up[0]);
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      _exit(serve(down[0], up[1], config, mix, records, threads));
+    }
+    close(down[0]);
+    close(up[1]);
+    to_job_ = down[1];
+    from_job_ = up[0];
+    pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+    if (pidfd_ < 0) return std::string("pidfd_open: ") + strerror(errno);
+    return reply();  // the templates spawned, or why not
+  }
+
+  void go() const { (void)!write(to_job_, "g", 1); }
+  // The burst's end: "" or what failed.
+  std::string reply() const {
+    uint32_t len = 0;
+    if (!read_within(&len, sizeof(len))) return "a ceiling job did not answer";
+    std::string why(len, '\0');
+    if (len && !read_within(why.data(), len)) return "a ceiling job's answer was cut short";
+    return why;
+  }
+
+ private:
+  static int serve(int in, int out, const StubConfig& config, const CampaignMix& mix,
+                   const std::array<stub_record, kClassCount>& records, int threads) {
+    auto answer = [out](const std::string& why) {
+      const auto len = static_cast<uint32_t>(why.size());
+      return write(out, &len, sizeof(len)) == sizeof(len) &&
+             (!len || write(out, why.data(), len) == static_cast<ssize_t>(len));
+    };
+    std::vector<std::unique_ptr<RawFloor>> raw;
+    std::vector<Schedule> schedules;
+    for (int t = 0; t < threads; t++) {
+      raw.push_back(std::make_unique<RawFloor>(config));
+      if (auto e = raw.back()->start(); !e.empty()) return answer(e) ? 1 : 2;
+      schedules.emplace_back(mix.share);
+    }
+    if (!answer("")) return 2;
+    std::mutex failed_mu;
+    // Until told to quit: a later job holds a copy of our pipe's write end,
+    // so its end of file would come only when that job ends.
+    char go;
+    while (read(in, &go, 1) == 1 && go == 'g') {
+      std::string failed;
+      std::vector<std::thread> workers;
+      for (int t = 0; t < threads; t++)
+        workers.emplace_back([&, t] {
+          for (int n = 0; n < kCeilingBurst; n++) {
+            const size_t k = schedules[t].next();
+            int64_t ns = 0, det = 0;
+            if (auto e = raw[t]->sample(fuzz::kProgramClasses[k], records[k], &ns, &det);
+                !e.empty()) {
+              std::lock_guard lock(failed_mu);
+              failed = std::string("raw ") + fuzz::to_string(fuzz::kProgramClasses[k]) + ": " + e;
+              return;
+            }
+          }
+        });
+      for (auto& w : workers) w.join();
+      if (!answer(failed)) return 2;
+    }
+    return 0;  // the raw stubs end with `raw`
+  }
+
+  bool read_within(void* buf, size_t len) const {
+    auto* p = static_cast<char*>(buf);
+    const auto deadline = Clock::now() + kernel::paced(std::chrono::milliseconds(30000));
+    while (len) {
+      pollfd pfd{from_job_, POLLIN, 0};
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0 || poll(&pfd, 1, static_cast<int>(left.count())) <= 0) return false;
+      const ssize_t n = read(from_job_, p, len);
+      if (n <= 0) return false;
+      p += n;
+      len -= static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+  // The job ends its raw stubs and exits; one that does not is killed.
+  void stop() {
+    if (to_job_ >= 0) {
+      (void)!write(to_job_, "q", 1);
+      close(to_job_);
+    }
+    if (from_job_ >= 0) close(from_job_);
+    if (pidfd_ >= 0) {
+      auto ended = kernel::reap(pidfd_, kernel::paced(std::chrono::milliseconds(5000)));
+      if (!ended || !*ended) {
+        (void)kernel::pidfd_send_signal(pidfd_, SIGKILL);
+        (void)kernel::reap(pidfd_, kernel::paced(std::chrono::milliseconds(5000)));
+      }
+      close(pidfd_);
+    }
+    to_job_ = from_job_ = pidfd_ = -1;
+  }
+
+  int to_job_ = -1, from_job_ = -1, pidfd_ = -1;
+};
+
+// BM_FuzzCeiling/threads:T: the floor model's raw programs for the same
+// class mix, run at once by one job process per CPU (as `fuzz --jobs`),
+// each with T threads and a raw template per thread: what the kernel's work
+// alone sustains on every CPU this process may use, with no harness, engine
+// or sanitizer. No executor can go faster on this machine;
+// BM_FuzzThroughput's floor is one CPU's serial cost.
+void fuzz_ceiling(benchmark::State& s) {
+  auto mix = load_campaign_mix();
+  if (!mix) {
+    s.SkipWithError(mix.error().message.c_str());
+    return;
+  }
+  const int threads = static_cast<int>(s.range(0));
+  const int jobs = kernel::allowed_cpus();
+  StubConfig config;
+  std::array<stub_record, kClassCount> records{};
+  {
+    // The executor's stub configuration; its pool thread ends before the fork.
+    fuzz::Executor executor(**find_profile("listener"));
+    config = executor.config();
+    for (size_t i = 0; i < kClassCount; i++)
+      records[i] =
+          fuzz::resolve(fuzz::parse_text(kRepresentative[i])->records[0], executor.layout());
+  }
+  std::vector<std::unique_ptr<CeilingJob>> running;
+  for (int j = 0; j < jobs; j++) {
+    running.push_back(std::make_unique<CeilingJob>());
+    if (auto e = running.back()->start(config, *mix, records, threads); !e.empty()) {
+      s.SkipWithError(e.c_str());
+      return;
+    }
+  }
+  int64_t programs = 0;
+  for (auto _ : s) {
+    for (auto& j : running) j->go();
+    std::string failed;
+    for (auto& j : running)
+      if (auto e = j->reply(); !e.empty()) failed = e;
+    if (!failed.empty()) {
+      s.SkipWithError(failed.c_str());
+      return;
+    }
+    programs += int64_t{jobs} * threads * kCeilingBurst;
+  }
+  s.counters["programs_per_s"] =
+      benchmark::Counter(static_cast<double>(programs), benchmark::Counter::kIsRate);
+  s.counters["cpus"] = jobs;
+  // The kernel's audit record of every kill is part of the kernel's work here.
+  s.counters["kills_audited"] = kernel::seccomp_kills_logged(kernel::seccomp_actions_logged());
+  s.SetLabel(mix->source);
+}
+
 }  // namespace
 
-void register_throughput_benchmarks() { reg("BM_FuzzThroughput", Timing::kReal, fuzz_throughput); }
+void register_throughput_benchmarks() {
+  reg("BM_FuzzThroughput", Timing::kReal, fuzz_throughput);
+  // One, two and four threads a job: a thread waits while its stub runs, so
+  // one a CPU leaves the CPUs idle part of the time (here the most came from
+  // four).
+  reg("BM_FuzzCeiling", Timing::kReal, fuzz_ceiling)->ArgName("threads")->Arg(1)->Arg(2)->Arg(4);
+}
 
 }  // namespace stubfuzz::bench
