@@ -96,8 +96,6 @@ static uint64_t in_page(uint64_t stub_start, const void *sym)
 	return stub_start + (uint64_t)((const char *)sym - __start_stub_page);
 }
 
-#define THREAD2_STACK_SIZE (64u * 1024u)
-
 /*
  * clone() a thread on `stack_top` that calls serve(d). The child returns
  * from the syscall on its new stack with every other register as the parent
@@ -261,18 +259,18 @@ static void start_thread2(const struct stub_init_data *init,
 	/* A mapping of its own, wherever mmap puts it: in .bss it would share
 	 * the low range that random programs unmap with the binary, which the
 	 * stub survives and the thread would not (docs/fuzzing.md). */
-	long m = sys6(__NR_mmap, 0, THREAD2_STACK_SIZE, PROT_READ | PROT_WRITE,
+	long m = sys6(__NR_mmap, 0, STUB_THREAD2_STACK_SIZE, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (m < 0 && m > -4096)
 		die(d, STUB_INIT_THREAD);
 	char *stack = (char *)m;
 	d->thread2_stack_lo = (uint64_t)stack;
-	d->thread2_stack_hi = (uint64_t)stack + THREAD2_STACK_SIZE;
+	d->thread2_stack_hi = (uint64_t)stack + STUB_THREAD2_STACK_SIZE;
 	d->sync2 = 0; /* idle: the thread needs no handshake */
 	void (*serve2)(struct stub_data *) =
 		(void (*)(struct stub_data *))in_page(init->stub_start,
 						      stub_serve2);
-	long tid = spawn_thread(stack + THREAD2_STACK_SIZE, serve2, d,
+	long tid = spawn_thread(stack + STUB_THREAD2_STACK_SIZE, serve2, d,
 				&d->thread2_tid);
 	if (tid < 0)
 		die(d, STUB_INIT_THREAD);

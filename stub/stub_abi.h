@@ -77,6 +77,9 @@ struct stub_init_data {
  * a hijacked stub that repeats either gets EAGAIN. */
 #define STUB_THREAD_CLONE_FLAGS 0x1250f00u /* VM FS FILES SIGHAND THREAD SYSVSEM CHILD_SETTID CHILD_CLEARTID */
 #define STUB_FACTORY_CLONE_FLAGS 0x9011u /* PARENT PIDFD, SIGCHLD */
+/* The second thread's stack: anonymous, wherever mmap puts it (its range is
+ * in stub_data.thread2_stack_lo/hi); tests know the mapping by its size. */
+#define STUB_THREAD2_STACK_SIZE (64u * 1024u)
 
 enum stub_mode {
 	STUB_MODE_STUB = 0,

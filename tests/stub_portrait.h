@@ -36,12 +36,12 @@ inline std::string mappings(pid_t pid) {
     f >> range >> perms >> offset >> dev >> inode;
     std::getline(f, path);
     path.erase(0, path.find_first_not_of(' '));
-    // The second thread's stack: 64 KiB, anonymous, wherever mmap put it.
+    // The second thread's stack: anonymous, wherever mmap put it.
     const auto dash = range.find('-');
     if (path.empty() && perms == "rw-p" && dash != std::string::npos &&
         std::stoull(range.substr(dash + 1), nullptr, 16) -
                 std::stoull(range.substr(0, dash), nullptr, 16) ==
-            64 * 1024)
+            STUB_THREAD2_STACK_SIZE)
       range = "(thread stack)";
     // The stack and vdso move with ASLR; their presence is compared.
     if (path == "[stack]" || path == "[vdso]" || path == "[vvar]" || path == "[vsyscall]" ||
