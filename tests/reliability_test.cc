@@ -5,6 +5,7 @@
 #include <linux/futex.h>
 #include <linux/seccomp.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
@@ -298,6 +299,44 @@ TEST_F(StubFaults, ATimedSleepIsSeenAsleepOnlyWhenItsTimeoutIsLongAndKnown) {
   const BatchOutcome long_in_scratch = run(10, 0, true);
   EXPECT_EQ(long_in_scratch.end, BatchEnd::kTimedOut) << to_string(long_in_scratch.end);
   EXPECT_FALSE(long_in_scratch.asleep) << "trusted a timeout that records can rewrite";
+}
+
+// A timeout on the data page is trusted only while no record of the other
+// thread has run: here the second thread runs while the first waits in a
+// notified mmap that the monitor holds, so the first thread's long timed
+// wait after it is left to the bound. Moved to the first thread, the same
+// record leaves the timeout trusted.
+TEST_F(StubFaults, ATimeoutOnTheDataPageIsNotTrustedOnceTheOtherThreadHasRun) {
+  const Profile& drain = **find_profile("notify-drain");
+  StubConfig c = drain.stub_config();
+  c.second_thread = true;
+  Monitor monitor(drain.monitor, milliseconds(15));
+  const auto run = [&](uint32_t getpid_thread) {
+    auto s = Stub::spawn(c);
+    if (!s.ok()) {
+      ADD_FAILURE() << s.error().message;
+      return BatchOutcome{};
+    }
+    // The getpid record's arguments are the wait's timespec: 10 s.
+    const uint64_t timeout = s->layout().data_start() + offsetof(stub_data, records) +
+                             sizeof(stub_record) + offsetof(stub_record, args);
+    stub_record getpid = from_outside(SYS_getpid, {10, 0});
+    getpid.thread = getpid_thread;
+    const stub_record batch[] = {
+        from_stub(SYS_mmap, {0, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, ~0ull, 0}), getpid,
+        from_stub(SYS_futex, {s->layout().scratch() + 64, FUTEX_WAIT, 0, timeout})};
+    auto o = monitor.run(*s, batch, {}, milliseconds(2000));
+    EXPECT_TRUE(o.ok()) << o.error().message;
+    return o.ok() ? o->outcome : BatchOutcome{};
+  };
+  const BatchOutcome after_other = run(1);
+  EXPECT_EQ(after_other.results[1].status, STUB_RESULT_DONE) << "the second thread did not run";
+  EXPECT_EQ(after_other.end, BatchEnd::kTimedOut) << to_string(after_other.end);
+  EXPECT_FALSE(after_other.asleep) << "trusted a timeout the other thread could have rewritten";
+  const BatchOutcome alone = run(0);
+  EXPECT_EQ(alone.results[1].status, STUB_RESULT_DONE);
+  EXPECT_EQ(alone.end, BatchEnd::kTimedOut) << to_string(alone.end);
+  EXPECT_TRUE(alone.asleep) << "ended by the bound, not seen asleep";
 }
 
 // Under a filter that lets ptrace through (and no safety net), the stub can
