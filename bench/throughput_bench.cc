@@ -17,6 +17,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -317,7 +318,8 @@ constexpr int kCeilingBurst = 128;
 // One job of BM_FuzzCeiling: a process of its own, as a campaign's job is
 // (its stubs are its children, so they do not share a parent's locks with
 // the other job's), running `threads` raw floors at once. It answers each
-// byte on its pipe with one burst: a length, then "" or what failed.
+// 'g' on its pipe with one burst, and then a length and "" or what failed;
+// 'q' ends it.
 class CeilingJob {
  public:
   CeilingJob() = default;
@@ -328,22 +330,34 @@ class CeilingJob {
   std::string start(const StubConfig& config, const CampaignMix& mix,
                     const std::array<stub_record, kClassCount>& records, int threads) {
     int down[2], up[2];
-    if (pipe2(down, O_CLOEXEC) < 0 || pipe2(up, O_CLOEXEC) < 0)
+    if (pipe2(down, O_CLOEXEC) < 0) return std::string("pipe2: ") + strerror(errno);
+    // Ours from here, closed by stop() whatever fails.
+    to_job_ = down[1];
+    if (pipe2(up, O_CLOEXEC) < 0) {
+      close(down[0]);
       return std::string("pipe2: ") + strerror(errno);
+    }
+    from_job_ = up[0];
+    const pid_t parent = getpid();
     const pid_t pid = fork();
-    if (pid < 0) return std::string("fork: ") + strerror(errno);
     if (pid == 0) {
       close(down[1]);
       close(up[0]);
       prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(2);  // the benchmark ended before the prctl
       _exit(serve(down[0], up[1], config, mix, records, threads));
     }
+    const int fork_errno = errno;
     close(down[0]);
     close(up[1]);
-    to_job_ = down[1];
-    from_job_ = up[0];
+    if (pid < 0) return std::string("fork: ") + strerror(fork_errno);
     pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-    if (pidfd_ < 0) return std::string("pidfd_open: ") + strerror(errno);
+    if (pidfd_ < 0) {
+      const std::string why = std::string("pidfd_open: ") + strerror(errno);
+      kill(pid, SIGKILL);
+      (void)waitpid(pid, nullptr, 0);
+      return why;
+    }
     return reply();  // the templates spawned, or why not
   }
 
