@@ -2,6 +2,9 @@
 // stubs from the pool, the oracle on every record), for a fixed mix, and the
 // pool's time to hand out a ready stub. The floor is the command round trip
 // (BM_Command/harness_wake): a program can not be cheaper than one batch.
+#include <optional>
+#include <string>
+
 #include "fuzz/executor.h"
 #include "fuzz/oracle.h"
 #include "plain.h"
@@ -20,7 +23,10 @@ const char* const kMix[] = {
     "outside i386 getpid()\nat(ABOVE) dup2(SOCKET, LISTENER)\n",
 };
 
-void fuzz_programs(benchmark::State& s, std::vector<const char*> texts) {
+// `expect`: the class every program must end in, or the benchmark measures
+// something else (a blocked program that returned is cheap) and says so.
+void fuzz_programs(benchmark::State& s, std::vector<const char*> texts,
+                   std::optional<fuzz::ProgramClass> expect = {}) {
   const Profile& profile = **find_profile("listener");
   fuzz::Executor executor(profile);
   std::vector<fuzz::Program> programs;
@@ -31,6 +37,12 @@ void fuzz_programs(benchmark::State& s, std::vector<const char*> texts) {
     auto ex = executor.run(p);
     if (!ex) {
       s.SkipWithError(ex.error().message.c_str());
+      break;
+    }
+    if (const auto c = fuzz::classify(*ex); expect && c != *expect) {
+      s.SkipWithError((std::string("the program ended ") + fuzz::to_string(c) + ", not " +
+                       fuzz::to_string(*expect))
+                          .c_str());
       break;
     }
     benchmark::DoNotOptimize(fuzz::judge(profile, executor.config(), p, *ex));
@@ -69,24 +81,27 @@ void register_fuzz_benchmarks() {
   });
   // A program whose executed call leaves no trace: its stub is reset and
   // reused (stub/traceless.h), against fresh_stub_each.
-  reg("BM_Fuzz/reset_each", Timing::kReal,
-      [](benchmark::State& s) { fuzz_programs(s, {"stub futex(&scratch, 1, 1)\n"}); });
+  reg("BM_Fuzz/reset_each", Timing::kReal, [](benchmark::State& s) {
+    fuzz_programs(s, {"stub futex(&scratch, 1, 1)\n"}, fuzz::ProgramClass::kExecuted);
+  });
   // A program whose record blocks for good (a futex wait nobody wakes): the
   // stub is recognised as blocked from /proc, killed and replaced; the floor
   // beside it is BM_Fuzz/fresh_stub_each, a program that also uses up its stub.
-  reg("BM_Fuzz/blocked", Timing::kReal,
-      [](benchmark::State& s) { fuzz_programs(s, {"stub futex(&scratch+64, 0, 0, 0)\n"}); });
+  reg("BM_Fuzz/blocked", Timing::kReal, [](benchmark::State& s) {
+    fuzz_programs(s, {"stub futex(&scratch+64, 0, 0, 0)\n"}, fuzz::ProgramClass::kBlocked);
+  });
   // The same wait with a timeout: the data page's first 16 bytes, read as a
   // timespec, are {STUB_STATE_READY, the listener fd} = 1 s + 1 ns, longer
   // than the stall bound, and lie where only a record could change them, so
   // the monitor reads the timeout and calls it blocked as soon as the thread
   // sleeps (monitor/batch.cc). Before, it waited out the two stall windows.
   reg("BM_Fuzz/blocked_timed", Timing::kReal, [](benchmark::State& s) {
-    fuzz_programs(s, {"stub futex(&scratch+64, 0, 0, STUB+0x1000)\n"});
+    fuzz_programs(s, {"stub futex(&scratch+64, 0, 0, STUB+0x1000)\n"},
+                  fuzz::ProgramClass::kBlocked);
   });
   // A program that spins in guest code: recognised from the record it runs.
   reg("BM_Fuzz/spin", Timing::kReal,
-      [](benchmark::State& s) { fuzz_programs(s, {"outside spin\n"}); });
+      [](benchmark::State& s) { fuzz_programs(s, {"outside spin\n"}, fuzz::ProgramClass::kSpun); });
   reg("BM_Fuzz/spin_after_i386", Timing::kReal,
       [](benchmark::State& s) { fuzz_programs(s, {"outside i386 getpid()\nt2 stub spin\n"}); });
   reg("BM_Fuzz/pool_take", Timing::kReal, pool_take);

@@ -43,12 +43,15 @@ constexpr milliseconds kSpinHandoff{1};
 // monitor before the batch; the stub copies their arguments). While no
 // record of the other thread has run, a timeout there is the one the
 // kernel read. nullptr anywhere else: the scratch buffer, stacks and arenas
-// are where records and the stub itself write. (A process the stub forked
-// shares the data pages; the looks do not see it, untimed waits alike.)
+// are where records and the stub itself write; and for UML's stub, whose
+// data() is a mirror and not what lies at those addresses. (A process the
+// stub forked shares the data pages; the looks do not see it, untimed waits
+// alike.)
 const uint8_t* stable_bytes(const Stub& stub, uint64_t addr, size_t len) {
+  if (!stub.data_is_the_stubs()) return nullptr;
   const stub_data& d = stub.data();
   const uint64_t base = stub.layout().data_start();
-  if (stub.layout().region_size < STUB_REGION_SIZE || addr < base) return nullptr;
+  if (addr < base) return nullptr;
   const uint64_t off = addr - base;
   const size_t records = offsetof(stub_data, records);
   const std::pair<size_t, size_t> ranges[] = {

@@ -152,6 +152,9 @@ class Stub {
   // cannot be reset (busy, gone, or UML's, whose data page is a mirror).
   Status reset();
   bool resettable() const { return !uml_; }
+  // data() is the stub's own data pages, shared with it; for UML's stub it
+  // is the driver's mirror, and UML's pages hold UML's own struct.
+  bool data_is_the_stubs() const { return !uml_; }
   // UML's stub (stub/uml_stub.h) has reported and waits for the driver.
   bool awaits_driver() const;
 
